@@ -1,0 +1,97 @@
+/**
+ * Shapes of the items in the table, as the store reads and writes them. See README.md.
+ */
+import type { Attributes, Distribution } from './ensemble.js';
+import type { SourceKind } from './keys.js';
+
+export type SourceStatus = 'pending' | 'tagged' | 'error' | 'deleted';
+
+export interface RecordedError {
+  code: string;
+  message: string;
+}
+
+export interface VendorColor {
+  raw: string;
+  normalized: string;
+}
+
+export interface SourceItem {
+  pk: string;
+  sk: string;
+  type: 'source';
+  vendor: string;
+  productId: string;
+  kind: SourceKind;
+  /** `image:{name}`, `text`, `rules`, `human:{task}` */
+  sourceId: string;
+  /** Upload the source came from (image and text; rules carry their product.json key). */
+  key?: string;
+  /** Normalized S3 sequencer of the event that last wrote this source (not on human items). */
+  seq?: string;
+  status: SourceStatus;
+  error?: RecordedError;
+  /** task → label → probability (tagged sources only). */
+  predictions?: Record<string, Distribution>;
+  /** `{model name}@{version}` of the model that produced the predictions. */
+  modelVersion?: string;
+  /** Relative weight among the product's images. */
+  weight?: number;
+  updatedAt: string;
+  // text source only
+  /** The cleaned text the text model saw. */
+  text?: string;
+  vendorColor?: VendorColor;
+  /** product.json as uploaded (unknown fields kept), when small enough to store. */
+  document?: Record<string, unknown>;
+  // human source only
+  task?: string;
+  value?: string;
+  gsi1pk?: string;
+  gsi1sk?: string;
+}
+
+export interface ProductItem {
+  pk: string;
+  sk: 'PRODUCT';
+  type: 'product';
+  vendor: string;
+  productId: string;
+  attributes: Attributes;
+  version: number;
+  modelVersions: Record<string, string>;
+  vendorColor?: VendorColor;
+  updatedAt: string;
+}
+
+export interface AttributeIndexItem {
+  pk: string;
+  sk: string;
+  type: 'attribute';
+  vendor: string;
+  productId: string;
+  task: string;
+  value: string | null;
+  confidence: number;
+  /** Product version this entry reflects; older merges never overwrite newer entries. */
+  version: number;
+  /** Present only while value is not null (sparse index). */
+  gsi1pk?: string;
+  gsi1sk?: string;
+}
+
+export interface RejectionItem {
+  pk: string;
+  sk: 'REJECTION';
+  type: 'rejection';
+  key: string;
+  bucket?: string;
+  code: string;
+  reason: string;
+  eventTime: string;
+  recordedAt: string;
+  gsi1pk: string;
+  gsi1sk: string;
+}
+
+export type PartitionItem = SourceItem | ProductItem | AttributeIndexItem;

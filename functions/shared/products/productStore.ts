@@ -1,0 +1,446 @@
+/**
+ * All reads and writes of the product table. Concurrency model (no transactions, no streams):
+ *   - each source is ONE item written by ONE conditional UpdateItem, guarded by the S3 event
+ *     sequencer, so redelivered or out-of-order events never double-count or regress a source;
+ *   - the merged product is recomputed from a strongly consistent Query of the whole partition and
+ *     written guarded by its `version`; a lost race re-reads and recomputes, so concurrent image and
+ *     text updates never lose each other;
+ *   - per-task index items carry the product version they reflect and only move forward.
+ */
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransientError } from '../errors.js';
+import type { EnsembleConfig } from '../manifest.js';
+import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
+import type { AttributeIndexItem, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceItem, VendorColor } from './items.js';
+import {
+  CORRECTIONS_GSI_PK,
+  PRODUCT_SK,
+  REJECTION_SK,
+  REJECTIONS_GSI_PK,
+  attributeGsiPk,
+  attributeGsiSk,
+  attributeSk,
+  productPk,
+  rejectionPk,
+  sourceId,
+  sourceSk,
+  type SourceRef,
+} from './keys.js';
+import { ATTRIBUTE_INDEX } from './tableDefinition.js';
+import { buildProductView, ensembleSources, liveSources, modelVersionsOf, splitPartition, vendorColorOf, type ProductView } from './productView.js';
+import { buildUpdate, isConditionalCheckFailed, stableStringify, withCondition } from './updateExpression.js';
+
+export interface ProductStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** task → labels from the current manifests. */
+  catalog: TaskCatalog;
+  ensemble: EnsembleConfig;
+  now?: () => Date;
+  /** Attempts of the read-merge-write loop before giving up with a TransientError. */
+  maxMergeAttempts?: number;
+}
+
+export type SourceOutcome =
+  | {
+      status: 'tagged';
+      predictions: Record<string, Distribution>;
+      modelVersion?: string;
+      weight?: number;
+      text?: string;
+      vendorColor?: VendorColor;
+      document?: Record<string, unknown>;
+    }
+  | { status: 'error'; error: RecordedError; text?: string; document?: Record<string, unknown> };
+
+export interface MergeResult {
+  /** false when the partition has no product item and no live source (nothing to merge). */
+  exists: boolean;
+  changed: boolean;
+  version: number;
+  attributes: Attributes;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface AttributeMatch {
+  vendor: string;
+  productId: string;
+  confidence: number;
+}
+
+export interface CorrectionExample {
+  vendor: string;
+  productId: string;
+  /** Latest correction time of this product. */
+  correctedAt: string;
+  /** task → corrected label (all current corrections of the product). */
+  labels: Record<string, string>;
+  /** Upload keys of the product's images that are still present. */
+  images: string[];
+  /** The cleaned text the text model saw, when there is a product.json. */
+  text?: string;
+}
+
+export const encodeCursor = (key: Record<string, unknown> | undefined): string | undefined =>
+  key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}
+
+export const decodeCursor = (cursor: string | undefined): Record<string, unknown> | undefined => {
+  if (cursor === undefined || cursor === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new InvalidCursorError('invalid cursor');
+  }
+};
+
+const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ProductStore {
+  private readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly catalog: TaskCatalog;
+  readonly ensemble: EnsembleConfig;
+  private readonly now: () => Date;
+  private readonly maxMergeAttempts: number;
+
+  constructor(options: ProductStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.catalog = options.catalog;
+    this.ensemble = options.ensemble;
+    this.now = options.now ?? (() => new Date());
+    this.maxMergeAttempts = options.maxMergeAttempts ?? 8;
+  }
+
+  private timestamp(): string {
+    return this.now().toISOString();
+  }
+
+  private sourceKey(ref: SourceRef) {
+    return { pk: productPk(ref.vendor, ref.productId), sk: sourceSk(ref) };
+  }
+
+  private sourceIdentity(ref: SourceRef, key: string | undefined) {
+    return { type: 'source', vendor: ref.vendor, productId: ref.productId, kind: ref.kind, sourceId: sourceId(ref), key };
+  }
+
+  /**
+   * Claims a source for an event: marks it pending unless a newer (or the same, already finished)
+   * event has written it. Returns false when the event is stale or already done; the caller then
+   * skips the work (but still merges, in case the earlier attempt died before merging).
+   */
+  async beginSource(ref: SourceRef, seq: string, key: string): Promise<boolean> {
+    const update = withCondition(
+      buildUpdate({ ...this.sourceIdentity(ref, key), seq, status: 'pending', updatedAt: this.timestamp() }, SOURCE_FIELDS_CLEARED_ON_PENDING),
+      'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
+      { '#cseq': 'seq', '#cstatus': 'status' },
+      { ':cseq': seq, ':cpending': 'pending' },
+    );
+    return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
+  }
+
+  /** Records the result of the event that claimed the source; false if a newer event took over meanwhile. */
+  async completeSource(ref: SourceRef, seq: string, outcome: SourceOutcome): Promise<boolean> {
+    const update = withCondition(this.outcomeUpdate(ref, undefined, seq, outcome), '#cseq = :cseq', { '#cseq': 'seq' }, { ':cseq': seq });
+    return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
+  }
+
+  /**
+   * One-shot write for sources derived in a single step (the rules source from product.json):
+   * applies unless a newer event already wrote the source; the same event may rewrite it.
+   */
+  async putSource(ref: SourceRef, seq: string, key: string, outcome: SourceOutcome): Promise<boolean> {
+    const update = withCondition(
+      this.outcomeUpdate(ref, key, seq, outcome),
+      'attribute_not_exists(#cseq) OR #cseq <= :cseq',
+      { '#cseq': 'seq' },
+      { ':cseq': seq },
+    );
+    return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
+  }
+
+  /**
+   * Tombstones a source (the object was deleted, or product.json no longer yields it). The
+   * tombstone keeps the sequencer so a late-arriving older "created" event cannot resurrect it.
+   */
+  async removeSource(ref: SourceRef, seq: string, key: string): Promise<boolean> {
+    const update = withCondition(
+      buildUpdate({ ...this.sourceIdentity(ref, key), seq, status: 'deleted', updatedAt: this.timestamp() }, [
+        ...SOURCE_FIELDS_CLEARED_ON_PENDING,
+        'text',
+        'vendorColor',
+        'document',
+      ]),
+      'attribute_not_exists(#cseq) OR #cseq <= :cseq',
+      { '#cseq': 'seq' },
+      { ':cseq': seq },
+    );
+    return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
+  }
+
+  private outcomeUpdate(ref: SourceRef, key: string | undefined, seq: string, outcome: SourceOutcome) {
+    const common = { ...this.sourceIdentity(ref, key), seq, status: outcome.status, updatedAt: this.timestamp() };
+    if (outcome.status === 'tagged') {
+      const { status: _status, ...fields } = outcome;
+      return buildUpdate({ ...common, ...fields }, ['error', ...(['modelVersion', 'weight', 'text', 'vendorColor', 'document'] as const).filter((f) => fields[f] === undefined)]);
+    }
+    return buildUpdate(
+      { ...common, error: outcome.error, text: outcome.text, document: outcome.document },
+      ['predictions', 'modelVersion', 'vendorColor', ...(outcome.text === undefined ? ['text'] : []), ...(outcome.document === undefined ? ['document'] : [])],
+    );
+  }
+
+  private async conditionalUpdate(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand(input));
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Every item of a product's partition, strongly consistent. */
+  async readPartition(vendor: string, productId: string): Promise<PartitionItem[]> {
+    const items: PartitionItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': 'pk' },
+          ExpressionAttributeValues: { ':pk': productPk(vendor, productId) },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((page.Items ?? []) as PartitionItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async getProduct(vendor: string, productId: string): Promise<ProductView | undefined> {
+    return buildProductView(await this.readPartition(vendor, productId));
+  }
+
+  /**
+   * Recomputes the product from all its sources and writes it guarded by version; retries from
+   * a fresh read when another merge won the race.
+   */
+  async merge(vendor: string, productId: string): Promise<MergeResult> {
+    for (let attempt = 1; attempt <= this.maxMergeAttempts; attempt += 1) {
+      const { product, sources, attributeItems } = splitPartition(await this.readPartition(vendor, productId));
+      const live = liveSources(sources);
+      if (!product && live.length === 0) return { exists: false, changed: false, version: 0, attributes: {} };
+      const attributes = mergeAttributes(ensembleSources(live, this.catalog), this.catalog, this.ensemble);
+      const content = { attributes, modelVersions: modelVersionsOf(live), vendorColor: vendorColorOf(live) };
+      const indexItems = attributeItems as AttributeIndexItem[];
+      if (product && stableStringify(content) === stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor })) {
+        // Unchanged, but an earlier attempt may have died between the product write and the index.
+        if (this.indexIsBehind(product, indexItems)) await this.writeIndex(product.vendor, product.productId, product.attributes, indexItems, product.version);
+        return { exists: true, changed: false, version: product.version, attributes: product.attributes };
+      }
+      const version = (product?.version ?? 0) + 1;
+      const item: ProductItem = {
+        pk: productPk(vendor, productId),
+        sk: PRODUCT_SK,
+        type: 'product',
+        vendor,
+        productId,
+        ...content,
+        version,
+        updatedAt: this.timestamp(),
+      };
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: product ? '#version = :expected' : 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: product ? { '#version': 'version' } : { '#pk': 'pk' },
+            ...(product ? { ExpressionAttributeValues: { ':expected': product.version } } : {}),
+          }),
+        );
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        await delay(Math.random() * 20 * attempt);
+        continue;
+      }
+      await this.writeIndex(vendor, productId, attributes, indexItems, version);
+      return { exists: true, changed: true, version, attributes };
+    }
+    throw new TransientError('merge_contention', `product ${vendor}/${productId}: gave up after ${this.maxMergeAttempts} concurrent merges`);
+  }
+
+  private indexIsBehind(product: ProductItem, indexItems: readonly AttributeIndexItem[]): boolean {
+    const byTask = new Map(indexItems.map((item) => [item.task, item]));
+    for (const [task, attribute] of Object.entries(product.attributes)) {
+      const item = byTask.get(task);
+      if (item === undefined ? attribute.value !== null : item.version < product.version) return true;
+    }
+    return indexItems.some((item) => item.version < product.version);
+  }
+
+  private async writeIndex(vendor: string, productId: string, attributes: Attributes, existing: readonly AttributeIndexItem[], version: number): Promise<void> {
+    const tasks = new Set([...Object.keys(attributes), ...existing.map((item) => item.task)]);
+    await Promise.all(
+      [...tasks].map(async (task) => {
+        const attribute = attributes[task];
+        const value = attribute?.value ?? null;
+        const fields = { type: 'attribute', vendor, productId, task, value, confidence: attribute?.confidence ?? 0, version };
+        const update =
+          value === null
+            ? buildUpdate(fields, ['gsi1pk', 'gsi1sk'])
+            : buildUpdate({ ...fields, gsi1pk: attributeGsiPk(task, value), gsi1sk: attributeGsiSk(vendor, productId) });
+        await this.conditionalUpdate({
+          TableName: this.tableName,
+          Key: { pk: productPk(vendor, productId), sk: attributeSk(task) },
+          ...withCondition(update, 'attribute_not_exists(#cversion) OR #cversion < :cversion', { '#cversion': 'version' }, { ':cversion': version }),
+        });
+      }),
+    );
+  }
+
+  /** Products whose merged `task` equals `value`, optionally of one vendor. */
+  async findByAttribute(task: string, value: string, options: { vendor?: string; limit?: number; cursor?: string } = {}): Promise<Page<AttributeMatch>> {
+    const vendorFilter = options.vendor !== undefined;
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: ATTRIBUTE_INDEX,
+        KeyConditionExpression: vendorFilter ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+        ExpressionAttributeNames: vendorFilter ? { '#pk': 'gsi1pk', '#sk': 'gsi1sk' } : { '#pk': 'gsi1pk' },
+        ExpressionAttributeValues: vendorFilter ? { ':pk': attributeGsiPk(task, value), ':prefix': `${options.vendor}#` } : { ':pk': attributeGsiPk(task, value) },
+        Limit: options.limit ?? 50,
+        ExclusiveStartKey: decodeCursor(options.cursor),
+      }),
+    );
+    const items = ((page.Items ?? []) as AttributeIndexItem[]).map((item) => ({ vendor: item.vendor, productId: item.productId, confidence: item.confidence }));
+    const nextCursor = encodeCursor(page.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** An upload whose key fits no product. Keyed by the object key, so redelivery overwrites. */
+  async recordRejection(rejection: { key: string; bucket?: string; code: string; reason: string; eventTime: string }): Promise<void> {
+    const item: RejectionItem = {
+      pk: rejectionPk(rejection.key),
+      sk: REJECTION_SK,
+      type: 'rejection',
+      ...rejection,
+      recordedAt: this.timestamp(),
+      gsi1pk: REJECTIONS_GSI_PK,
+      gsi1sk: `${rejection.eventTime}#${rejection.key}`,
+    };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /** Most recent rejections first. */
+  async listRejections(options: { limit?: number; cursor?: string } = {}): Promise<Page<Pick<RejectionItem, 'key' | 'bucket' | 'code' | 'reason' | 'eventTime' | 'recordedAt'>>> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: ATTRIBUTE_INDEX,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'gsi1pk' },
+        ExpressionAttributeValues: { ':pk': REJECTIONS_GSI_PK },
+        ScanIndexForward: false,
+        Limit: options.limit ?? 50,
+        ExclusiveStartKey: decodeCursor(options.cursor),
+      }),
+    );
+    const items = ((page.Items ?? []) as RejectionItem[]).map(({ key, bucket, code, reason, eventTime, recordedAt }) => ({
+      key,
+      ...(bucket ? { bucket } : {}),
+      code,
+      reason,
+      eventTime,
+      recordedAt,
+    }));
+    const nextCursor = encodeCursor(page.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** A merchandiser's label for one task; always wins in the ensemble and is kept for retraining. */
+  async putCorrection(vendor: string, productId: string, task: string, value: string): Promise<void> {
+    const ref: SourceRef = { vendor, productId, kind: 'human', name: task };
+    const updatedAt = this.timestamp();
+    const item: SourceItem = {
+      ...this.sourceKey(ref),
+      type: 'source',
+      vendor,
+      productId,
+      kind: 'human',
+      sourceId: sourceId(ref),
+      status: 'tagged',
+      task,
+      value,
+      updatedAt,
+      gsi1pk: CORRECTIONS_GSI_PK,
+      gsi1sk: `${updatedAt}#${vendor}#${productId}#${task}`,
+    };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /** Returns false when there was no correction to remove. */
+  async deleteCorrection(vendor: string, productId: string, task: string): Promise<boolean> {
+    const result = await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: this.sourceKey({ vendor, productId, kind: 'human', name: task }), ReturnValues: 'ALL_OLD' }),
+    );
+    return result.Attributes !== undefined;
+  }
+
+  /** Corrections made after `since` (ISO time), oldest first, as labeled training examples. */
+  async listCorrections(options: { since?: string; limit?: number; cursor?: string } = {}): Promise<Page<CorrectionExample>> {
+    const since = options.since ?? '';
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: ATTRIBUTE_INDEX,
+        KeyConditionExpression: '#pk = :pk AND #sk > :since',
+        ExpressionAttributeNames: { '#pk': 'gsi1pk', '#sk': 'gsi1sk' },
+        ExpressionAttributeValues: { ':pk': CORRECTIONS_GSI_PK, ':since': since },
+        Limit: options.limit ?? 100,
+        ExclusiveStartKey: decodeCursor(options.cursor),
+      }),
+    );
+    const products = new Map<string, { vendor: string; productId: string }>();
+    for (const item of (page.Items ?? []) as SourceItem[]) products.set(productPk(item.vendor, item.productId), { vendor: item.vendor, productId: item.productId });
+    const items: CorrectionExample[] = [];
+    for (const { vendor, productId } of products.values()) {
+      const live = liveSources(splitPartition(await this.readPartition(vendor, productId)).sources);
+      const humans = live.filter((s) => s.kind === 'human' && s.task && s.value);
+      if (humans.length === 0) continue;
+      const text = live.find((s) => s.kind === 'text' && s.text !== undefined)?.text;
+      items.push({
+        vendor,
+        productId,
+        correctedAt: humans.map((s) => s.updatedAt).sort().at(-1)!,
+        labels: Object.fromEntries(humans.map((s) => [s.task!, s.value!])),
+        images: live.filter((s) => s.kind === 'image' && s.key).map((s) => s.key!).sort(),
+        ...(text !== undefined ? { text } : {}),
+      });
+    }
+    const nextCursor = encodeCursor(page.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** The product item alone (used by tests and tools; the API reads the partition). */
+  async getProductItem(vendor: string, productId: string): Promise<ProductItem | undefined> {
+    const result = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: productPk(vendor, productId), sk: PRODUCT_SK }, ConsistentRead: true }));
+    return result.Item as ProductItem | undefined;
+  }
+}
+
