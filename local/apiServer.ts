@@ -1,0 +1,154 @@
+/**
+ * Local stand-in for API Gateway (HTTP API, payload format 2.0) in front of the api Lambda: each
+ * request becomes an APIGatewayProxyEventV2 for the same handler, and its result an HTTP reply.
+ * Routes under /local/ are the local runtime's own (dead letters, queue depth); AWS has no such
+ * routes because SQS and CloudWatch answer those questions there.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { close, listen, urlOf } from './listen.js';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | object | void | undefined>;
+
+/** A route the local runtime answers itself; returns undefined when it does not match. */
+export type LocalRoute = (method: string, path: string, query: URLSearchParams, body: Buffer) => Promise<{ status: number; body: unknown } | undefined>;
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
+
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.destroy();
+        reject(Object.assign(new Error('Request Entity Too Large'), { status: 413 }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+const isText = (contentType: string | undefined): boolean =>
+  !contentType || /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript))|\+json|\+xml/i.test(contentType);
+
+export const toProxyEvent = (req: IncomingMessage, body: Buffer, stage = '$default'): APIGatewayProxyEventV2 => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (name === 'cookie') cookies.push(...(Array.isArray(value) ? value : value.split(/;\s*/)));
+    // HTTP APIs join repeated headers with commas and lower-case the names.
+    else headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const queryStringParameters: Record<string, string> = {};
+  for (const key of new Set(url.searchParams.keys())) queryStringParameters[key] = url.searchParams.getAll(key).join(',');
+  const hasQuery = url.searchParams.size > 0;
+  const method = req.method ?? 'GET';
+  const binary = body.length > 0 && !isText(headers['content-type']);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    ...(cookies.length > 0 ? { cookies } : {}),
+    headers,
+    ...(hasQuery ? { queryStringParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: (headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage,
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: binary ? body.toString('base64') : body.toString('utf8') } : {}),
+    isBase64Encoded: binary,
+  };
+};
+
+/** API Gateway's interpretation of a payload 2.0 response. */
+export const writeProxyResult = (res: ServerResponse, result: unknown): void => {
+  const structured =
+    typeof result === 'object' && result !== null && 'statusCode' in result
+      ? (result as APIGatewayProxyStructuredResultV2)
+      : // A bare value means 200 with that value as JSON, as API Gateway infers.
+        { statusCode: 200, headers: { 'content-type': 'application/json' }, body: typeof result === 'string' ? result : JSON.stringify(result ?? null) };
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  if (structured.cookies?.length) headers['set-cookie'] = structured.cookies;
+  const body = structured.body === undefined ? Buffer.alloc(0) : Buffer.from(structured.body, structured.isBase64Encoded ? 'base64' : 'utf8');
+  headers['content-length'] = String(body.length);
+  headers['content-type'] ??= 'application/json';
+  res.writeHead(structured.statusCode ?? 200, headers);
+  res.end(body);
+};
+
+const lambdaContext = (): Context => {
+  const started = Date.now();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'weft-api',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:weft-api',
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/weft-api',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, 29_000 - (Date.now() - started)),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+};
+
+const sendJson = (res: ServerResponse, status: number, value: unknown): void => {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+export const createApiServer = (handler: ApiHandler, localRoutes: LocalRoute[] = [], log: (message: string) => void = console.error): Server =>
+  createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      for (const local of localRoutes) {
+        const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);
+        if (answer) return sendJson(res, answer.status, answer.body);
+      }
+      writeProxyResult(res, await handler(toProxyEvent(req, body), lambdaContext()));
+    })().catch((error: unknown) => {
+      const status = (error as { status?: number }).status ?? 500;
+      // API Gateway hides a crashed integration behind a generic 500; the log has the detail.
+      if (status === 500) log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) sendJson(res, status, { message: status === 500 ? 'Internal Server Error' : (error as Error).message });
+    });
+  });
+
+export interface RunningApiServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export const startApiServer = async (opts: { handler: ApiHandler; port: number; localRoutes?: LocalRoute[]; log?: (message: string) => void }): Promise<RunningApiServer> => {
+  const server = createApiServer(opts.handler, opts.localRoutes, opts.log);
+  const address = await listen(server, { service: 'API', port: opts.port, envVar: 'WEFT_API_PORT' });
+  return { url: urlOf(address), stop: () => close(server) };
+};

@@ -1,0 +1,301 @@
+/**
+ * The local stand-in for S3 → SQS → Lambda. Each S3 record becomes one SQS message on the queue
+ * that AWS's notification filters would pick (`queueForKey`), and the queue hands SQS-shaped
+ * batches to the same Lambda handlers: batch size, a short batching window, partial batch
+ * responses, retries with exponential backoff (SQS visibility timeouts) and a dead-letter store
+ * after `maxReceiveCount` receives, as the redrive policy does in AWS.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Context, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import { decodeS3Key, queueForKey, type QueueName } from '../../functions/shared/layout.js';
+import { describeError } from '../../functions/shared/errors.js';
+import { DeadLetterStore, keysOfNotification, type DeadLetter } from './deadLetterStore.js';
+import { PendingStore } from './pendingStore.js';
+import type { QueueConfig, QueuedMessage } from './types.js';
+
+export interface DispatcherOptions {
+  queues: Record<QueueName, QueueConfig>;
+  maxReceiveCount: number;
+  /** Delay before the first retry; doubles with every receive up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  deadLetters: DeadLetterStore;
+  /** Where pending messages are persisted; omit to keep them in memory only. */
+  pendingFile?: string;
+  region: string;
+  accountId?: string;
+  /** Reports delivery problems (dead letters, handler crashes); defaults to console.error. */
+  log?: (message: string) => void;
+}
+
+interface QueueState {
+  name: QueueName;
+  config: QueueConfig;
+  messages: Map<string, QueuedMessage>;
+  inFlight: number;
+  timer?: NodeJS.Timeout;
+  timerAt?: number;
+}
+
+const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+
+export class Dispatcher {
+  private readonly queues: Map<QueueName, QueueState>;
+  private readonly pending?: PendingStore;
+  private idleWaiters: (() => void)[] = [];
+  private stopped = false;
+  private readonly running = new Set<Promise<void>>();
+  private readonly log: (message: string) => void;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.log = options.log ?? ((message) => console.error(message));
+    this.queues = new Map(
+      (Object.keys(options.queues) as QueueName[]).map((name) => [
+        name,
+        { name, config: options.queues[name], messages: new Map(), inFlight: 0 },
+      ]),
+    );
+    if (options.pendingFile) {
+      this.pending = new PendingStore(options.pendingFile, () => this.snapshot());
+      const now = Date.now();
+      for (const message of this.pending.load()) {
+        const queue = this.queues.get(message.queue as QueueName);
+        if (queue) queue.messages.set(message.messageId, { ...message, visibleAt: Math.min(message.visibleAt, now) });
+      }
+    }
+  }
+
+  /** Starts delivering (messages restored from disk included). */
+  start(): void {
+    for (const queue of this.queues.values()) this.pump(queue);
+  }
+
+  /**
+   * One S3 record in, as S3 sends it to SQS: a message whose body is `{"Records":[record]}`.
+   * Records no notification filter matches are dropped, as AWS never delivers them.
+   */
+  publishS3Record(record: S3EventRecord): QueueName | undefined {
+    const queueName = queueForKey(decodeS3Key(record.s3.object.key));
+    if (!queueName) return undefined;
+    this.send(queueName, JSON.stringify({ Records: [record] }));
+    return queueName;
+  }
+
+  send(queueName: QueueName, body: string): string {
+    const queue = this.queues.get(queueName);
+    if (!queue) throw new Error(`unknown queue ${queueName}`);
+    const now = Date.now();
+    const message: QueuedMessage = { messageId: randomUUID(), queue: queueName, body, sentAt: now, receiveCount: 0, visibleAt: now, attempts: [] };
+    queue.messages.set(message.messageId, message);
+    this.pending?.changed();
+    this.pump(queue);
+    return message.messageId;
+  }
+
+  /** Resolves once every queue is empty and no batch is running (retries waiting count as work). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  deadLetters(): Promise<DeadLetter[]> {
+    return Promise.resolve(this.options.deadLetters.list());
+  }
+
+  /** Queue depth per queue, for status output. */
+  depth(): Record<string, { visible: number; delayed: number; inFlight: number }> {
+    const now = Date.now();
+    const out: Record<string, { visible: number; delayed: number; inFlight: number }> = {};
+    for (const queue of this.queues.values()) {
+      const waiting = [...queue.messages.values()].filter((m) => !this.isInFlight(m, now));
+      out[queue.name] = {
+        visible: waiting.filter((m) => m.visibleAt <= now).length,
+        delayed: waiting.filter((m) => m.visibleAt > now).length,
+        inFlight: queue.inFlight,
+      };
+    }
+    return out;
+  }
+
+  /** Stops taking new batches, waits for running ones, and persists what is left. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const queue of this.queues.values()) if (queue.timer) clearTimeout(queue.timer);
+    await Promise.allSettled([...this.running]);
+    this.pending?.flush();
+  }
+
+  private readonly receivedIds = new Set<string>();
+
+  private isInFlight(message: QueuedMessage, _now: number): boolean {
+    return this.receivedIds.has(message.messageId);
+  }
+
+  private isIdle(): boolean {
+    return [...this.queues.values()].every((q) => q.messages.size === 0 && q.inFlight === 0);
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private snapshot(): QueuedMessage[] {
+    return [...this.queues.values()].flatMap((q) => [...q.messages.values()]);
+  }
+
+  private pump(queue: QueueState): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    while (queue.inFlight < queue.config.concurrency) {
+      const visible = [...queue.messages.values()]
+        .filter((m) => m.visibleAt <= now && !this.receivedIds.has(m.messageId))
+        .sort((a, b) => a.visibleAt - b.visibleAt || a.sentAt - b.sentAt);
+      if (visible.length === 0) break;
+      const oldest = visible[0]!;
+      // Like Lambda's batching window: wait for a full batch, but never longer than the window.
+      const windowEnds = oldest.visibleAt + queue.config.batchWindowMs;
+      if (visible.length < queue.config.batchSize && windowEnds > now) {
+        this.wakeAt(queue, windowEnds);
+        return;
+      }
+      this.invoke(queue, visible.slice(0, queue.config.batchSize));
+    }
+    const delayed = [...queue.messages.values()].filter((m) => m.visibleAt > now && !this.receivedIds.has(m.messageId));
+    if (delayed.length > 0) this.wakeAt(queue, Math.min(...delayed.map((m) => m.visibleAt)));
+  }
+
+  private wakeAt(queue: QueueState, at: number): void {
+    if (queue.timer && queue.timerAt !== undefined && queue.timerAt <= at) return;
+    if (queue.timer) clearTimeout(queue.timer);
+    queue.timerAt = at;
+    queue.timer = setTimeout(() => {
+      queue.timer = undefined;
+      queue.timerAt = undefined;
+      this.pump(queue);
+    }, Math.max(0, at - Date.now()));
+  }
+
+  private invoke(queue: QueueState, batch: QueuedMessage[]): void {
+    const now = Date.now();
+    for (const message of batch) {
+      message.receiveCount += 1;
+      message.firstReceivedAt ??= now;
+      this.receivedIds.add(message.messageId);
+    }
+    queue.inFlight += 1;
+    this.pending?.changed();
+    const run = this.deliver(queue, batch).finally(() => {
+      queue.inFlight -= 1;
+      for (const message of batch) this.receivedIds.delete(message.messageId);
+      this.running.delete(run);
+      this.pending?.changed();
+      this.pump(queue);
+      this.notifyIfIdle();
+    });
+    this.running.add(run);
+  }
+
+  private async deliver(queue: QueueState, batch: QueuedMessage[]): Promise<void> {
+    const event: SQSEvent = { Records: batch.map((m) => this.toSqsRecord(m)) };
+    let failed: Map<string, string>;
+    try {
+      const response = await this.withTimeout(queue.config.handler(event, this.context(queue)), queue.config.timeoutMs);
+      const failures = response?.batchItemFailures ?? [];
+      const known = new Set(batch.map((m) => m.messageId));
+      // Lambda fails the whole batch when a reported identifier is not in it.
+      const bogus = failures.find((f) => !known.has(f.itemIdentifier));
+      failed = bogus
+        ? new Map(batch.map((m) => [m.messageId, `handler reported unknown itemIdentifier ${bogus.itemIdentifier}; whole batch failed`]))
+        : new Map(failures.map((f) => [f.itemIdentifier, 'handler reported the message in batchItemFailures (see the handler log for its error)']));
+    } catch (error) {
+      const message = describeError(error);
+      this.log(`[dispatcher] ${queue.name} handler failed a batch of ${batch.length}: ${message}`);
+      failed = new Map(batch.map((m) => [m.messageId, message]));
+    }
+    for (const message of batch) {
+      const error = failed.get(message.messageId);
+      if (error === undefined) {
+        queue.messages.delete(message.messageId);
+        continue;
+      }
+      message.attempts.push({ at: new Date().toISOString(), error });
+      if (message.receiveCount >= this.options.maxReceiveCount) {
+        this.deadLetter(queue, message, error);
+      } else {
+        const delay = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (message.receiveCount - 1));
+        message.visibleAt = Date.now() + delay;
+      }
+    }
+  }
+
+  private deadLetter(queue: QueueState, message: QueuedMessage, error: string): void {
+    queue.messages.delete(message.messageId);
+    const keys = keysOfNotification(message.body);
+    this.options.deadLetters.add({
+      messageId: message.messageId,
+      queue: queue.name,
+      body: message.body,
+      keys,
+      receiveCount: message.receiveCount,
+      sentAt: new Date(message.sentAt).toISOString(),
+      deadLetteredAt: new Date().toISOString(),
+      error,
+      attempts: message.attempts,
+    });
+    this.log(`[dispatcher] dead-lettered ${keys.join(', ') || message.messageId} from ${queue.name} after ${message.receiveCount} receives: ${error}`);
+  }
+
+  private withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Task timed out after ${(ms / 1000).toFixed(2)} seconds`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private queueArn(queue: string): string {
+    return `arn:aws:sqs:${this.options.region}:${this.options.accountId ?? '000000000000'}:weft-${queue}`;
+  }
+
+  private toSqsRecord(message: QueuedMessage): SQSRecord {
+    return {
+      messageId: message.messageId,
+      receiptHandle: `${message.messageId}#${message.receiveCount}`,
+      body: message.body,
+      attributes: {
+        ApproximateReceiveCount: String(message.receiveCount),
+        SentTimestamp: String(message.sentAt),
+        SenderId: 'AIDAS3NOTIFICATIONS',
+        ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt ?? message.sentAt),
+      },
+      messageAttributes: {},
+      md5OfBody: md5(message.body),
+      eventSource: 'aws:sqs',
+      eventSourceARN: this.queueArn(message.queue),
+      awsRegion: this.options.region,
+    };
+  }
+
+  private context(queue: QueueState): Context {
+    const started = Date.now();
+    const functionName = `weft-${queue.name}-ingest`;
+    const timeoutMs = queue.config.timeoutMs;
+    return {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${this.options.region}:${this.options.accountId ?? '000000000000'}:function:${functionName}`,
+      memoryLimitInMB: '2048',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${functionName}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+  }
+}

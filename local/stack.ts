@@ -1,0 +1,217 @@
+/**
+ * The embedded default: every AWS part the pipeline touches, started in this process on real
+ * HTTP ports, with the same handler code that runs in Lambda. Used by `npm start`
+ * (local/start.ts), the integration tests and the benchmark.
+ *
+ *   S3        s3rver          $WEFT_HOME/s3
+ *   DynamoDB  dynalite        $WEFT_HOME/dynamodb
+ *   SageMaker model server    models dir (trained artifacts, else fixtures)
+ *   SQS       dispatcher      $WEFT_HOME/queues.json, $WEFT_HOME/dead-letters/
+ *   API GW    API server      GET /local/dead-letters, GET /local/queues besides the api handler's routes
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { S3Client } from '@aws-sdk/client-s3';
+import { resolveModelsDir } from '../functions/shared/manifest.js';
+import { tableDefinition } from '../functions/shared/products/tableDefinition.js';
+import type { QueueName } from '../functions/shared/layout.js';
+import { startApiServer, type ApiHandler, type LocalRoute } from './apiServer.js';
+import { DeadLetterStore, type DeadLetter } from './dispatcher/deadLetterStore.js';
+import { Dispatcher } from './dispatcher/Dispatcher.js';
+import type { QueueConfig, SqsHandler } from './dispatcher/types.js';
+import { ensureTable, startDynamo } from './dynamodb.js';
+import { applyHandlerEnv, LOCAL_CREDENTIALS, LOCAL_REGION } from './handlerEnv.js';
+import { startModelServer } from './modelServer/server.js';
+import { startS3Server } from './s3Server.js';
+import { ingestSamplesOnce, type SampleIngest } from './samples.js';
+
+export type ServiceName = 'api' | 's3' | 'dynamodb' | 'models';
+
+export interface DeliveryOptions {
+  /** Receives before a message is dead-lettered (the queue's redrive maxReceiveCount). */
+  maxReceiveCount: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  batchSize: number;
+  batchWindowMs: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+
+export interface StackOptions {
+  /** State folder; default $WEFT_HOME or ./.weft. */
+  home?: string;
+  /** 0 (the default here) picks a free port; `npm start` passes 3000/4569/4567/8080. */
+  ports?: Partial<Record<ServiceName, number>>;
+  modelsDir?: string;
+  /** Upload samples/catalog on the first start of this home. */
+  ingestSamples?: boolean;
+  samplesDir?: string;
+  quiet?: boolean;
+  delivery?: Partial<DeliveryOptions>;
+  /** Replaces a Lambda handler (tests of delivery itself); by default the real ones are imported. */
+  handlers?: Partial<{ image: SqsHandler; text: SqsHandler; api: ApiHandler }>;
+  bucket?: string;
+  tableName?: string;
+}
+
+export interface RunningStack {
+  urls: Record<ServiceName, string>;
+  home: string;
+  bucket: string;
+  tableName: string;
+  modelsDir: string;
+  models: string[];
+  /** An S3 client for the local endpoint, as a user would configure one. */
+  s3: S3Client;
+  dispatcher: { idle(): Promise<void>; deadLetters(): Promise<DeadLetter[]>; depth(): ReturnType<Dispatcher['depth']> };
+  samples?: SampleIngest;
+  /** Stops one service while the rest keep running (fault tests: a model server that went away). */
+  stopService(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_DELIVERY: DeliveryOptions = {
+  maxReceiveCount: 5,
+  backoffMs: 1000,
+  maxBackoffMs: 30_000,
+  batchSize: 10,
+  batchWindowMs: 250,
+  concurrency: 2,
+  timeoutMs: 120_000,
+};
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const importHandler = async <T>(relativePath: string): Promise<T> => {
+  const module = (await import(pathToFileURL(join(projectRoot, relativePath)).href)) as { handler?: T };
+  if (typeof module.handler !== 'function') throw new Error(`${relativePath} does not export a handler function`);
+  return module.handler;
+};
+
+export const startStack = async (opts: StackOptions = {}): Promise<RunningStack> => {
+  const home = resolve(opts.home ?? process.env.WEFT_HOME ?? '.weft');
+  mkdirSync(home, { recursive: true });
+  const bucket = opts.bucket ?? 'weft-uploads';
+  const tableName = opts.tableName ?? 'weft-products';
+  const modelsDir = opts.modelsDir ?? resolveModelsDir(process.env, projectRoot);
+  const log = opts.quiet ? () => undefined : (message: string) => console.error(message);
+  const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
+  const ports = { api: 0, s3: 0, dynamodb: 0, models: 0, ...opts.ports };
+
+  const stops: { name: ServiceName | 'dispatcher'; stop: () => Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    // Reverse start order: the API first, the dispatcher (which waits for running batches, which
+    // still need S3, the models and DynamoDB) before the servers it calls.
+    for (const { stop } of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`[stack] stop: ${(error as Error).message}`));
+  };
+
+  try {
+    const dynamo = await startDynamo({ directory: join(home, 'dynamodb'), port: ports.dynamodb });
+    stops.push({ name: 'dynamodb', stop: dynamo.stop });
+    await ensureTable(dynamo.url, tableDefinition(tableName), tableName);
+
+    if (!existsSync(modelsDir)) throw new Error(`models folder ${modelsDir} does not exist (set WEFT_MODELS_DIR)`);
+    const models = await startModelServer({ modelsDir, port: ports.models, log });
+    stops.push({ name: 'models', stop: models.stop });
+    if (models.models.length === 0) log(`[stack] no model folders with a manifest.json under ${modelsDir}`);
+
+    // The dispatcher exists before S3 so no notification is missed; it starts delivering once the
+    // handlers are loaded.
+    let dispatcher: Dispatcher | undefined;
+    const early: Parameters<Dispatcher['publishS3Record']>[0][] = [];
+    const s3Server = await startS3Server({
+      directory: join(home, 's3'),
+      port: ports.s3,
+      bucket,
+      region: LOCAL_REGION,
+      onRecord: (record) => (dispatcher ? dispatcher.publishS3Record(record) : early.push(record)),
+    });
+    stops.push({ name: 's3', stop: s3Server.stop });
+
+    const manifestName = (modality: string, fallback: string) => (models.models.find((n) => n.endsWith(`-${modality}`)) ?? fallback);
+    applyHandlerEnv({
+      s3: s3Server.url,
+      dynamodb: dynamo.url,
+      models: models.url,
+      bucket,
+      tableName,
+      modelsDir,
+      imageEndpointName: process.env.IMAGE_ENDPOINT_NAME ?? manifestName('image', 'weft-image'),
+      textEndpointName: process.env.TEXT_ENDPOINT_NAME ?? manifestName('text', 'weft-text'),
+    });
+
+    const image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));
+    const text = opts.handlers?.text ?? (await importHandler<SqsHandler>('functions/text-ingest/handler.ts'));
+    const api = opts.handlers?.api ?? (await importHandler<ApiHandler>('functions/api/handler.ts'));
+
+    const queue = (handler: SqsHandler): QueueConfig => ({
+      handler,
+      batchSize: delivery.batchSize,
+      batchWindowMs: delivery.batchWindowMs,
+      concurrency: delivery.concurrency,
+      timeoutMs: delivery.timeoutMs,
+    });
+    const deadLetters = new DeadLetterStore(join(home, 'dead-letters'));
+    const queues: Record<QueueName, QueueConfig> = { image: queue(image), text: queue(text) };
+    dispatcher = new Dispatcher({
+      queues,
+      maxReceiveCount: delivery.maxReceiveCount,
+      backoffMs: delivery.backoffMs,
+      maxBackoffMs: delivery.maxBackoffMs,
+      deadLetters,
+      pendingFile: join(home, 'queues.json'),
+      region: LOCAL_REGION,
+      log,
+    });
+    for (const record of early.splice(0)) dispatcher.publishS3Record(record);
+    dispatcher.start();
+    const running = dispatcher;
+    stops.push({ name: 'dispatcher', stop: () => running.stop() });
+
+    const localRoutes: LocalRoute[] = [
+      async (method, path, query) => {
+        if (method !== 'GET') return undefined;
+        if (path === '/local/dead-letters') {
+          const limit = Number(query.get('limit') ?? 100);
+          const letters = deadLetters.list();
+          return { status: 200, body: { items: letters.slice(0, Number.isFinite(limit) && limit > 0 ? limit : 100), total: letters.length } };
+        }
+        if (path === '/local/queues') return { status: 200, body: running.depth() };
+        return undefined;
+      },
+    ];
+    const apiServer = await startApiServer({ handler: api, port: ports.api, localRoutes, log });
+    stops.push({ name: 'api', stop: apiServer.stop });
+
+    const s3 = new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    let samples: SampleIngest | undefined;
+    if (opts.ingestSamples) {
+      samples = await ingestSamplesOnce({ s3, bucket, home, samplesDir: opts.samplesDir ?? join(projectRoot, 'samples/catalog') });
+    }
+
+    return {
+      urls: { api: apiServer.url, s3: s3Server.url, dynamodb: dynamo.url, models: models.url },
+      home,
+      bucket,
+      tableName,
+      modelsDir,
+      models: models.models,
+      s3,
+      dispatcher: { idle: () => running.idle(), deadLetters: () => running.deadLetters(), depth: () => running.depth() },
+      samples,
+      stopService: async (name) => {
+        const index = stops.findIndex((s) => s.name === name);
+        if (index >= 0) await stops.splice(index, 1)[0]!.stop();
+      },
+      stop: async () => {
+        s3.destroy();
+        await stopAll();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+};

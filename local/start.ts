@@ -1,0 +1,96 @@
+/**
+ * `npm start`: the whole pipeline on this machine, no AWS account and no Docker. State lives
+ * under .weft/ (WEFT_HOME overrides) and survives restarts; Ctrl-C stops everything cleanly.
+ */
+import { relative } from 'node:path';
+import { PortInUseError } from './listen.js';
+import { startStack, type RunningStack, type ServiceName } from './stack.js';
+
+const DEFAULT_PORTS: Record<ServiceName, number> = { api: 3000, s3: 4569, dynamodb: 4567, models: 8080 };
+const PORT_VARS: Record<ServiceName, string> = { api: 'WEFT_API_PORT', s3: 'WEFT_S3_PORT', dynamodb: 'WEFT_DYNAMODB_PORT', models: 'WEFT_MODELS_PORT' };
+
+const portsFromEnv = (): Record<ServiceName, number> => {
+  const ports = { ...DEFAULT_PORTS };
+  for (const name of Object.keys(PORT_VARS) as ServiceName[]) {
+    const raw = process.env[PORT_VARS[name]];
+    if (raw === undefined || raw === '') continue;
+    const port = Number(raw);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${PORT_VARS[name]}=${raw} is not a port number`);
+    ports[name] = port;
+  }
+  return ports;
+};
+
+const describe = (stack: RunningStack): string => {
+  const home = relative(process.cwd(), stack.home) || '.';
+  const samples = stack.samples;
+  const samplesLine =
+    samples?.status === 'ingested'
+      ? `uploaded ${samples.files} files (${samples.products} products) from samples/catalog; tagging runs in the background`
+      : samples?.status === 'already-ingested'
+        ? `loaded on ${samples.at} (delete ${home}/samples-ingested.json to load them again)`
+        : `none found at ${samples?.dir ?? 'samples/catalog'}`;
+  const example = 'demo/shirt-001';
+  return [
+    '',
+    'Weft is running (embedded default: no AWS account needed)',
+    '',
+    `  API         ${stack.urls.api}        GET /health, /products/{vendor}/{productId}, /attributes/{task}/{value}, /rejections`,
+    `  S3          ${stack.urls.s3}        bucket ${stack.bucket} (any access key works)`,
+    `  DynamoDB    ${stack.urls.dynamodb}        table ${stack.tableName}`,
+    `  Models      ${stack.urls.models}        ${stack.models.join(', ') || 'none'} from ${relative(process.cwd(), stack.modelsDir)}`,
+    `  State       ${home}/ (s3, dynamodb, queues.json, dead-letters/)`,
+    `  Samples     ${samplesLine}`,
+    '',
+    'Upload a product:',
+    `  aws --endpoint-url ${stack.urls.s3} s3 cp ./shirt.jpg s3://${stack.bucket}/${example}/images/front.jpg`,
+    `  aws --endpoint-url ${stack.urls.s3} s3 cp ./product.json s3://${stack.bucket}/${example}/product.json`,
+    `  npx weft ingest ./my-catalog --vendor demo      (a folder of <productId>/{images/*,product.json})`,
+    '',
+    'Look it up:',
+    `  curl ${stack.urls.api}/products/${example}`,
+    `  curl ${stack.urls.api}/rejections`,
+    `  curl ${stack.urls.api}/local/dead-letters        (or: npx weft dead-letters)`,
+    '',
+    'Ctrl-C stops everything; state is kept for the next start.',
+    '',
+  ].join('\n');
+};
+
+const main = async (): Promise<void> => {
+  let stack: RunningStack;
+  try {
+    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true });
+  } catch (error) {
+    if (error instanceof PortInUseError) {
+      console.error(`weft: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  console.log(describe(stack));
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      console.error('weft: stopping forcefully');
+      process.exit(130);
+    }
+    stopping = true;
+    console.error(`\nweft: ${signal} received, stopping (finishing running batches; pending messages are kept)...`);
+    stack
+      .stop()
+      .then(() => {
+        console.error('weft: stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        console.error(`weft: error while stopping: ${(error as Error).message}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+};
+
+await main();
