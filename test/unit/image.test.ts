@@ -51,8 +51,8 @@ describe('sniffFormat', () => {
   it('recognises formats it does not decode', () => {
     expect(sniffFormat(Buffer.from('%PDF-1.7\n...'))).toEqual({ kind: 'unsupported', format: 'pdf' });
     expect(sniffFormat(Buffer.from('  <svg xmlns="http://www.w3.org/2000/svg"/>'))).toEqual({ kind: 'unsupported', format: 'svg' });
-    expect(sniffFormat(Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)])).format).toBe('bmp');
-    expect(sniffFormat(Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypheic'), 0, 0, 0, 0, ...Buffer.from('mif1heic')])).format).toBe('heic (HEVC)');
+    expect(sniffFormat(Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]))).toEqual({ kind: 'unsupported', format: 'bmp' });
+    expect(sniffFormat(Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypheic'), 0, 0, 0, 0, ...Buffer.from('mif1heic')]))).toEqual({ kind: 'unsupported', format: 'heic (HEVC)' });
   });
 
   it('calls anything else unknown', () => {

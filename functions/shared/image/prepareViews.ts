@@ -11,7 +11,7 @@
  * decoding (libvips picks 1/2, 1/4 or 1/8 from the requested size), so an 8 MP photo is never
  * materialised at full size. Both views are cut from that one raw sRGB buffer.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
 import { PermanentError } from '../errors.js';
 import { sniffFormat, type ImageFormat } from './sniffFormat.js';
 
@@ -75,7 +75,7 @@ const decodeError = (error: unknown, format: ImageFormat, stage: string): Perman
   return new PermanentError('corrupt_image', `${format} image is truncated or corrupt (${stage}): ${message.split('\n')[0]}`, { cause: error });
 };
 
-const toRgb = (pipeline: sharp.Sharp, background: [number, number, number]): sharp.Sharp =>
+const toRgb = (pipeline: Sharp, background: [number, number, number]): Sharp =>
   pipeline
     .flatten({ background: { r: background[0], g: background[1], b: background[2] } })
     .toColourspace('srgb')
@@ -88,9 +88,9 @@ export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions)
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   // 'error' rather than the stricter 'warning': benign warnings (stray bytes before a marker,
   // odd EXIF) are common in real uploads, while truncated or broken pixel data still fails.
-  const loadOptions: sharp.SharpOptions = { failOn: 'error', limitInputPixels: maxInputPixels, pages: 1, page: 0, autoOrient: true };
+  const loadOptions: SharpOptions = { failOn: 'error', limitInputPixels: maxInputPixels, pages: 1, page: 0, autoOrient: true };
 
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, loadOptions).metadata();
   } catch (error) {
@@ -104,7 +104,7 @@ export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions)
   const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const target = decodeSize(oriented.width, oriented.height, size, fraction);
 
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
     let pipeline = sharp(bytes, loadOptions);
     // fit 'fill' to the exact target lets libvips shrink on load (JPEG/WebP) and finish with one
