@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../functions/shared/errors.js';
 import { centerRegion, decodeSize, prepareViews, viewToPng, type PrepareViewsOptions } from '../../functions/shared/image/prepareViews.js';
@@ -170,10 +170,10 @@ describe('prepareViews on valid images', () => {
   });
 
   it.each([
-    ['webp', (s: sharp.Sharp) => s.webp({ quality: 95 })],
-    ['avif', (s: sharp.Sharp) => s.avif({ quality: 90 })],
-    ['tiff', (s: sharp.Sharp) => s.tiff()],
-    ['png', (s: sharp.Sharp) => s.png()],
+    ['webp', (s: Sharp) => s.webp({ quality: 95 })],
+    ['avif', (s: Sharp) => s.avif({ quality: 90 })],
+    ['tiff', (s: Sharp) => s.tiff()],
+    ['png', (s: Sharp) => s.png()],
   ] as const)('processes %s', async (format, encode) => {
     const views = await prepareViews(await encode(solid(320, 240, RED)).toBuffer(), opts);
     expect(views.source).toEqual({ format, width: 320, height: 240 });
