@@ -36,7 +36,54 @@ const readBody = (req: IncomingMessage): Promise<Buffer> =>
 const isText = (contentType: string | undefined): boolean =>
   !contentType || /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript))|\+json|\+xml/i.test(contentType);
 
-export const toProxyEvent = (req: IncomingMessage, body: Buffer, stage = '$default'): APIGatewayProxyEventV2 => {
+/** An HTTP API route as the CDK stack declares it (`/products/{vendor}/{productId}`). */
+export interface ApiRoute {
+  path: string;
+  methods: readonly string[];
+}
+
+export interface MatchedRoute {
+  routeKey: string;
+  pathParameters: Record<string, string>;
+}
+
+const routePattern = (template: string): { regex: RegExp; names: string[] } => {
+  const names: string[] = [];
+  const source = template
+    .split('/')
+    .map((segment) => {
+      const param = /^\{([A-Za-z0-9_]+)(\+?)\}$/.exec(segment);
+      if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(param[1]!);
+      return param[2] ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { regex: new RegExp(`^${source}$`), names };
+};
+
+/** API Gateway's route selection: the first declared route whose method and path match. */
+export const matchRoute = (routes: readonly ApiRoute[], method: string, path: string): MatchedRoute | undefined => {
+  for (const route of routes) {
+    const methods = route.methods.map((m) => m.toUpperCase());
+    if (!methods.includes(method.toUpperCase()) && !methods.includes('ANY')) continue;
+    const { regex, names } = routePattern(route.path);
+    const match = regex.exec(path);
+    if (!match) continue;
+    const pathParameters: Record<string, string> = {};
+    names.forEach((name, i) => {
+      const raw = match[i + 1]!;
+      try {
+        pathParameters[name] = decodeURIComponent(raw);
+      } catch {
+        pathParameters[name] = raw;
+      }
+    });
+    return { routeKey: `${method.toUpperCase()} ${route.path}`, pathParameters };
+  }
+  return undefined;
+};
+
+export const toProxyEvent = (req: IncomingMessage, body: Buffer, route?: MatchedRoute, stage = '$default'): APIGatewayProxyEventV2 => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
@@ -54,12 +101,13 @@ export const toProxyEvent = (req: IncomingMessage, body: Buffer, stage = '$defau
   const now = new Date();
   return {
     version: '2.0',
-    routeKey: '$default',
+    routeKey: route?.routeKey ?? '$default',
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ''),
     ...(cookies.length > 0 ? { cookies } : {}),
     headers,
     ...(hasQuery ? { queryStringParameters } : {}),
+    ...(route && Object.keys(route.pathParameters).length > 0 ? { pathParameters: route.pathParameters } : {}),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -73,7 +121,7 @@ export const toProxyEvent = (req: IncomingMessage, body: Buffer, stage = '$defau
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
-      routeKey: '$default',
+      routeKey: route?.routeKey ?? '$default',
       stage,
       time: now.toISOString(),
       timeEpoch: now.getTime(),
@@ -124,7 +172,15 @@ const sendJson = (res: ServerResponse, status: number, value: unknown): void => 
   res.end(body);
 };
 
-export const createApiServer = (handler: ApiHandler, localRoutes: LocalRoute[] = [], log: (message: string) => void = console.error): Server =>
+export interface ApiServerOptions {
+  handler: ApiHandler;
+  /** The routes the deployed HTTP API declares; without them every request goes to the handler ($default). */
+  routes?: readonly ApiRoute[];
+  localRoutes?: LocalRoute[];
+  log?: (message: string) => void;
+}
+
+export const createApiServer = ({ handler, routes, localRoutes = [], log = console.error }: ApiServerOptions): Server =>
   createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -133,7 +189,13 @@ export const createApiServer = (handler: ApiHandler, localRoutes: LocalRoute[] =
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);
         if (answer) return sendJson(res, answer.status, answer.body);
       }
-      writeProxyResult(res, await handler(toProxyEvent(req, body), lambdaContext()));
+      let route: MatchedRoute | undefined;
+      if (routes) {
+        route = matchRoute(routes, req.method ?? 'GET', url.pathname);
+        // What API Gateway answers for a path no route declares; the handler never sees it.
+        if (!route) return sendJson(res, 404, { message: 'Not Found' });
+      }
+      writeProxyResult(res, await handler(toProxyEvent(req, body, route), lambdaContext()));
     })().catch((error: unknown) => {
       const status = (error as { status?: number }).status ?? 500;
       // API Gateway hides a crashed integration behind a generic 500; the log has the detail.
@@ -147,8 +209,8 @@ export interface RunningApiServer {
   stop(): Promise<void>;
 }
 
-export const startApiServer = async (opts: { handler: ApiHandler; port: number; localRoutes?: LocalRoute[]; log?: (message: string) => void }): Promise<RunningApiServer> => {
-  const server = createApiServer(opts.handler, opts.localRoutes, opts.log);
+export const startApiServer = async (opts: ApiServerOptions & { port: number }): Promise<RunningApiServer> => {
+  const server = createApiServer(opts);
   const address = await listen(server, { service: 'API', port: opts.port, envVar: 'WEFT_API_PORT' });
   return { url: urlOf(address), stop: () => close(server) };
 };

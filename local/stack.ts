@@ -16,7 +16,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { resolveModelsDir } from '../functions/shared/manifest.js';
 import { tableDefinition } from '../functions/shared/products/tableDefinition.js';
 import type { QueueName } from '../functions/shared/layout.js';
-import { startApiServer, type ApiHandler, type LocalRoute } from './apiServer.js';
+import { startApiServer, type ApiHandler, type ApiRoute, type LocalRoute } from './apiServer.js';
 import { DeadLetterStore, type DeadLetter } from './dispatcher/deadLetterStore.js';
 import { Dispatcher } from './dispatcher/Dispatcher.js';
 import type { QueueConfig, SqsHandler } from './dispatcher/types.js';
@@ -83,6 +83,20 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
 };
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The routes the CDK stack gives the HTTP API, so a path AWS would 404 is a 404 here too, and the
+ * handler gets the same routeKey and pathParameters.
+ */
+const deployedRoutes = async (log: (message: string) => void): Promise<readonly ApiRoute[] | undefined> => {
+  try {
+    const module = (await import(pathToFileURL(join(projectRoot, 'lib/api/ProductsApi.ts')).href)) as { API_ROUTES?: readonly ApiRoute[] };
+    if (module.API_ROUTES) return module.API_ROUTES;
+  } catch (error) {
+    log(`[stack] cannot read the API routes from lib/api/ProductsApi.ts (${(error as Error).message}); every path goes to the api handler`);
+  }
+  return undefined;
+};
 
 const importHandler = async <T>(relativePath: string): Promise<T> => {
   const module = (await import(pathToFileURL(join(projectRoot, relativePath)).href)) as { handler?: T };
@@ -182,7 +196,8 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
         return undefined;
       },
     ];
-    const apiServer = await startApiServer({ handler: api, port: ports.api, localRoutes, log });
+    const routes = opts.handlers?.api ? undefined : await deployedRoutes(log);
+    const apiServer = await startApiServer({ handler: api, routes, port: ports.api, localRoutes, log });
     stops.push({ name: 'api', stop: apiServer.stop });
 
     const s3 = new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
