@@ -1,0 +1,46 @@
+/**
+ * Lambda entry of the lookup API (API Gateway HTTP API, payload v2). Wiring only; routes are in
+ * routes.ts. Configuration is read at the first invocation, not at import.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { documentClient } from '../shared/awsClients.js';
+import { TransientError, describeError } from '../shared/errors.js';
+import { lazy, loadModelSet, modelVersion } from '../shared/ingest/config.js';
+import { wrapHandler } from '../shared/ingest/lambda.js';
+import { observability } from '../shared/ingest/observability.js';
+import { ProductStore } from '../shared/products/productStore.js';
+import { errorResponse } from './http.js';
+import { route, type ApiDeps } from './routes.js';
+
+const obs = observability('api');
+
+const isOverloaded = (error: unknown): boolean =>
+  error instanceof TransientError ||
+  (error instanceof Error && ['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(error.name));
+
+const runtime = lazy((config): ApiDeps => {
+  const models = loadModelSet(config.modelsDir);
+  const modelVersions: Record<string, string> = {};
+  if (models.image) modelVersions.image = modelVersion(models.image);
+  if (models.text) modelVersions.text = modelVersion(models.text);
+  return {
+    store: new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble }),
+    catalog: models.catalog,
+    modelVersions,
+  };
+});
+
+export const handler = wrapHandler(
+  'api',
+  obs,
+  async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      return await route(event, await runtime());
+    } catch (error) {
+      if (isOverloaded(error)) return errorResponse(503, 'temporarily overloaded, retry shortly');
+      // Store or configuration failures: logged in full, reported without internals.
+      obs.logger.error('request failed', { path: event.rawPath, error: describeError(error) });
+      return errorResponse(500, 'internal error');
+    }
+  },
+);

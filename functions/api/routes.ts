@@ -1,0 +1,189 @@
+/**
+ * The lookup API, without Lambda: method + path → store call → JSON. Tasks and labels are checked
+ * against the manifests' catalog, never a list in code.
+ *
+ *   GET    /health
+ *   GET    /products/{vendor}/{productId}
+ *   PUT    /products/{vendor}/{productId}/attributes/{task}   body {"value": "<label>"}
+ *   DELETE /products/{vendor}/{productId}/attributes/{task}
+ *   GET    /attributes/{task}/{value}?vendor=&limit=&cursor=
+ *   GET    /rejections?limit=&cursor=
+ *   GET    /corrections?since=&limit=&cursor=
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ID_PATTERN } from '../shared/layout.js';
+import type { TaskCatalog } from '../shared/products/ensemble.js';
+import { InvalidCursorError, type ProductStore } from '../shared/products/productStore.js';
+import { HttpError, errorResponse, json } from './http.js';
+
+export interface ApiDeps {
+  store: ProductStore;
+  catalog: TaskCatalog;
+  modelVersions: Record<string, string>;
+}
+
+export const MAX_LIMIT = 100;
+export const DEFAULT_LIMIT = 50;
+
+const segments = (path: string): string[] => {
+  try {
+    return path
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    throw new HttpError(400, 'malformed percent-encoding in path');
+  }
+};
+
+const id = (value: string, what: string): string => {
+  if (!ID_PATTERN.test(value)) throw new HttpError(400, `invalid ${what} "${value}": must match ${ID_PATTERN.source}`);
+  return value;
+};
+
+const limitParam = (raw: string | undefined): number => {
+  if (raw === undefined || raw === '') return DEFAULT_LIMIT;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  return limit;
+};
+
+const labelsOf = (catalog: TaskCatalog, task: string): readonly string[] => {
+  const labels = catalog[task];
+  if (!labels) throw new HttpError(404, `unknown task "${task}"; known tasks: ${Object.keys(catalog).join(', ')}`);
+  return labels;
+};
+
+const readBody = (event: APIGatewayProxyEventV2): unknown => {
+  if (!event.body) throw new HttpError(400, 'request body must be JSON: {"value": "<label>"}');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+};
+
+const productOr404 = async (store: ProductStore, vendor: string, productId: string) => {
+  const product = await store.getProduct(vendor, productId);
+  if (!product) throw new HttpError(404, `product ${vendor}/${productId} not found`);
+  return product;
+};
+
+type Handler = (match: string[], event: APIGatewayProxyEventV2, deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>;
+
+interface Route {
+  method: string;
+  /** Literal segments, or `*` for a parameter. */
+  pattern: string[];
+  handle: Handler;
+}
+
+const routes: Route[] = [
+  {
+    method: 'GET',
+    pattern: ['health'],
+    handle: async (_m, _e, deps) => json(200, { status: 'ok', modelVersions: deps.modelVersions, tasks: Object.keys(deps.catalog) }),
+  },
+  {
+    method: 'GET',
+    pattern: ['products', '*', '*'],
+    handle: async ([vendor, productId], _e, { store }) => json(200, await productOr404(store, id(vendor!, 'vendor'), id(productId!, 'productId'))),
+  },
+  {
+    method: 'PUT',
+    pattern: ['products', '*', '*', 'attributes', '*'],
+    handle: async ([vendor, productId, task], event, { store, catalog }) => {
+      id(vendor!, 'vendor');
+      id(productId!, 'productId');
+      const labels = labelsOf(catalog, task!);
+      const body = readBody(event);
+      const value = body !== null && typeof body === 'object' ? (body as { value?: unknown }).value : undefined;
+      if (typeof value !== 'string' || !labels.includes(value)) {
+        throw new HttpError(400, `"value" must be one of the ${task} labels: ${labels.join(', ')}`);
+      }
+      await productOr404(store, vendor!, productId!);
+      await store.putCorrection(vendor!, productId!, task!, value);
+      await store.merge(vendor!, productId!);
+      return json(200, await productOr404(store, vendor!, productId!));
+    },
+  },
+  {
+    method: 'DELETE',
+    pattern: ['products', '*', '*', 'attributes', '*'],
+    handle: async ([vendor, productId, task], _e, { store, catalog }) => {
+      id(vendor!, 'vendor');
+      id(productId!, 'productId');
+      labelsOf(catalog, task!);
+      if (!(await store.deleteCorrection(vendor!, productId!, task!))) {
+        throw new HttpError(404, `no correction of ${task} on ${vendor}/${productId}`);
+      }
+      await store.merge(vendor!, productId!);
+      return json(200, await productOr404(store, vendor!, productId!));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['attributes', '*', '*'],
+    handle: async ([task, value], event, { store, catalog }) => {
+      const labels = labelsOf(catalog, task!);
+      if (!labels.includes(value!)) throw new HttpError(404, `unknown ${task} value "${value}"; labels: ${labels.join(', ')}`);
+      const query = event.queryStringParameters ?? {};
+      const vendor = query.vendor ? id(query.vendor, 'vendor') : undefined;
+      return json(
+        200,
+        await store.findByAttribute(task!, value!, { ...(vendor ? { vendor } : {}), limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }),
+      );
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['rejections'],
+    handle: async (_m, event, { store }) => {
+      const query = event.queryStringParameters ?? {};
+      return json(200, await store.listRejections({ limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: ['corrections'],
+    handle: async (_m, event, { store }) => {
+      const query = event.queryStringParameters ?? {};
+      let since: string | undefined;
+      if (query.since) {
+        const time = Date.parse(query.since);
+        if (Number.isNaN(time)) throw new HttpError(400, 'since must be an ISO 8601 time, e.g. 2026-11-28T00:00:00Z');
+        since = new Date(time).toISOString();
+      }
+      return json(200, await store.listCorrections({ ...(since ? { since } : {}), limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }));
+    },
+  },
+];
+
+const matches = (pattern: string[], parts: string[]): string[] | undefined => {
+  if (pattern.length !== parts.length) return undefined;
+  const params: string[] = [];
+  for (let i = 0; i < pattern.length; i += 1) {
+    if (pattern[i] === '*') params.push(parts[i]!);
+    else if (pattern[i] !== parts[i]) return undefined;
+  }
+  return params;
+};
+
+export const route = async (event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<APIGatewayProxyStructuredResultV2> => {
+  try {
+    const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
+    const parts = segments(event.rawPath ?? '/');
+    const candidates = routes.map((r) => ({ r, params: matches(r.pattern, parts) })).filter((c) => c.params !== undefined);
+    if (candidates.length === 0) return errorResponse(404, `no route for ${method} ${event.rawPath}`);
+    const chosen = candidates.find((c) => c.r.method === method);
+    if (!chosen) {
+      return { ...errorResponse(405, `method ${method} not allowed on ${event.rawPath}`), headers: { 'content-type': 'application/json; charset=utf-8', allow: candidates.map((c) => c.r.method).join(', ') } };
+    }
+    return await chosen.r.handle(chosen.params!, event, deps);
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error.statusCode, error.message);
+    if (error instanceof InvalidCursorError) return errorResponse(400, error.message);
+    throw error;
+  }
+};

@@ -1,0 +1,19 @@
+/**
+ * Powertools logger, metrics and tracer for one function. Locally, POWERTOOLS_METRICS_DISABLED
+ * (or POWERTOOLS_DEV) keeps EMF lines off the console, and the tracer stays off outside Lambda.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
+  tracer: Tracer;
+}
+
+export const observability = (serviceName: string): Observability => ({
+  logger: new Logger({ serviceName }),
+  metrics: new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Weft' }),
+  tracer: new Tracer({ serviceName }),
+});

@@ -1,0 +1,36 @@
+/**
+ * SQS batch plumbing shared by the ingest functions: Powertools' partial batch response, with a
+ * fully failed batch reported item by item (never thrown), so Lambda and the local dispatcher see
+ * the same `batchItemFailures` shape.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export const processSqsBatch = async (
+  event: SQSEvent,
+  context: Context | undefined,
+  handleRecord: (record: SQSRecord) => Promise<void>,
+): Promise<SQSBatchResponse> => {
+  const processor = new BatchProcessor(EventType.SQS);
+  const response = await processPartialResponse(event, handleRecord, processor, {
+    ...(context ? { context } : {}),
+    throwOnFullBatchFailure: false,
+  });
+  return { batchItemFailures: response.batchItemFailures };
+};
+
+export interface ProductRef {
+  vendor: string;
+  productId: string;
+}
+
+/** Distinct products touched by a message, merged once each. */
+export class ProductSet {
+  private readonly products = new Map<string, ProductRef>();
+  add(ref: ProductRef): void {
+    this.products.set(`${ref.vendor}/${ref.productId}`, { vendor: ref.vendor, productId: ref.productId });
+  }
+  values(): ProductRef[] {
+    return [...this.products.values()];
+  }
+}
