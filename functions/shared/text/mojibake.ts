@@ -34,8 +34,13 @@ const anyCandidate = new RegExp(`${lead2}|${lead3}|${lead4}`);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Code points a two-byte sequence may decode to: Latin, IPA, combining marks, Greek, Cyrillic. */
-const plausibleTwoByte = (cp: number): boolean => cp >= 0xa0 && cp <= 0x52f;
+/**
+ * Code points a two-byte sequence may decode to: Latin-1 and Latin Extended, combining marks
+ * (decomposed accents), Greek, Cyrillic. C1 controls too: they never occur in real text, and they
+ * are the middle stage of double encoding ("Â\u009d" → U+009D, the last byte of "”").
+ */
+const plausibleTwoByte = (cp: number): boolean =>
+  (cp >= 0x80 && cp <= 0x24f) || (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x370 && cp <= 0x52f);
 
 /** Three/four-byte sequences never appear by accident; only refuse what text never contains. */
 const plausibleLong = (cp: number): boolean =>
@@ -61,12 +66,18 @@ const repairSequence = (match: string): string => {
  */
 const strayNbspMarker = /(?<![\p{L}\p{M}])\u00c2(?=[ \t\n])/gu;
 
+/**
+ * "”" is E2 80 9D, and 0x9D is undefined in Windows-1252: decoders either drop it or put U+FFFD
+ * there. No other character is plausible after "â€" in that position, and "â€" is never text.
+ */
+const lostRightQuote = /\u00e2\u20ac(?:\ufffd|(?=[\s.,;:!?)]|$))/g;
+
 const MAX_ROUNDS = 3;
 
 export function repairMojibake(text: string): string {
   let current = text;
   for (let round = 0; round < MAX_ROUNDS && anyCandidate.test(current); round++) {
-    const next = current.replace(sequence, repairSequence);
+    const next = current.replace(lostRightQuote, '\u201d').replace(sequence, repairSequence);
     if (next === current) break;
     current = next;
   }

@@ -1,0 +1,195 @@
+/**
+ * Boilerplate statistics in the products table, one partition per vendor:
+ *
+ * | pk                | sk                  | attributes                                            |
+ * |-------------------|---------------------|-------------------------------------------------------|
+ * | `VENDOR#{vendor}` | `STATS`             | `products` (N): distinct products observed            |
+ * | `VENDOR#{vendor}` | `SEEN#{productId}`  | `sentences` (SS): hashes already counted; `version` (N) |
+ * | `VENDOR#{vendor}` | `SENT#{hash}`       | `products` (N): distinct products containing it; `text` (S): first wording seen |
+ *
+ * None of these items has `gsi1pk`, so none appears in the `byAttribute` index.
+ *
+ * Idempotency without transactions (dynalite has none): a product's hashes are first *claimed* on
+ * its SEEN item with an optimistic-lock condition on `version`, and only the hashes this call
+ * claimed are then counted (STATS once when the SEEN item is created, each SENT item once).
+ * Redelivery finds them claimed and counts nothing; two concurrent deliveries of one product race
+ * on the condition and the loser re-reads. A crash between claim and count loses that count
+ * (counts can be low, never inflated): stripping errs towards keeping text.
+ */
+import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { TransientError } from '../errors.js';
+import type { BoilerplateStats, BoilerplateStore } from './boilerplate.js';
+
+export const vendorPk = (vendor: string): string => `VENDOR#${vendor}`;
+export const STATS_SK = 'STATS';
+export const seenSk = (productId: string): string => `SEEN#${productId}`;
+export const sentenceSk = (hash: string): string => `SENT#${hash}`;
+
+const MAX_CLAIM_ATTEMPTS = 5;
+const BATCH_GET_LIMIT = 100;
+const MAX_BATCH_RETRIES = 5;
+const WRITE_CONCURRENCY = 8;
+/** Keeps one example per sentence readable without letting a huge sentence bloat the item. */
+const MAX_EXAMPLE_CHARS = 500;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const isConditionFailure = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+
+export interface DynamoBoilerplateStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+}
+
+export class DynamoBoilerplateStore implements BoilerplateStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(opts: DynamoBoilerplateStoreOptions) {
+    this.client = opts.client;
+    this.tableName = opts.tableName;
+  }
+
+  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>): Promise<void> {
+    const { isNewProduct, claimed } = await this.claim(vendor, productId, [...sentences.keys()]);
+    const pk = vendorPk(vendor);
+    const writes: (() => Promise<unknown>)[] = claimed.map((hash) => () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk, sk: sentenceSk(hash) },
+          UpdateExpression: 'ADD #products :one SET #text = if_not_exists(#text, :text)',
+          ExpressionAttributeNames: { '#products': 'products', '#text': 'text' },
+          ExpressionAttributeValues: { ':one': 1, ':text': (sentences.get(hash) ?? '').slice(0, MAX_EXAMPLE_CHARS) },
+        }),
+      ),
+    );
+    if (isNewProduct) {
+      writes.push(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk, sk: STATS_SK },
+            UpdateExpression: 'ADD #products :one',
+            ExpressionAttributeNames: { '#products': 'products' },
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        ),
+      );
+    }
+    await this.run(writes, `recording boilerplate counts for ${vendor}/${productId}`);
+  }
+
+  async stats(vendor: string, hashes: readonly string[]): Promise<BoilerplateStats> {
+    const pk = vendorPk(vendor);
+    const keys = [STATS_SK, ...new Set(hashes).values()].map((hash, index) => ({
+      pk,
+      sk: index === 0 ? STATS_SK : sentenceSk(hash),
+    }));
+    const counts = new Map<string, number>();
+    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
+      for (const item of await this.batchGet(keys.slice(start, start + BATCH_GET_LIMIT))) {
+        counts.set(String(item.sk), Number(item.products ?? 0));
+      }
+    }
+    return {
+      vendorProducts: counts.get(STATS_SK) ?? 0,
+      sentenceProducts: new Map(hashes.map((hash) => [hash, counts.get(sentenceSk(hash)) ?? 0])),
+    };
+  }
+
+  /** Marks hashes as counted for the product; returns only those this call marked. */
+  private async claim(
+    vendor: string,
+    productId: string,
+    hashes: string[],
+  ): Promise<{ isNewProduct: boolean; claimed: string[] }> {
+    const key = { pk: vendorPk(vendor), sk: seenSk(productId) };
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      const current = await this.withTransient(
+        () => this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+        `reading ${key.sk} of ${key.pk}`,
+      );
+      const item = current.Item;
+      const seen = new Set<string>(item?.sentences instanceof Set ? (item.sentences as Set<string>) : []);
+      const fresh = [...new Set(hashes)].filter((hash) => !seen.has(hash));
+      if (item && fresh.length === 0) return { isNewProduct: false, claimed: [] };
+      const version = Number(item?.version ?? 0);
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: fresh.length > 0 ? 'SET #version = :next ADD #sentences :fresh' : 'SET #version = :next',
+            ConditionExpression: item ? '#version = :version' : 'attribute_not_exists(pk)',
+            ExpressionAttributeNames: { '#version': 'version', ...(fresh.length > 0 ? { '#sentences': 'sentences' } : {}) },
+            ExpressionAttributeValues: {
+              ':next': version + 1,
+              ...(item ? { ':version': version } : {}),
+              ...(fresh.length > 0 ? { ':fresh': new Set(fresh) } : {}),
+            },
+          }),
+        );
+        return { isNewProduct: !item, claimed: fresh };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw this.transient(error, `claiming sentences of ${vendor}/${productId}`);
+        // Another delivery of the same product got there first: re-read and claim what is left.
+      }
+    }
+    throw new TransientError('boilerplate_contention', `gave up claiming sentences of ${vendor}/${productId} after ${MAX_CLAIM_ATTEMPTS} attempts`);
+  }
+
+  private async batchGet(keys: Record<string, string>[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let pending: Record<string, string>[] = keys;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > MAX_BATCH_RETRIES) {
+        throw new TransientError('boilerplate_unprocessed', `${pending.length} boilerplate counts stayed unprocessed`);
+      }
+      if (attempt > 0) await sleep(25 * 2 ** attempt);
+      const result = await this.withTransient(
+        () =>
+          this.client.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: 'sk, #products', ExpressionAttributeNames: { '#products': 'products' } },
+              },
+            }),
+          ),
+        'reading boilerplate counts',
+      );
+      items.push(...(result.Responses?.[this.tableName] ?? []));
+      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, string>[];
+    }
+    return items;
+  }
+
+  private async run(tasks: (() => Promise<unknown>)[], what: string): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length) {
+        const task = tasks[next++];
+        if (task) await this.withTransient(task, what);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, tasks.length) }, worker));
+  }
+
+  private async withTransient<T>(call: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.transient(error, what);
+    }
+  }
+
+  private transient(error: unknown, what: string): Error {
+    if (error instanceof TransientError) return error;
+    return new TransientError('boilerplate_store', `${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}
