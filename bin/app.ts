@@ -1,0 +1,54 @@
+/**
+ * CDK app: `npx cdk synth -c env=dev` (or staging, prod). Optional context:
+ * account, region, inferenceMode (realtime|async), apiAuthorization (iam|none), alarmEmail,
+ * modelsDir (defaults to trained artifacts, else fixtures).
+ */
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { EnvironmentConfigError, resolveEnvironment } from '../lib/config/environments.js';
+import { loadModelArtifacts, ModelArtifactsError } from '../lib/config/modelArtifacts.js';
+import { ManifestError } from '../functions/shared/manifest.js';
+import { WeftStack } from '../lib/WeftStack.js';
+
+// Configuration mistakes are the user's to fix: say what is wrong, without a stack trace.
+const fail = (error: unknown): never => {
+  if (error instanceof EnvironmentConfigError || error instanceof ModelArtifactsError || error instanceof ManifestError) {
+    console.error(`weft cdk: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+};
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+};
+
+let config: ReturnType<typeof resolveEnvironment>;
+let models: ReturnType<typeof loadModelArtifacts>;
+try {
+  config = resolveEnvironment(context('env'), {
+    account: context('account') ?? process.env.CDK_DEFAULT_ACCOUNT,
+    // The environment table names the region; only an explicit -c region=… overrides it.
+    region: context('region'),
+    inferenceMode: context('inferenceMode'),
+    apiAuthorization: context('apiAuthorization'),
+    alarmEmail: context('alarmEmail'),
+  });
+  models = loadModelArtifacts(context('modelsDir'));
+} catch (error) {
+  fail(error);
+  throw error;
+}
+
+const stack = new WeftStack(app, `Weft-${config.name}`, {
+  config,
+  models,
+  env: { account: config.account, region: config.region },
+  description: `Weft product attribute pipeline (${config.name})`,
+});
+Tags.of(stack).add('project', 'weft');
+Tags.of(stack).add('environment', config.name);
+// Any unacknowledged finding fails synthesis; acknowledgements carry their reasons in lib/.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

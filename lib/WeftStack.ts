@@ -1,0 +1,152 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ProductsApi } from './api/ProductsApi.js';
+import type { EnvironmentConfig } from './config/environments.js';
+import type { ModelArtifacts } from './config/modelArtifacts.js';
+import { WeftFunction } from './functions/WeftFunction.js';
+import { IngestPipeline } from './ingest/IngestPipeline.js';
+import { AsyncInferenceIo } from './inference/AsyncInferenceIo.js';
+import { TritonEndpoint } from './inference/TritonEndpoint.js';
+import { acknowledge, acknowledgeWildcards } from './nag/acknowledge.js';
+import { Operations } from './operations/Operations.js';
+import { ProductsTable } from './storage/ProductsTable.js';
+import { UploadsStorage } from './storage/UploadsStorage.js';
+
+export interface WeftStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly models: ModelArtifacts;
+}
+
+export const METRICS_NAMESPACE = 'Weft';
+
+/** Everything `npm start` emulates locally, for one environment. */
+export class WeftStack extends Stack {
+  readonly storage: UploadsStorage;
+  readonly table: ProductsTable;
+  readonly endpoints: { readonly image: TritonEndpoint; readonly text: TritonEndpoint };
+  readonly ingest: IngestPipeline;
+  readonly apiFunction: WeftFunction;
+  readonly api: ProductsApi;
+  readonly operations: Operations;
+  readonly asyncIo?: AsyncInferenceIo;
+
+  constructor(scope: Construct, id: string, props: WeftStackProps) {
+    super(scope, id, props);
+    const { config, models } = props;
+    const dataRemoval = config.removalPolicy;
+
+    this.storage = new UploadsStorage(this, 'Storage', { removalPolicy: dataRemoval, derivedRetentionDays: config.uploads.derivedRetentionDays });
+    this.table = new ProductsTable(this, 'Products', { removalPolicy: dataRemoval });
+
+    if (config.inference.mode === 'async') {
+      this.asyncIo = new AsyncInferenceIo(this, 'AsyncInference', {
+        removalPolicy: dataRemoval,
+        retentionDays: config.inference.asyncResultRetentionDays,
+        accessLogs: this.storage.accessLogs,
+      });
+    }
+    const endpoint = (modality: 'image' | 'text'): TritonEndpoint =>
+      new TritonEndpoint(this, modality === 'image' ? 'ImageModel' : 'TextModel', {
+        model: models.models[modality],
+        // One account may host several environments; the name says which.
+        endpointName: `${models.models[modality].manifest.name}-${config.name}`,
+        sizing: config.inference[modality],
+        mode: config.inference.mode,
+        tritonImageTag: config.inference.tritonImageTag,
+        containerStartupHealthCheckTimeout: Duration.seconds(config.inference.containerStartupHealthCheckTimeoutSeconds),
+        modelDataDownloadTimeout: Duration.seconds(config.inference.modelDataDownloadTimeoutSeconds),
+        asyncInference: this.asyncIo,
+      });
+    this.endpoints = { image: endpoint('image'), text: endpoint('text') };
+
+    const sharedEnvironment: Record<string, string> = {
+      UPLOADS_BUCKET: this.storage.bucket.bucketName,
+      TABLE_NAME: this.table.table.tableName,
+      IMAGE_ENDPOINT_NAME: this.endpoints.image.endpointName,
+      TEXT_ENDPOINT_NAME: this.endpoints.text.endpointName,
+      WEFT_MAX_INPUT_PIXELS: String(config.uploads.maxInputPixels),
+      WEFT_MAX_OBJECT_BYTES: String(config.uploads.maxObjectBytes),
+      WEFT_INFERENCE_MODE: config.inference.mode,
+      ...(this.asyncIo ? { WEFT_ASYNC_INFERENCE_BUCKET: this.asyncIo.bucket.bucketName } : {}),
+    };
+
+    this.ingest = new IngestPipeline(this, 'Ingest', {
+      config,
+      models,
+      bucket: this.storage.bucket,
+      table: this.table.table,
+      imageEndpoint: this.endpoints.image,
+      textEndpoint: this.endpoints.text,
+      sharedEnvironment,
+      metricsNamespace: METRICS_NAMESPACE,
+    });
+
+    this.apiFunction = new WeftFunction(this, 'ApiFunction', {
+      handlerDir: 'api',
+      description: 'Weft: product and attribute lookups',
+      memoryMb: config.functions.api.memoryMb,
+      timeout: Duration.seconds(config.functions.api.timeoutSeconds),
+      reservedConcurrency: config.functions.api.reservedConcurrency,
+      models,
+      environment: { TABLE_NAME: this.table.table.tableName },
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      serviceName: 'weft-api',
+      logLevel: config.logLevel,
+      metricsNamespace: METRICS_NAMESPACE,
+    });
+    this.table.table.grantReadData(this.apiFunction.fn);
+    acknowledgeWildcards(this.apiFunction.fn, [
+      { finding: /^Resource::<\w+\.Arn>\/index\/\*$/, reason: 'Lookups by attribute query the byAttribute index (table ARN + /index/*).' },
+    ]);
+
+    this.api = new ProductsApi(this, 'Api', {
+      handler: this.apiFunction.fn,
+      authorization: config.api.authorization,
+      throttle: config.api.throttle,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    this.operations = new Operations(this, 'Operations', {
+      config,
+      branches: [this.ingest.image, this.ingest.text],
+      endpoints: [this.endpoints.image, this.endpoints.text],
+      api: { function: this.apiFunction, http: this.api },
+      asyncErrorTopics: this.asyncIo ? [this.asyncIo.errorTopic] : [],
+    });
+
+    this.suppressCdkInternals();
+
+    new CfnOutput(this, 'UploadsBucketName', { value: this.storage.bucket.bucketName });
+    new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'ImageEndpointName', { value: this.endpoints.image.endpointName });
+    new CfnOutput(this, 'TextEndpointName', { value: this.endpoints.text.endpointName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn });
+    if (this.asyncIo) {
+      new CfnOutput(this, 'AsyncInferenceSuccessTopicArn', { value: this.asyncIo.successTopic.topicArn });
+      new CfnOutput(this, 'AsyncInferenceBucketName', { value: this.asyncIo.bucket.bucketName });
+    }
+  }
+
+  /** Functions CDK itself adds (bucket notifications, auto-delete of objects). */
+  private suppressCdkInternals(): void {
+    const internals = this.node
+      .findAll()
+      .filter((c) => /^(BucketNotificationsHandler|Custom::S3AutoDeleteObjectsCustomResourceProvider)/.test(c.node.id));
+    for (const construct of internals) {
+      acknowledge(
+        construct,
+        {
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason: 'CDK-managed helper function; the AWS-maintained basic execution role only writes its logs.',
+        },
+        { id: 'AwsSolutions-L1', reason: 'CDK-managed helper; aws-cdk-lib chooses and updates its runtime.' },
+      );
+      acknowledgeWildcards(construct, [
+        { finding: /^Resource::\*$/, reason: 'CDK-managed helper: s3:PutBucketNotification has no narrower resource form in the policy CDK generates.' },
+      ]);
+    }
+  }
+}

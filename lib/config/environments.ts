@@ -1,0 +1,276 @@
+/**
+ * Everything that differs between dev, staging and prod lives in this one typed table, so a
+ * reviewer can compare environments side by side and the constructs stay free of `if (prod)`.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/**
+ * `realtime`: InvokeEndpoint against always-on instances (autoscaled on invocations per instance).
+ * `async`: SageMaker asynchronous inference — requests queue inside SageMaker, results land in S3
+ * and are announced on SNS, and the endpoint scales to zero when idle (for low-volume environments).
+ */
+export type InferenceMode = 'realtime' | 'async';
+
+export interface EndpointSizing {
+  /** GPU instance for the Triton container. */
+  readonly instanceType: string;
+  readonly initialInstanceCount: number;
+  /** Autoscaling bounds; `minInstances: 0` is only valid in async mode (real-time endpoints need ≥ 1). */
+  readonly minInstances: number;
+  readonly maxInstances: number;
+  /** Real-time target for SageMakerVariantInvocationsPerInstance (per minute). */
+  readonly invocationsPerInstanceTarget: number;
+  /** Async target for ApproximateBacklogSizePerInstance. */
+  readonly backlogPerInstanceTarget: number;
+  /** Async: requests one instance works on at once. */
+  readonly maxConcurrentInvocationsPerInstance: number;
+}
+
+export interface FunctionSizing {
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Caps the function (and therefore endpoint pressure); undefined leaves it unreserved. */
+  readonly reservedConcurrency?: number;
+  /** SQS batch size; several products per batch become one batched endpoint call. */
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+}
+
+export interface EnvironmentConfig {
+  readonly name: EnvironmentName;
+  /** Account/region are taken from context (`-c account=…`) or the CLI environment when absent. */
+  readonly account?: string;
+  readonly region: string;
+  /** `destroy` empties and deletes buckets and the table on `cdk destroy`; `retain` keeps data. */
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetentionDays: number;
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly functions: {
+    readonly imageIngest: FunctionSizing;
+    readonly textIngest: FunctionSizing;
+    readonly api: Omit<FunctionSizing, 'batchSize' | 'maxBatchingWindowSeconds'>;
+  };
+  readonly queues: {
+    /** Receives before a message moves to its DLQ. */
+    readonly maxReceiveCount: number;
+    readonly dlqRetentionDays: number;
+  };
+  readonly uploads: {
+    /** Lifecycle expiry of the derived views under `derived/`. */
+    readonly derivedRetentionDays: number;
+    readonly maxInputPixels: number;
+    readonly maxObjectBytes: number;
+  };
+  readonly inference: {
+    readonly mode: InferenceMode;
+    /** NVIDIA Triton SageMaker container tag (`sagemaker-tritonserver:<tag>`). */
+    readonly tritonImageTag: string;
+    /** GPU cold start: image pull + model load + CUDA init routinely exceeds the 5 minute default. */
+    readonly containerStartupHealthCheckTimeoutSeconds: number;
+    readonly modelDataDownloadTimeoutSeconds: number;
+    /** Async mode: how long request payloads and results stay in the inference I/O bucket. */
+    readonly asyncResultRetentionDays: number;
+    readonly image: EndpointSizing;
+    readonly text: EndpointSizing;
+  };
+  readonly api: {
+    /** `iam`: callers sign with SigV4 (default); `none` only behind another gate. */
+    readonly authorization: 'iam' | 'none';
+    readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  };
+  readonly alarms: {
+    readonly dlqDepth: number;
+    readonly functionErrors: number;
+    readonly functionThrottles: number;
+    readonly endpoint5xx: number;
+    /** p90 ModelLatency over 5 minutes. */
+    readonly modelLatencyP90Ms: number;
+    /** Optional e-mail subscribed to the alarm topic. */
+    readonly email?: string;
+  };
+}
+
+const ingestDefaults = {
+  imageIngest: { memoryMb: 2048, timeoutSeconds: 90, batchSize: 10, maxBatchingWindowSeconds: 2 },
+  textIngest: { memoryMb: 1024, timeoutSeconds: 60, batchSize: 25, maxBatchingWindowSeconds: 2 },
+  api: { memoryMb: 512, timeoutSeconds: 10 },
+} as const;
+
+const devEndpoint: EndpointSizing = {
+  instanceType: 'ml.g4dn.xlarge',
+  initialInstanceCount: 1,
+  minInstances: 1,
+  maxInstances: 2,
+  invocationsPerInstanceTarget: 600,
+  backlogPerInstanceTarget: 20,
+  maxConcurrentInvocationsPerInstance: 4,
+};
+
+export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> = {
+  dev: {
+    name: 'dev',
+    region: 'us-east-1',
+    removalPolicy: RemovalPolicy.DESTROY,
+    logRetentionDays: 14,
+    logLevel: 'DEBUG',
+    functions: { ...ingestDefaults },
+    queues: { maxReceiveCount: 3, dlqRetentionDays: 14 },
+    uploads: { derivedRetentionDays: 7, maxInputPixels: 80_000_000, maxObjectBytes: 52_428_800 },
+    inference: {
+      mode: 'realtime',
+      tritonImageTag: '24.09-py3',
+      containerStartupHealthCheckTimeoutSeconds: 900,
+      modelDataDownloadTimeoutSeconds: 900,
+      asyncResultRetentionDays: 3,
+      image: devEndpoint,
+      text: devEndpoint,
+    },
+    api: { authorization: 'iam', throttle: { rateLimit: 20, burstLimit: 40 } },
+    alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 1, endpoint5xx: 5, modelLatencyP90Ms: 500 },
+  },
+  staging: {
+    name: 'staging',
+    region: 'us-east-1',
+    removalPolicy: RemovalPolicy.DESTROY,
+    logRetentionDays: 30,
+    logLevel: 'INFO',
+    functions: {
+      imageIngest: { ...ingestDefaults.imageIngest, reservedConcurrency: 20 },
+      textIngest: { ...ingestDefaults.textIngest, reservedConcurrency: 20 },
+      api: { ...ingestDefaults.api, reservedConcurrency: 20 },
+    },
+    queues: { maxReceiveCount: 5, dlqRetentionDays: 14 },
+    uploads: { derivedRetentionDays: 14, maxInputPixels: 80_000_000, maxObjectBytes: 52_428_800 },
+    inference: {
+      // Staging sees bursts of test uploads and long idle stretches: queue in SageMaker, scale to zero.
+      mode: 'async',
+      tritonImageTag: '24.09-py3',
+      containerStartupHealthCheckTimeoutSeconds: 900,
+      modelDataDownloadTimeoutSeconds: 900,
+      asyncResultRetentionDays: 7,
+      image: { ...devEndpoint, instanceType: 'ml.g5.xlarge', minInstances: 0, maxInstances: 2 },
+      text: { ...devEndpoint, instanceType: 'ml.g4dn.xlarge', minInstances: 0, maxInstances: 2 },
+    },
+    api: { authorization: 'iam', throttle: { rateLimit: 50, burstLimit: 100 } },
+    alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 5, endpoint5xx: 5, modelLatencyP90Ms: 400 },
+  },
+  prod: {
+    name: 'prod',
+    region: 'us-east-1',
+    removalPolicy: RemovalPolicy.RETAIN,
+    logRetentionDays: 90,
+    logLevel: 'INFO',
+    functions: {
+      imageIngest: { ...ingestDefaults.imageIngest, memoryMb: 3008, reservedConcurrency: 100 },
+      textIngest: { ...ingestDefaults.textIngest, reservedConcurrency: 50 },
+      api: { ...ingestDefaults.api, memoryMb: 1024, reservedConcurrency: 200 },
+    },
+    queues: { maxReceiveCount: 5, dlqRetentionDays: 14 },
+    uploads: { derivedRetentionDays: 30, maxInputPixels: 80_000_000, maxObjectBytes: 52_428_800 },
+    inference: {
+      mode: 'realtime',
+      tritonImageTag: '24.09-py3',
+      containerStartupHealthCheckTimeoutSeconds: 1200,
+      modelDataDownloadTimeoutSeconds: 1200,
+      asyncResultRetentionDays: 7,
+      image: {
+        instanceType: 'ml.g5.xlarge',
+        initialInstanceCount: 2,
+        minInstances: 2,
+        maxInstances: 8,
+        invocationsPerInstanceTarget: 1000,
+        backlogPerInstanceTarget: 50,
+        maxConcurrentInvocationsPerInstance: 8,
+      },
+      text: {
+        instanceType: 'ml.g5.xlarge',
+        initialInstanceCount: 2,
+        minInstances: 2,
+        maxInstances: 6,
+        invocationsPerInstanceTarget: 1500,
+        backlogPerInstanceTarget: 50,
+        maxConcurrentInvocationsPerInstance: 8,
+      },
+    },
+    api: { authorization: 'iam', throttle: { rateLimit: 500, burstLimit: 1000 } },
+    alarms: { dlqDepth: 1, functionErrors: 10, functionThrottles: 10, endpoint5xx: 10, modelLatencyP90Ms: 250 },
+  },
+};
+
+export class EnvironmentConfigError extends Error {
+  override readonly name: string = 'EnvironmentConfigError';
+}
+
+export class UnknownEnvironmentError extends EnvironmentConfigError {
+  override readonly name = 'UnknownEnvironmentError';
+}
+
+export const isEnvironmentName = (name: string): name is EnvironmentName =>
+  (ENVIRONMENT_NAMES as readonly string[]).includes(name);
+
+/** Values that may be overridden per deployment without editing the table (`-c key=value`). */
+export interface EnvironmentOverrides {
+  readonly account?: string;
+  readonly region?: string;
+  readonly inferenceMode?: string;
+  readonly apiAuthorization?: string;
+  readonly alarmEmail?: string;
+}
+
+const oneOf = <T extends string>(value: string, allowed: readonly T[], what: string): T => {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new EnvironmentConfigError(`unknown ${what} "${value}"; expected one of: ${allowed.join(', ')}`);
+};
+
+/** Looks up `name` and applies overrides, failing with the list of known environments. */
+export const resolveEnvironment = (name: string | undefined, overrides: EnvironmentOverrides = {}): EnvironmentConfig => {
+  if (name === undefined || name === '') {
+    throw new UnknownEnvironmentError(`no environment given; pass -c env=<name> with one of: ${ENVIRONMENT_NAMES.join(', ')}`);
+  }
+  if (!isEnvironmentName(name)) {
+    throw new UnknownEnvironmentError(`unknown environment "${name}"; known environments: ${ENVIRONMENT_NAMES.join(', ')}`);
+  }
+  const base = ENVIRONMENTS[name];
+  const mode = overrides.inferenceMode ? oneOf(overrides.inferenceMode, ['realtime', 'async'] as const, 'inferenceMode') : base.inference.mode;
+  const authorization = overrides.apiAuthorization
+    ? oneOf(overrides.apiAuthorization, ['iam', 'none'] as const, 'apiAuthorization')
+    : base.api.authorization;
+  const config: EnvironmentConfig = {
+    ...base,
+    account: overrides.account ?? base.account,
+    region: overrides.region ?? base.region,
+    inference: {
+      ...base.inference,
+      mode,
+      // A real-time endpoint cannot run on zero instances; lift the floor when switching modes.
+      image: floorForMode(base.inference.image, mode),
+      text: floorForMode(base.inference.text, mode),
+    },
+    api: { ...base.api, authorization },
+    alarms: { ...base.alarms, email: overrides.alarmEmail ?? base.alarms.email },
+  };
+  validateEnvironment(config);
+  return config;
+};
+
+const floorForMode = (sizing: EndpointSizing, mode: InferenceMode): EndpointSizing =>
+  mode === 'realtime' && sizing.minInstances < 1 ? { ...sizing, minInstances: 1, initialInstanceCount: Math.max(1, sizing.initialInstanceCount) } : sizing;
+
+export const validateEnvironment = (config: EnvironmentConfig): void => {
+  const problems: string[] = [];
+  for (const [model, sizing] of Object.entries({ image: config.inference.image, text: config.inference.text })) {
+    if (!sizing.instanceType.startsWith('ml.')) problems.push(`${model}: instanceType must be a SageMaker type (ml.*)`);
+    if (sizing.minInstances > sizing.maxInstances) problems.push(`${model}: minInstances > maxInstances`);
+    if (config.inference.mode === 'realtime' && sizing.minInstances < 1) problems.push(`${model}: real-time endpoints need minInstances ≥ 1`);
+    if (sizing.initialInstanceCount < 1) problems.push(`${model}: initialInstanceCount must be ≥ 1 (SageMaker creates endpoints with at least one instance)`);
+  }
+  // sharp decodes full-size images in memory; below 1536 MB large JPEGs hit the Lambda memory limit.
+  if (config.functions.imageIngest.memoryMb < 1536) problems.push('imageIngest: memoryMb must be ≥ 1536 for sharp');
+  if (config.inference.containerStartupHealthCheckTimeoutSeconds < 60 || config.inference.containerStartupHealthCheckTimeoutSeconds > 3600) {
+    problems.push('containerStartupHealthCheckTimeoutSeconds must be within 60..3600');
+  }
+  if (problems.length > 0) throw new EnvironmentConfigError(`invalid configuration for environment "${config.name}": ${problems.join('; ')}`);
+};
