@@ -4,7 +4,9 @@
  *
  * Concurrent requests are merged along the dynamic batch dimension (Triton's dynamic batching):
  * while one run is in progress, requests queue up, and the next run takes as many as fit in
- * `triton.maxBatchSize`, so many small calls cost about as much as one large one.
+ * `triton.maxBatchSize`, so many small calls cost about as much as one large one. Like Triton's
+ * `max_queue_delay_microseconds`, the first request of an idle model waits `batchDelayMs` for
+ * company before it runs.
  */
 import * as ort from 'onnxruntime-node';
 import { loadManifest, manifestPath, type Datatype, type LoadedManifest } from '../../functions/shared/manifest.js';
@@ -13,6 +15,13 @@ import { InvalidInferenceRequest, validateInputs, validateOutputNames } from './
 
 const ORT_TYPES: Partial<Record<Datatype, ort.Tensor.Type>> = { UINT8: 'uint8', INT64: 'int64', INT32: 'int32', FP32: 'float32', BOOL: 'bool' };
 const DATATYPES: Partial<Record<string, Datatype>> = { uint8: 'UINT8', int64: 'INT64', int32: 'INT32', float32: 'FP32', bool: 'BOOL' };
+
+export interface ModelOptions {
+  /** onnxruntime intra-op threads (default: its own choice, all cores). */
+  threads?: number;
+  /** How long a request waits for others to share its run (Triton's max queue delay). */
+  batchDelayMs?: number;
+}
 
 interface Pending {
   inputs: Tensor[];
@@ -26,13 +35,16 @@ interface Pending {
 export class OnnxModel {
   private queue: Pending[] = [];
   private running = false;
+  /** Triton's statistics: rows inferred, and graph executions they took (fewer when batched). */
+  readonly stats = { inferenceCount: 0, executionCount: 0 };
 
   private constructor(
     readonly manifest: LoadedManifest,
     private readonly session: ort.InferenceSession,
+    private readonly batchDelayMs: number,
   ) {}
 
-  static async load(manifestFile: string, opts: { threads?: number } = {}): Promise<OnnxModel> {
+  static async load(manifestFile: string, opts: ModelOptions = {}): Promise<OnnxModel> {
     const manifest = loadManifest(manifestFile);
     const session = await ort.InferenceSession.create(manifestPath(manifest, manifest.onnx), {
       executionProviders: ['cpu'],
@@ -41,7 +53,7 @@ export class OnnxModel {
     });
     const missing = manifest.outputs.map((o) => o.name).filter((n) => !session.outputNames.includes(n));
     if (missing.length > 0) throw new Error(`${manifestFile}: ONNX graph lacks output(s) ${missing.join(', ')} named in the manifest`);
-    return new OnnxModel(manifest, session);
+    return new OnnxModel(manifest, session, opts.batchDelayMs ?? 2);
   }
 
   get name(): string {
@@ -75,10 +87,15 @@ export class OnnxModel {
     if (this.running) return;
     this.running = true;
     try {
+      if (this.batchDelayMs > 0 && this.queuedRows() < this.manifest.triton.maxBatchSize) {
+        await new Promise((resolve) => setTimeout(resolve, this.batchDelayMs));
+      }
       while (this.queue.length > 0) {
         const group = this.takeGroup();
         try {
           const outputs = await this.run(group);
+          this.stats.executionCount += 1;
+          this.stats.inferenceCount += group.reduce((n, g) => n + g.rows, 0);
           let row = 0;
           for (const request of group) {
             request.resolve(outputs.map((t) => sliceRows(t, row, request.rows)));
@@ -91,6 +108,10 @@ export class OnnxModel {
     } finally {
       this.running = false;
     }
+  }
+
+  private queuedRows(): number {
+    return this.queue.reduce((n, p) => n + p.rows, 0);
   }
 
   private takeGroup(): Pending[] {

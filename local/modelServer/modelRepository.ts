@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnnxModel } from './OnnxModel.js';
+import { OnnxModel, type ModelOptions } from './OnnxModel.js';
 
 export const findManifests = (modelsDir: string): string[] => {
   if (!existsSync(modelsDir)) return [];
@@ -15,7 +15,7 @@ export const findManifests = (modelsDir: string): string[] => {
     .sort();
 };
 
-export const loadModels = async (modelsDir: string, opts: { threads?: number } = {}): Promise<Map<string, OnnxModel>> => {
+export const loadModels = async (modelsDir: string, opts: ModelOptions = {}): Promise<Map<string, OnnxModel>> => {
   const models = new Map<string, OnnxModel>();
   for (const file of findManifests(modelsDir)) {
     const model = await OnnxModel.load(file, opts);

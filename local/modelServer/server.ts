@@ -2,7 +2,7 @@
  * Local stand-in for the SageMaker endpoints running Triton: the same ONNX graphs, served on
  *   POST /endpoints/{name}/invocations   what SageMakerRuntimeClient sends (only `endpoint` overridden)
  *   GET  /ping                           SageMaker's container health check
- *   GET  /v2, /v2/health/{live,ready}, /v2/models/{name}[/versions/{v}][/ready]
+ *   GET  /v2, /v2/health/{live,ready}, /v2/models/{name}[/versions/{v}][/ready|/stats]
  *   POST /v2/models/{name}[/versions/{v}]/infer   KServe v2, JSON or binary tensors
  * Errors on the SageMaker path take the shape the SDK parses (ModelError with the container's
  * status, ValidationError for an unknown endpoint), on the v2 paths `{"error": "..."}`.
@@ -15,7 +15,7 @@ import {
   decodeInferRequest,
   encodeInferResponse,
 } from '../../functions/shared/inference/triton.js';
-import type { OnnxModel } from './OnnxModel.js';
+import type { ModelOptions, OnnxModel } from './OnnxModel.js';
 import { InvalidInferenceRequest } from './validateInputs.js';
 import { loadModels } from './modelRepository.js';
 import { close, listen, urlOf } from '../listen.js';
@@ -104,7 +104,7 @@ const route = async (models: Map<string, OnnxModel>, req: IncomingMessage, res: 
   if (method === 'GET' && path === '/v2/health/live') return sendJson(res, 200, { live: true });
   if (method === 'GET' && path === '/v2/health/ready') return sendJson(res, 200, { ready: true });
 
-  const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
+  const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer|\/stats)?$/.exec(path);
   if (!v2) return sendJson(res, 404, { error: `no route for ${method} ${path}` });
   const name = decodeURIComponent(v2[1]!);
   const model = models.get(name);
@@ -116,6 +116,10 @@ const route = async (models: Map<string, OnnxModel>, req: IncomingMessage, res: 
   const action = v2[3];
   if (method === 'GET' && action === undefined) return sendJson(res, 200, modelMetadata(model));
   if (method === 'GET' && action === '/ready') return sendJson(res, 200, { name, ready: true });
+  if (method === 'GET' && action === '/stats') {
+    const { inferenceCount, executionCount } = model.stats;
+    return sendJson(res, 200, { model_stats: [{ name, version: model.manifest.version, inference_count: inferenceCount, execution_count: executionCount }] });
+  }
   if (method === 'POST' && action === '/infer') {
     const body = await readBody(req);
     try {
@@ -177,8 +181,8 @@ export interface RunningModelServer {
   stop(): Promise<void>;
 }
 
-export const startModelServer = async (opts: { modelsDir: string; port: number; threads?: number; log?: (message: string) => void }): Promise<RunningModelServer> => {
-  const models = await loadModels(opts.modelsDir, { threads: opts.threads });
+export const startModelServer = async (opts: ModelOptions & { modelsDir: string; port: number; log?: (message: string) => void }): Promise<RunningModelServer> => {
+  const models = await loadModels(opts.modelsDir, { threads: opts.threads, batchDelayMs: opts.batchDelayMs });
   const server = createModelServer(models, opts.log);
   const address = await listen(server, { service: 'model server', port: opts.port, envVar: 'WEFT_MODELS_PORT' });
   return {

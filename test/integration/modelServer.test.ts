@@ -17,7 +17,8 @@ import {
 import { findManifests } from '../../local/modelServer/modelRepository.js';
 import { startModelServer, type RunningModelServer } from '../../local/modelServer/server.js';
 
-const FIXTURES = resolve(import.meta.dirname, '../../models/artifacts/fixtures');
+// WEFT_TEST_MODELS_DIR points the test at another model folder (e.g. the trained artifacts).
+const FIXTURES = resolve(process.env.WEFT_TEST_MODELS_DIR ?? resolve(import.meta.dirname, '../../models/artifacts/fixtures'));
 
 /** Deterministic inputs of the manifest's shapes: pixels for images, token ids with a mask for text. */
 const inputFor = (spec: TensorSpec, rows: number, seed: number): Tensor => {
@@ -63,7 +64,8 @@ describe('local model server', () => {
 
   beforeAll(async () => {
     expect(manifests.length, `fixture models under ${FIXTURES}`).toBeGreaterThanOrEqual(2);
-    server = await startModelServer({ modelsDir: FIXTURES, port: 0 });
+    // A longer queue delay than the default makes the batching test independent of machine load.
+    server = await startModelServer({ modelsDir: FIXTURES, port: 0, batchDelayMs: 50 });
     sagemaker = new SageMakerRuntimeClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
   });
 
@@ -152,8 +154,15 @@ describe('local model server', () => {
     });
 
     it('merges concurrent requests along the batch dimension without mixing rows', async () => {
-      const single = await Promise.all([1, 2, 3, 4].map((seed) => callBinary(manifest, inputsFor(manifest, 1, seed))));
-      const concurrent = await Promise.all([1, 2, 3, 4].map((seed) => callBinary(manifest, inputsFor(manifest, 1, seed))));
+      const single: Tensor[][] = [];
+      for (const seed of [1, 2, 3, 4, 5, 6]) single.push(await callBinary(manifest, inputsFor(manifest, 1, seed)));
+      const stats = async () => ((await (await fetch(`${server.url}/v2/models/${manifest.name}/stats`)).json()) as { model_stats: { inference_count: number; execution_count: number }[] }).model_stats[0]!;
+      const before = await stats();
+      const concurrent = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => callBinary(manifest, inputsFor(manifest, 1, seed))));
+      const after = await stats();
+      expect(after.inference_count - before.inference_count).toBe(6);
+      // The first request runs alone; the others queue behind it and share executions.
+      expect(after.execution_count - before.execution_count).toBeLessThan(6);
       concurrent.forEach((outputs, i) => {
         for (const output of outputs) {
           const expected = single[i]!.find((o) => o.name === output.name)!;
