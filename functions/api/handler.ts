@@ -3,6 +3,7 @@
  * routes.ts. Configuration is read at the first invocation, not at import.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { documentClient } from '../shared/awsClients.js';
 import { TransientError, describeError } from '../shared/errors.js';
 import { lazy, loadModelSet, modelVersion } from '../shared/ingest/config.js';
@@ -34,6 +35,7 @@ export const handler = wrapHandler(
   'api',
   obs,
   async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    obs.metrics.addMetric('ApiRequests', MetricUnit.Count, 1);
     try {
       return await route(event, await runtime());
     } catch (error) {

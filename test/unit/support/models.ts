@@ -1,0 +1,56 @@
+/**
+ * A models folder (manifests + ensemble.json) for D's handler and API tests, written to a temp
+ * dir. Task names and labels here are test inputs; the code under test reads them from the files.
+ */
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const TEST_TASKS = [
+  { name: 'category', labels: ['tshirt_top', 'trouser', 'dress'] },
+  { name: 'color', labels: ['black', 'white', 'red', 'blue', 'green'] },
+];
+
+const manifest = (modality: 'image' | 'text') => ({
+  schemaVersion: 1,
+  name: `weft-${modality}`,
+  version: '0.0.1-test',
+  modality,
+  tasks: TEST_TASKS,
+  onnx: `triton/weft-${modality}/1/model.onnx`,
+  inputs:
+    modality === 'image'
+      ? [
+          { name: 'downsampled', datatype: 'UINT8', shape: [-1, 32, 32, 3] },
+          { name: 'center', datatype: 'UINT8', shape: [-1, 32, 32, 3] },
+        ]
+      : [
+          { name: 'input_ids', datatype: 'INT64', shape: [-1, 16] },
+          { name: 'attention_mask', datatype: 'INT64', shape: [-1, 16] },
+        ],
+  outputs: TEST_TASKS.map((t) => ({ name: t.name, task: t.name, datatype: 'FP32', shape: [-1, t.labels.length] })),
+  preprocessing:
+    modality === 'image'
+      ? { image: { viewSize: 32, centerCropFraction: 0.4, background: [255, 255, 255] } }
+      : { text: { tokenization: 'client', tokenizer: 'tokenizer/tokenizer.json', maxLength: 16, fields: ['title', 'description', 'brand'] } },
+  triton: { repository: 'triton', modelName: `weft-${modality}`, maxBatchSize: 8 },
+});
+
+export const writeModelsDir = (ensemble?: unknown): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-models-'));
+  for (const modality of ['image', 'text'] as const) {
+    mkdirSync(join(dir, modality), { recursive: true });
+    writeFileSync(join(dir, modality, 'manifest.json'), JSON.stringify(manifest(modality)));
+  }
+  writeFileSync(
+    join(dir, 'ensemble.json'),
+    JSON.stringify(
+      ensemble ?? {
+        schemaVersion: 1,
+        defaults: { weights: { image: 0.5, text: 0.5, rules: 0.5 }, threshold: 0 },
+        tasks: { color: { weights: { image: 0.5, text: 0.2, rules: 0.3 }, threshold: 0.3 } },
+      },
+    ),
+  );
+  return dir;
+};
