@@ -1,0 +1,39 @@
+/**
+ * Lambda entry of image-ingest: S3 → SQS → here. Wiring only; the work is in imageIngest.ts.
+ * Configuration is read at the first invocation (cold start), not at import.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
+import type { PreparedViews } from '../shared/image/prepareViews.js';
+import { predictImages } from '../shared/inference/imageModel.js';
+import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
+import type { TaskProbabilities } from '../shared/inference/types.js';
+import { BatchCollector, createLimiter } from '../shared/ingest/batchCollector.js';
+import { lazy, loadModelSet } from '../shared/ingest/config.js';
+import { wrapHandler } from '../shared/ingest/lambda.js';
+import { observability } from '../shared/ingest/observability.js';
+import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
+import { ProductStore } from '../shared/products/productStore.js';
+import { ImageIngest } from './imageIngest.js';
+
+const obs = observability('image-ingest');
+
+/** Concurrent decodes per invocation: sharp already uses the cores; more only adds memory. */
+const DECODE_CONCURRENCY = 2;
+
+const runtime = lazy((config) => {
+  const models = loadModelSet(config.modelsDir);
+  if (!models.image) throw new Error(`no image model manifest under ${config.modelsDir}`);
+  const endpoint = new ModelEndpoint({ client: obs.tracer.captureAWSv3Client(sageMakerClient()), endpointName: config.imageEndpointName, manifest: models.image });
+  const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
+  return { config, manifest: models.image, endpoint, store, s3: s3Client() };
+});
+
+export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  obs.metrics.addMetric('MessagesReceived', MetricUnit.Count, event.Records.length);
+  const rt = await runtime();
+  const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
+  const collector = new BatchCollector<PreparedViews, TaskProbabilities>(event.Records.length, (views) => predictImages(rt.endpoint, views));
+  return processSqsBatch(event, context, (record) => ingest.handleMessage(record.body, collector));
+});

@@ -1,0 +1,168 @@
+/**
+ * image-ingest, without Lambda: one SQS message (an S3 notification) at a time, sharing one image
+ * model call per batch through a BatchCollector.
+ *
+ * created image → claim the source (pending, sequencer-guarded) → fetch (size-capped) →
+ *   prepareViews → both views as PNG under derived/ → model (whole batch at once) → tagged → merge
+ * removed image → tombstone the source, drop its derived views → merge
+ * key outside the layout → rejection record
+ * A PermanentError is recorded on the image and acknowledged; anything else propagates so the
+ * message is retried and eventually dead-lettered.
+ */
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { PermanentError, describeError, isPermanent } from '../shared/errors.js';
+import { derivedViewKey, parseKey } from '../shared/layout.js';
+import type { LoadedManifest } from '../shared/manifest.js';
+import { prepareViews, viewToPng, type PreparedViews } from '../shared/image/prepareViews.js';
+import type { TaskProbabilities } from '../shared/inference/types.js';
+import { toPredictions } from '../shared/ingest/predictions.js';
+import type { SourceRef } from '../shared/products/keys.js';
+import type { ProductStore } from '../shared/products/productStore.js';
+import type { BatchCollector } from '../shared/ingest/batchCollector.js';
+import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
+import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
+import { readObject, tooLarge } from '../shared/ingest/readObject.js';
+import { ProductSet } from '../shared/ingest/sqsBatch.js';
+
+export const VIEW_NAMES = ['downsampled', 'center'] as const;
+
+export interface ImageIngestDeps {
+  config: PipelineConfig;
+  manifest: LoadedManifest;
+  s3: S3Client;
+  store: ProductStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** Runs `fn` under the per-invocation decode concurrency limit. */
+  limit: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+interface Claimed {
+  change: S3Change;
+  ref: SourceRef;
+  views: PreparedViews;
+}
+
+export class ImageIngest {
+  constructor(private readonly deps: ImageIngestDeps) {}
+
+  /** Processes one SQS message; the collector is shared by all messages of the batch. */
+  async handleMessage(body: string, collector: BatchCollector<PreparedViews, TaskProbabilities>): Promise<void> {
+    let joined = false;
+    try {
+      const changes = parseS3Notification(body);
+      const touched = new ProductSet();
+      const claimed: Claimed[] = [];
+      for (const change of changes) {
+        const item = await this.route(change, touched);
+        if (item) claimed.push(item);
+      }
+      joined = true;
+      await this.tag(claimed, collector);
+      for (const product of touched.values()) await this.deps.store.merge(product.vendor, product.productId);
+    } finally {
+      if (!joined) collector.leave();
+    }
+  }
+
+  private async route(change: S3Change, touched: ProductSet): Promise<Claimed | undefined> {
+    const { logger, store } = this.deps;
+    const parsed = parseKey(change.key);
+    switch (parsed.kind) {
+      case 'derived':
+        return undefined;
+      case 'rejected':
+        if (change.action === 'created') {
+          await store.recordRejection({ key: change.key, bucket: change.bucket, code: 'outside_layout', reason: parsed.reason, eventTime: change.eventTime });
+          this.deps.metrics.addMetric('Rejections', MetricUnit.Count, 1);
+          logger.warn('upload rejected', { key: change.key, reason: parsed.reason });
+        }
+        return undefined;
+      case 'text':
+        logger.warn('product.json delivered to image-ingest; ignored', { key: change.key });
+        return undefined;
+      case 'image': {
+        const ref: SourceRef = { vendor: parsed.vendor, productId: parsed.productId, kind: 'image', name: parsed.name };
+        touched.add(parsed);
+        if (change.action === 'removed') {
+          await this.remove(change, ref);
+          return undefined;
+        }
+        if (!(await store.beginSource(ref, change.order, change.key))) {
+          logger.info('image event already processed or superseded', { key: change.key });
+          return undefined;
+        }
+        try {
+          const views = await this.deps.limit(() => this.prepare(change));
+          return { change, ref, views };
+        } catch (error) {
+          if (!isPermanent(error)) throw error;
+          await this.recordError(change, ref, error);
+          return undefined;
+        }
+      }
+    }
+  }
+
+  private async prepare(change: S3Change): Promise<PreparedViews> {
+    const { config, manifest, s3 } = this.deps;
+    if (change.size !== undefined && change.size > config.maxObjectBytes) throw tooLarge(change.size, config.maxObjectBytes);
+    const bytes = await readObject(s3, change.bucket, change.key, config.maxObjectBytes);
+    const image = manifest.preprocessing.image!;
+    const views = await prepareViews(bytes, {
+      viewSize: image.viewSize,
+      centerCropFraction: image.centerCropFraction,
+      background: image.background,
+      maxInputPixels: config.maxInputPixels,
+      maxInputBytes: config.maxObjectBytes,
+    });
+    await Promise.all(
+      VIEW_NAMES.map(async (view) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: change.bucket,
+            Key: derivedViewKey(change.key, view),
+            Body: await viewToPng(views[view], image.viewSize),
+            ContentType: 'image/png',
+          }),
+        ),
+      ),
+    );
+    return views;
+  }
+
+  private async tag(claimed: Claimed[], collector: BatchCollector<PreparedViews, TaskProbabilities>): Promise<void> {
+    const { store, manifest, metrics } = this.deps;
+    let results: TaskProbabilities[];
+    try {
+      results = await collector.submit(claimed.map((c) => c.views));
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      for (const c of claimed) await this.recordError(c.change, c.ref, error);
+      return;
+    }
+    await Promise.all(
+      claimed.map(async (c, i) => {
+        const written = await store.completeSource(c.ref, c.change.order, {
+          status: 'tagged',
+          predictions: toPredictions(manifest, results[i]!),
+          modelVersion: modelVersion(manifest),
+        });
+        if (written) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
+      }),
+    );
+  }
+
+  private async recordError(change: S3Change, ref: SourceRef, error: PermanentError): Promise<void> {
+    this.deps.logger.warn('image refused', { key: change.key, code: error.code, error: describeError(error) });
+    this.deps.metrics.addMetric('ImageErrors', MetricUnit.Count, 1);
+    await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } });
+  }
+
+  private async remove(change: S3Change, ref: SourceRef): Promise<void> {
+    if (!(await this.deps.store.removeSource(ref, change.order, change.key))) return;
+    await Promise.all(VIEW_NAMES.map((view) => this.deps.s3.send(new DeleteObjectCommand({ Bucket: change.bucket, Key: derivedViewKey(change.key, view) }))));
+  }
+}

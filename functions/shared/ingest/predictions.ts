@@ -1,0 +1,14 @@
+import type { LoadedManifest } from '../manifest.js';
+import type { TaskProbabilities } from '../inference/types.js';
+import { toDistribution, type Distribution } from '../products/ensemble.js';
+
+/** Probabilities in manifest label order → label-keyed distributions, rounded for storage. */
+export const toPredictions = (manifest: Pick<LoadedManifest, 'tasks'>, probabilities: TaskProbabilities): Record<string, Distribution> => {
+  const out: Record<string, Distribution> = {};
+  for (const task of manifest.tasks) {
+    const row = probabilities[task.name];
+    if (row === undefined) continue;
+    out[task.name] = toDistribution(task.labels, Array.from(row, (p: number) => Math.round(p * 1e6) / 1e6));
+  }
+  return out;
+};

@@ -1,0 +1,45 @@
+/**
+ * Lambda entry of text-ingest: S3 (product.json) → SQS → here. Wiring only; the work is in
+ * textIngest.ts. Configuration is read at the first invocation (cold start), not at import.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
+import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
+import { createTextModel } from '../shared/inference/textModel.js';
+import type { TaskProbabilities } from '../shared/inference/types.js';
+import { BatchCollector } from '../shared/ingest/batchCollector.js';
+import { lazy, loadModelSet } from '../shared/ingest/config.js';
+import { wrapHandler } from '../shared/ingest/lambda.js';
+import { observability } from '../shared/ingest/observability.js';
+import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
+import { ProductStore } from '../shared/products/productStore.js';
+import { BoilerplateFilter } from '../shared/text/boilerplate.js';
+import { DynamoBoilerplateStore } from '../shared/text/dynamoBoilerplateStore.js';
+import { TextIngest } from './textIngest.js';
+
+const obs = observability('text-ingest');
+
+const runtime = lazy(async (config) => {
+  const models = loadModelSet(config.modelsDir);
+  if (!models.text) throw new Error(`no text model manifest under ${config.modelsDir}`);
+  const endpoint = new ModelEndpoint({ client: obs.tracer.captureAWSv3Client(sageMakerClient()), endpointName: config.textEndpointName, manifest: models.text });
+  const model = await createTextModel(endpoint);
+  const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
+  // Vendor templates (returns policy, care labels) are learned per vendor and kept from the model.
+  const boilerplate = new BoilerplateFilter(new DynamoBoilerplateStore({ client: documentClient(), tableName: config.tableName }));
+  const stripBoilerplate = async (vendor: string, productId: string, text: string): Promise<string> => {
+    const { text: kept, removed } = await boilerplate.apply(vendor, productId, text);
+    if (removed.length > 0) obs.logger.debug('boilerplate removed', { vendor, productId, sentences: removed.length });
+    return kept;
+  };
+  return { config, manifest: models.text, model, store, s3: s3Client(), stripBoilerplate };
+});
+
+export const handler = wrapHandler('text-ingest', obs, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  obs.metrics.addMetric('MessagesReceived', MetricUnit.Count, event.Records.length);
+  const rt = await runtime();
+  const ingest = new TextIngest({ ...rt, logger: obs.logger, metrics: obs.metrics });
+  const collector = new BatchCollector<string, TaskProbabilities>(event.Records.length, (texts) => rt.model.predict(texts));
+  return processSqsBatch(event, context, (record) => ingest.handleMessage(record.body, collector));
+});

@@ -1,0 +1,80 @@
+/**
+ * product.json → what the pipeline uses: the validated document (unknown fields kept), the text
+ * the text model sees, and the vendor's color as a rules source. Pure.
+ */
+import { PermanentError } from '../shared/errors.js';
+import { normalizeColor } from '../shared/color/normalizeColor.js';
+import { cleanText, truncate } from '../shared/text/cleanText.js';
+import { oneHot, type Distribution, type TaskCatalog } from '../shared/products/ensemble.js';
+import type { VendorColor } from '../shared/products/items.js';
+
+/** Cap on the text sent to (and stored for) the text model; the model itself sees ~128 tokens. */
+export const MAX_MODEL_TEXT_CHARS = 4_000;
+/** The stored copy of product.json stays well inside DynamoDB's 400 KB item limit. */
+export const MAX_STORED_DOCUMENT_CHARS = 64_000;
+/** The rules source votes only for a task of this name, and only with one of its labels. */
+export const COLOR_TASK = 'color';
+
+export type ProductDocument = Record<string, unknown> & { title: string };
+
+// Invalid UTF-8 becomes U+FFFD rather than an error: the vendor's text is still mostly usable.
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+export const parseProductDocument = (bytes: Uint8Array): ProductDocument => {
+  if (bytes.byteLength === 0) throw new PermanentError('empty_object', 'product.json is empty');
+  const source = decoder.decode(bytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(source);
+  } catch (error) {
+    throw new PermanentError('invalid_json', `product.json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new PermanentError('invalid_product', 'product.json must be a JSON object');
+  }
+  const document = json as Record<string, unknown>;
+  if (typeof document.title !== 'string' || cleanText(document.title).length === 0) {
+    throw new PermanentError('missing_title', 'product.json needs a non-empty string "title"');
+  }
+  return document as ProductDocument;
+};
+
+const fieldText = (value: unknown): string | undefined => {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+};
+
+/**
+ * The manifest's fields (title, description, brand by default), each cleaned, joined with "\n"
+ * in manifest order, capped with the cleaner's truncation marker. Training must build its text
+ * the same way.
+ */
+export const buildModelText = (document: Record<string, unknown>, fields: readonly string[], maxChars = MAX_MODEL_TEXT_CHARS): string => {
+  const parts = fields
+    .map((field) => fieldText(document[field]))
+    .filter((value): value is string => value !== undefined)
+    .map((value) => cleanText(value, { maxChars }))
+    .filter((value) => value.length > 0);
+  return truncate(parts.join('\n'), maxChars);
+};
+
+/** The document as stored for audit and retraining, or undefined when too big to keep. */
+export const storableDocument = (document: Record<string, unknown>): Record<string, unknown> | undefined =>
+  JSON.stringify(document).length <= MAX_STORED_DOCUMENT_CHARS ? document : undefined;
+
+export interface VendorColorEvidence {
+  vendorColor?: VendorColor;
+  /** One-hot color prediction, present only when the normalized name is a label of the color task. */
+  rules?: Record<string, Distribution>;
+}
+
+export const vendorColorEvidence = (document: Record<string, unknown>, catalog: TaskCatalog): VendorColorEvidence => {
+  const raw = document.color;
+  if (typeof raw !== 'string' || raw.trim() === '') return {};
+  const { normalized } = normalizeColor(raw);
+  const vendorColor = { raw, normalized };
+  const labels = catalog[COLOR_TASK];
+  if (!labels?.includes(normalized)) return { vendorColor };
+  return { vendorColor, rules: { [COLOR_TASK]: oneHot(normalized) } };
+};

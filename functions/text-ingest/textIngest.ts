@@ -1,0 +1,160 @@
+/**
+ * text-ingest, without Lambda: product.json events, one SQS message at a time, one text model call
+ * per batch through a BatchCollector.
+ *
+ * created product.json → claim the text source (pending, sequencer-guarded) → fetch (size-capped)
+ *   → validate → clean text → model → text source tagged; vendor color → rules source → merge
+ * removed product.json → tombstone text and rules sources → merge
+ * Invalid JSON or a missing title is recorded on the product as the text source's error.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { PermanentError, describeError, isPermanent } from '../shared/errors.js';
+import { parseKey } from '../shared/layout.js';
+import type { LoadedManifest } from '../shared/manifest.js';
+import type { TaskProbabilities } from '../shared/inference/types.js';
+import type { SourceRef } from '../shared/products/keys.js';
+import type { ProductStore } from '../shared/products/productStore.js';
+import type { BatchCollector } from '../shared/ingest/batchCollector.js';
+import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
+import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
+import { readObject, tooLarge } from '../shared/ingest/readObject.js';
+import { ProductSet } from '../shared/ingest/sqsBatch.js';
+import { toPredictions } from '../shared/ingest/predictions.js';
+import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
+
+/** product.json is metadata; anything bigger than this is not a product description. */
+export const MAX_PRODUCT_JSON_BYTES = 1_048_576;
+
+export interface TextIngestDeps {
+  config: PipelineConfig;
+  manifest: LoadedManifest;
+  s3: S3Client;
+  store: ProductStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** Optional per-vendor boilerplate removal applied to the model text. */
+  stripBoilerplate?: (vendor: string, productId: string, text: string) => Promise<string>;
+}
+
+interface Claimed {
+  change: S3Change;
+  vendor: string;
+  productId: string;
+  document: ProductDocument;
+  text: string;
+}
+
+const textRef = (vendor: string, productId: string): SourceRef => ({ vendor, productId, kind: 'text' });
+const rulesRef = (vendor: string, productId: string): SourceRef => ({ vendor, productId, kind: 'rules' });
+
+export class TextIngest {
+  constructor(private readonly deps: TextIngestDeps) {}
+
+  async handleMessage(body: string, collector: BatchCollector<string, TaskProbabilities>): Promise<void> {
+    let joined = false;
+    try {
+      const changes = parseS3Notification(body);
+      const touched = new ProductSet();
+      const claimed: Claimed[] = [];
+      for (const change of changes) {
+        const item = await this.route(change, touched);
+        if (item) claimed.push(item);
+      }
+      joined = true;
+      await this.tag(claimed, collector);
+      for (const product of touched.values()) await this.deps.store.merge(product.vendor, product.productId);
+    } finally {
+      if (!joined) collector.leave();
+    }
+  }
+
+  private async route(change: S3Change, touched: ProductSet): Promise<Claimed | undefined> {
+    const { logger, store } = this.deps;
+    const parsed = parseKey(change.key);
+    switch (parsed.kind) {
+      case 'derived':
+        return undefined;
+      case 'rejected':
+        if (change.action === 'created') {
+          await store.recordRejection({ key: change.key, bucket: change.bucket, code: 'outside_layout', reason: parsed.reason, eventTime: change.eventTime });
+          this.deps.metrics.addMetric('Rejections', MetricUnit.Count, 1);
+          logger.warn('upload rejected', { key: change.key, reason: parsed.reason });
+        }
+        return undefined;
+      case 'image':
+        logger.warn('image delivered to text-ingest; ignored', { key: change.key });
+        return undefined;
+      case 'text': {
+        const { vendor, productId } = parsed;
+        touched.add(parsed);
+        if (change.action === 'removed') {
+          if (await store.removeSource(textRef(vendor, productId), change.order, change.key)) {
+            await store.removeSource(rulesRef(vendor, productId), change.order, change.key);
+          }
+          return undefined;
+        }
+        if (!(await store.beginSource(textRef(vendor, productId), change.order, change.key))) {
+          logger.info('product.json event already processed or superseded', { key: change.key });
+          return undefined;
+        }
+        try {
+          return { change, vendor, productId, ...(await this.prepare(change, vendor, productId)) };
+        } catch (error) {
+          if (!isPermanent(error)) throw error;
+          await this.recordError(change, vendor, productId, error);
+          return undefined;
+        }
+      }
+    }
+  }
+
+  private async prepare(change: S3Change, vendor: string, productId: string): Promise<{ document: ProductDocument; text: string }> {
+    const { config, manifest, s3, stripBoilerplate } = this.deps;
+    const cap = Math.min(config.maxObjectBytes, MAX_PRODUCT_JSON_BYTES);
+    if (change.size !== undefined && change.size > cap) throw tooLarge(change.size, cap);
+    const document = parseProductDocument(await readObject(s3, change.bucket, change.key, cap));
+    let text = buildModelText(document, manifest.preprocessing.text!.fields);
+    if (stripBoilerplate) text = await stripBoilerplate(vendor, productId, text);
+    return { document, text };
+  }
+
+  private async tag(claimed: Claimed[], collector: BatchCollector<string, TaskProbabilities>): Promise<void> {
+    const { store, manifest, metrics } = this.deps;
+    let results: TaskProbabilities[];
+    try {
+      results = await collector.submit(claimed.map((c) => c.text));
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      for (const c of claimed) await this.recordError(c.change, c.vendor, c.productId, error);
+      return;
+    }
+    await Promise.all(
+      claimed.map(async (c, i) => {
+        const { vendorColor, rules } = vendorColorEvidence(c.document, store.catalog);
+        const document = storableDocument(c.document);
+        const written = await store.completeSource(textRef(c.vendor, c.productId), c.change.order, {
+          status: 'tagged',
+          predictions: toPredictions(manifest, results[i]!),
+          modelVersion: modelVersion(manifest),
+          text: c.text,
+          ...(vendorColor ? { vendorColor } : {}),
+          ...(document ? { document } : {}),
+        });
+        if (!written) return;
+        metrics.addMetric('TextsTagged', MetricUnit.Count, 1);
+        if (rules) await store.putSource(rulesRef(c.vendor, c.productId), c.change.order, c.change.key, { status: 'tagged', predictions: rules });
+        else await store.removeSource(rulesRef(c.vendor, c.productId), c.change.order, c.change.key);
+      }),
+    );
+  }
+
+  private async recordError(change: S3Change, vendor: string, productId: string, error: PermanentError): Promise<void> {
+    this.deps.logger.warn('product.json refused', { key: change.key, code: error.code, error: describeError(error) });
+    this.deps.metrics.addMetric('TextErrors', MetricUnit.Count, 1);
+    if (await this.deps.store.completeSource(textRef(vendor, productId), change.order, { status: 'error', error: { code: error.code, message: error.message } })) {
+      await this.deps.store.removeSource(rulesRef(vendor, productId), change.order, change.key);
+    }
+  }
+}
