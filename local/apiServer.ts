@@ -174,7 +174,7 @@ const sendJson = (res: ServerResponse, status: number, value: unknown): void => 
 
 export interface ApiServerOptions {
   handler: ApiHandler;
-  /** The routes the deployed HTTP API declares; without them every request goes to the handler ($default). */
+  /** Routes the deployed HTTP API declares; requests matching none go to the handler as `$default`. */
   routes?: readonly ApiRoute[];
   localRoutes?: LocalRoute[];
   log?: (message: string) => void;
@@ -189,12 +189,9 @@ export const createApiServer = ({ handler, routes, localRoutes = [], log = conso
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);
         if (answer) return sendJson(res, answer.status, answer.body);
       }
-      let route: MatchedRoute | undefined;
-      if (routes) {
-        route = matchRoute(routes, req.method ?? 'GET', url.pathname);
-        // What API Gateway answers for a path no route declares; the handler never sees it.
-        if (!route) return sendJson(res, 404, { message: 'Not Found' });
-      }
+      // A declared route gives the handler its routeKey and pathParameters; anything else goes
+      // to the $default route, which routes the handler itself (its 404s included).
+      const route = routes ? matchRoute(routes, req.method ?? 'GET', url.pathname) : undefined;
       writeProxyResult(res, await handler(toProxyEvent(req, body, route), lambdaContext()));
     })().catch((error: unknown) => {
       const status = (error as { status?: number }).status ?? 500;

@@ -85,8 +85,8 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * The routes the CDK stack gives the HTTP API, so a path AWS would 404 is a 404 here too, and the
- * handler gets the same routeKey and pathParameters.
+ * The routes the CDK stack gives the HTTP API, so the handler gets the same routeKey and
+ * pathParameters as behind API Gateway.
  */
 const deployedRoutes = async (log: (message: string) => void): Promise<readonly ApiRoute[] | undefined> => {
   try {

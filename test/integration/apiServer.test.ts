@@ -63,12 +63,10 @@ describe('local API server', () => {
     expect(await res.json()).toEqual({ ok: true });
   });
 
-  it('answers undeclared routes with 404 before the handler, and serves local routes', async () => {
-    const count = events.length;
-    const res = await fetch(`${server.url}/nope`);
-    expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ message: 'Not Found' });
-    expect(events.length).toBe(count);
+  it('sends undeclared paths to the handler as the $default route, and serves local routes', async () => {
+    await fetch(`${server.url}/rejections?limit=3`);
+    expect(events.at(-1)).toMatchObject({ routeKey: '$default', rawPath: '/rejections', queryStringParameters: { limit: '3' } });
+    expect(events.at(-1)?.pathParameters).toBeUndefined();
     expect(await (await fetch(`${server.url}/local/ping`)).json()).toEqual({ pong: true });
   });
 });
