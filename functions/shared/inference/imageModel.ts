@@ -1,0 +1,36 @@
+/**
+ * Image model client: the two uint8 NHWC views of each product image go to the endpoint as
+ * binary tensors (never as JSON floats: normalization lives inside the ONNX graph), all images of
+ * a batch in as few calls as the model's batch limit allows.
+ */
+import type { PreparedViews } from '../image/prepareViews.js';
+import type { ModelEndpoint } from './modelEndpoint.js';
+import { ModelContractError } from './modelEndpoint.js';
+import type { Tensor } from './triton.js';
+import type { TaskProbabilities } from './types.js';
+
+/** Stacks one view of every image into a [N, S, S, 3] UINT8 tensor. */
+const stack = (name: string, views: Uint8Array[], size: number): Tensor => {
+  const pixels = size * size * 3;
+  const data = new Uint8Array(views.length * pixels);
+  views.forEach((view, i) => {
+    if (view.length !== pixels) throw new ModelContractError(`view ${i} of ${name} has ${view.length} bytes, expected ${size}×${size}×3`);
+    data.set(view, i * pixels);
+  });
+  return { name, datatype: 'UINT8', shape: [views.length, size, size, 3], data };
+};
+
+/** Splits per-task rows back into one TaskProbabilities per input row. */
+export const toRows = (byTask: Record<string, number[][]>, rows: number): TaskProbabilities[] =>
+  Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(byTask).map(([task, probs]) => [task, probs[r]!])));
+
+export const predictImages = async (endpoint: ModelEndpoint, views: PreparedViews[]): Promise<TaskProbabilities[]> => {
+  if (views.length === 0) return [];
+  const image = endpoint.manifest.preprocessing.image;
+  if (!image) throw new ModelContractError(`model ${endpoint.manifest.name} has no image preprocessing in its manifest`);
+  const inputs = [
+    stack(image.views.downsampled, views.map((v) => v.downsampled), image.viewSize),
+    stack(image.views.center, views.map((v) => v.center), image.viewSize),
+  ];
+  return toRows(await endpoint.invoke(inputs), views.length);
+};
