@@ -1,0 +1,205 @@
+"""Fine-tune the text model on catalog products: ``python -m weft_models.text.train``.
+
+Input text is the product's ``title``, ``description`` and ``brand`` (the manifest's ``fields``),
+each cleaned by the pipeline's own cleaner (``weft clean-text``) and joined by a newline — the
+tokenizer treats any whitespace alike, so only the words matter. Products are grouped by the
+tasks they carry labels for; each group is one dataset of the multi-dataset loader.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..multidata import IGNORE, MultiDatasetLoader, Sampling, TensorTaskDataset, eval_loader
+from ..tasks import TaskSpec, task_classes
+from ..training import Trainer, TrainConfig, TrainResult, load_weights, read_checkpoint_extra, seed_everything
+from .model import TextModelConfig, TextMultiTaskModel, build_text_model, checkpoint_extra, model_from_checkpoint_extra
+from .tokenizer import encode, export_tokenizer, load_tokenizer
+from .weft_cli import clean_texts
+
+log = logging.getLogger(__name__)
+
+TEXT_FIELDS = ("title", "description", "brand")
+
+
+@dataclass(frozen=True)
+class TextExample:
+    """One product's raw text fields and its labels (task → label slug; absent tasks unlabeled)."""
+
+    product_id: str
+    fields: Mapping[str, str]
+    labels: Mapping[str, str]
+
+
+@dataclass
+class TextTrainSettings:
+    model: TextModelConfig = field(default_factory=lambda: TextModelConfig(max_length=96, trainable_layers=2))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=3, lr=1e-4, head_lr=2e-3, warmup_fraction=0.1, threads=2))
+    batch_size: int = 32
+    sampling: Sampling = "balanced"
+    max_train: int | None = None
+    max_val: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TextTrainSettings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown text training keys {sorted(unknown)}; known: {sorted(names)}")
+        values = dict(data)
+        if "model" in values:
+            values["model"] = TextModelConfig.from_dict(values["model"])
+        if "train" in values:
+            values["train"] = TrainConfig.from_dict(values["train"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_dict(),
+            "train": dataclasses.asdict(self.train),
+            "batch_size": self.batch_size,
+            "sampling": self.sampling if isinstance(self.sampling, str) else dict(self.sampling),
+            "max_train": self.max_train,
+            "max_val": self.max_val,
+        }
+
+
+def model_texts(examples: Sequence[TextExample], cache: Path | None = None) -> list[str]:
+    """Cleaned ``title\\ndescription\\nbrand`` per example (cached by content hash in ``cache``)."""
+    raw = [[ex.fields.get(name) or "" for name in TEXT_FIELDS] for ex in examples]
+    key = hashlib.sha256(json.dumps(raw).encode()).hexdigest()[:16]
+    if cache is not None and cache.exists():
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if stored.get("key") == key:
+            return list(stored["texts"])
+    flat = clean_texts([value for fields in raw for value in fields])
+    width = len(TEXT_FIELDS)
+    texts = ["\n".join(v for v in flat[i * width : (i + 1) * width] if v) for i in range(len(raw))]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"key": key, "texts": texts}), encoding="utf-8")
+    return texts
+
+
+def label_tensors(examples: Sequence[TextExample], tasks: Sequence[TaskSpec]) -> dict[str, torch.Tensor]:
+    return {
+        t.name: torch.tensor([t.index(ex.labels[t.name]) if t.name in ex.labels else IGNORE for ex in examples], dtype=torch.long)
+        for t in tasks
+    }
+
+
+def task_datasets(inputs: Mapping[str, torch.Tensor], labels: Mapping[str, torch.Tensor]) -> dict[str, TensorTaskDataset]:
+    """Group rows by the set of tasks they are labeled for: one dataset per group."""
+    names = list(labels)
+    keys = torch.stack([labels[t] != IGNORE for t in names], dim=1)
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for i, row in enumerate(keys.tolist()):
+        groups.setdefault(tuple(row), []).append(i)
+    sets: dict[str, TensorTaskDataset] = {}
+    for key, rows in sorted(groups.items()):
+        labeled = [t for t, has in zip(names, key) if has]
+        if not labeled:
+            continue
+        index = torch.tensor(rows)
+        sets["+".join(labeled)] = TensorTaskDataset(
+            {k: v[index] for k, v in inputs.items()}, {t: labels[t][index] for t in labeled}
+        )
+    if not sets:
+        raise ValueError("no training example carries a label for any task")
+    return sets
+
+
+def train_text(
+    train: Sequence[TextExample],
+    val: Sequence[TextExample],
+    tasks: Sequence[TaskSpec],
+    settings: TextTrainSettings,
+    out_dir: str | os.PathLike[str],
+    resume: bool = True,
+) -> TrainResult:
+    """Train and keep ``out_dir/best.pt``; the tokenizer used is written to ``out_dir/tokenizer``."""
+    out = Path(out_dir)
+    train, val = list(train)[: settings.max_train], list(val)[: settings.max_val]
+    if not train or not val:
+        raise ValueError(f"text training needs training and validation examples (got {len(train)} and {len(val)})")
+    seed_everything(settings.train.seed, settings.train.threads)
+    source = settings.model.source_dir() or TextModelConfig().source_dir()
+    assert source is not None
+    tokenizer = load_tokenizer(export_tokenizer(source, out / "tokenizer", settings.model.max_length))
+    log.info("cleaning %d texts with weft clean-text", len(train) + len(val))
+    texts = model_texts([*train, *val], out / "texts.json")
+    enc = encode(tokenizer, texts)
+    lengths = enc["attention_mask"].sum(1).float()
+    log.info("tokens per text: mean %.0f, max %d, truncated %.1f%%", float(lengths.mean()), int(lengths.max()),
+             100 * float((lengths >= settings.model.max_length).float().mean()))
+    n = len(train)
+    labels = label_tensors([*train, *val], tasks)
+    sets = task_datasets({k: v[:n] for k, v in enc.items()}, {k: v[:n] for k, v in labels.items()})
+    log.info("text datasets: %s", {name: len(ds) for name, ds in sets.items()})
+    names = [t.name for t in tasks]
+    loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
+    val_set = TensorTaskDataset({k: v[n:] for k, v in enc.items()}, {k: v[n:] for k, v in labels.items()})
+    val_batches = list(eval_loader(val_set, names, 64))
+    model = build_text_model(settings.model, task_classes(tasks), vocab_size=tokenizer.get_vocab_size())
+    extra = {**checkpoint_extra(model), "labels": {t.name: list(t.labels) for t in tasks}, "settings": settings.to_dict()}
+    trainer = Trainer(model, loader, val_batches, settings.train, out / "checkpoints", extra=extra)
+    result = trainer.fit(resume=resume)
+    log.info("text model: best validation score %.4f at epoch %d", result.best_score, result.best_epoch)
+    return result
+
+
+def load_text_model(checkpoint: str | os.PathLike[str]) -> tuple[TextMultiTaskModel, list[TaskSpec]]:
+    """The trained model (CPU, eval mode) and its tasks, from ``best.pt`` alone (no hub)."""
+    extra = read_checkpoint_extra(checkpoint)
+    tasks = [TaskSpec(name, tuple(labels)) for name, labels in extra["labels"].items()]
+    model = model_from_checkpoint_extra(extra, task_classes(tasks))
+    load_weights(model, checkpoint)
+    return model.eval(), tasks
+
+
+@torch.no_grad()
+def predict_texts(model: TextMultiTaskModel, inputs: Mapping[str, torch.Tensor], batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Softmax probabilities per task, ``(N, classes)``."""
+    model.eval()
+    n = len(inputs["input_ids"])
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, n, batch_size):
+        logits = model(**{k: v[start : start + batch_size] for k, v in inputs.items()})
+        for task, x in logits.items():
+            parts.setdefault(task, []).append(torch.softmax(x, -1).numpy())
+    return {task: np.concatenate(p) for task, p in parts.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from ..data.catalog import load_catalog  # the catalog builder's reader (P1)
+    from .catalog_text import text_examples
+
+    parser = argparse.ArgumentParser(prog="python -m weft_models.text.train", description="fine-tune the multi-task text model")
+    parser.add_argument("--data", required=True, help="catalog folder written by the data builder")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, tokenizer, cleaned texts)")
+    parser.add_argument("--config", help="JSON with TextTrainSettings fields (model, train, batch_size, sampling, ...)")
+    parser.add_argument("--no-resume", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = TextTrainSettings.from_dict(json.loads(Path(args.config).read_text())) if args.config else TextTrainSettings()
+    catalog = load_catalog(args.data)
+    from ..tasks import DEFAULT_TASKS
+
+    train = text_examples(catalog, "train")
+    val = text_examples(catalog, "val")
+    train_text(train, val, DEFAULT_TASKS, settings, args.out, resume=not args.no_resume)
+
+
+if __name__ == "__main__":
+    main()
