@@ -36,12 +36,33 @@ const manifest = (modality: 'image' | 'text') => ({
   triton: { repository: 'triton', modelName: `weft-${modality}`, maxBatchSize: 8 },
 });
 
+// A small WordPiece tokenizer in the tokenizer.json format, as a text model artifact ships it.
+export const TEST_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'red', 'blue', 'green', 'black', 'white', 'shirt', 'tee', 'dress', 'trousers', 'cotton'];
+const tokenizerJson = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+  pre_tokenizer: { type: 'BertPreTokenizer' },
+  post_processor: {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+  },
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(TEST_VOCAB.map((t, i) => [t, i])) },
+};
+
 export const writeModelsDir = (ensemble?: unknown): string => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-models-'));
   for (const modality of ['image', 'text'] as const) {
     mkdirSync(join(dir, modality), { recursive: true });
     writeFileSync(join(dir, modality, 'manifest.json'), JSON.stringify(manifest(modality)));
   }
+  mkdirSync(join(dir, 'text', 'tokenizer'));
+  writeFileSync(join(dir, 'text', 'tokenizer', 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(
     join(dir, 'ensemble.json'),
     JSON.stringify(

@@ -1,0 +1,168 @@
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import sharp from 'sharp';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ProductStore } from '../../functions/shared/products/productStore.js';
+import { loadModelSet } from '../../functions/shared/ingest/config.js';
+import { startTestTable, type TestTable } from './support/dynalite.js';
+import { useTestEnv } from './support/env.js';
+import { fakeInvoke } from './support/fakeEndpoint.js';
+import { writeModelsDir } from './support/models.js';
+import { mockS3 } from './support/s3Mock.js';
+import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
+
+let table: TestTable;
+let restoreEnv: () => void;
+let handler: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+let store: ProductStore;
+const s3 = mockS3();
+const sagemaker = mockClient(SageMakerRuntimeClient);
+let calls: { endpoint: string; rows: number }[] = [];
+let n = 0;
+
+const solid = (r: number, g: number, b: number, format: 'png' | 'jpeg', width = 60, height = 40) =>
+  sharp({ create: { width, height, channels: 3, background: { r, g, b } } })[format]().toBuffer();
+
+const upload = (key: string, bytes: Uint8Array) => s3.objects.set(key, bytes);
+const fresh = () => `p${++n}`;
+
+beforeAll(async () => {
+  table = await startTestTable('weft-image-test');
+  const modelsDir = writeModelsDir();
+  restoreEnv = useTestEnv({ TABLE_NAME: table.tableName, WEFT_MODELS_DIR: modelsDir, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, WEFT_MAX_OBJECT_BYTES: '200000' });
+  ({ handler } = await import('../../functions/image-ingest/handler.js'));
+  const models = loadModelSet(modelsDir);
+  store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
+});
+
+afterAll(async () => {
+  restoreEnv();
+  s3.mock.restore();
+  sagemaker.restore();
+  await table.stop();
+});
+
+beforeEach(() => {
+  calls = [];
+  sagemaker.reset();
+  sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
+});
+
+describe('image-ingest handler', () => {
+  it('tags good images with one model call per batch and records every bad input without failing neighbours', async () => {
+    const [red, blue, corrupt, zero, text] = [fresh(), fresh(), fresh(), fresh(), fresh()];
+    upload(`acme/${red}/images/front.png`, await solid(220, 20, 20, 'png'));
+    upload(`acme/${blue}/images/blue shirt+1.jpg`, await solid(20, 20, 220, 'jpeg'));
+    upload(`acme/${corrupt}/images/x.jpg`, new TextEncoder().encode('this is not an image at all'));
+    upload(`acme/${zero}/images/empty.png`, new Uint8Array(0));
+    upload(`acme/${text}/images/huge.png`, new Uint8Array(300_000));
+
+    const response = await handler(
+      sqsEvent(
+        sqsRecord(s3Notification([{ key: `acme/${red}/images/front.png` }])),
+        sqsRecord(s3Notification([{ key: `acme/${blue}/images/blue shirt+1.jpg` }])),
+        sqsRecord(s3Notification([{ key: `acme/${corrupt}/images/x.jpg` }])),
+        sqsRecord(s3Notification([{ key: `acme/${zero}/images/empty.png` }])),
+        sqsRecord(s3Notification([{ key: `acme/${text}/images/huge.png` }])),
+        sqsRecord(s3Notification([{ key: 'stray-upload.jpg' }, { key: `derived/acme/${red}/images/front.png/center.png` }])),
+        sqsRecord({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'weft-uploads' }),
+      ),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(calls).toEqual([{ endpoint: 'weft-image', rows: 2 }]);
+
+    const redView = await store.getProduct('acme', red);
+    expect(redView?.images).toEqual([
+      {
+        key: `acme/${red}/images/front.png`,
+        status: 'tagged',
+        views: { downsampled: `derived/acme/${red}/images/front.png/downsampled.png`, center: `derived/acme/${red}/images/front.png/center.png` },
+      },
+    ]);
+    expect(redView?.attributes.color).toMatchObject({ value: 'red', sources: { 'image:front.png': { value: 'red' } } });
+    expect(redView?.modelVersions).toEqual({ image: 'weft-image@0.0.1-test' });
+    const center = s3.objects.get(`derived/acme/${red}/images/front.png/center.png`);
+    expect(await sharp(center!).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
+
+    // The URL-encoded key (`+` = space, `%2B` = plus) is decoded before use.
+    const blueView = await store.getProduct('acme', blue);
+    expect(blueView?.images[0]?.key).toBe(`acme/${blue}/images/blue shirt+1.jpg`);
+    expect(blueView?.attributes.color?.value).toBe('blue');
+
+    expect((await store.getProduct('acme', corrupt))?.images[0]).toMatchObject({ status: 'error', errorCode: 'not_an_image' });
+    expect((await store.getProduct('acme', zero))?.images[0]).toMatchObject({ status: 'error', errorCode: 'empty_object' });
+    expect((await store.getProduct('acme', text))?.images[0]).toMatchObject({ status: 'error', errorCode: 'too_large' });
+
+    const rejections = await store.listRejections();
+    expect(rejections.items).toContainEqual(expect.objectContaining({ key: 'stray-upload.jpg', code: 'outside_layout' }));
+    expect(rejections.items.map((r) => r.key)).not.toContain(`derived/acme/${red}/images/front.png/center.png`);
+  });
+
+  it('does not double-count or re-run a redelivered event', async () => {
+    const id = fresh();
+    upload(`acme/${id}/images/a.png`, await solid(220, 20, 20, 'png'));
+    const event = sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/images/a.png`, sequencer: '0A' }])));
+    await handler(event);
+    const first = await store.getProductItem('acme', id);
+    const again = await handler(event);
+    expect(again.batchItemFailures).toEqual([]);
+    expect(calls).toHaveLength(1);
+    const second = await store.getProductItem('acme', id);
+    expect(second?.version).toBe(first?.version);
+    expect(Object.keys(second?.attributes.color?.sources ?? {})).toEqual(['image:a.png']);
+  });
+
+  it('averages several images of one product', async () => {
+    const id = fresh();
+    upload(`acme/${id}/images/1.png`, await solid(220, 20, 20, 'png'));
+    upload(`acme/${id}/images/2.png`, await solid(220, 20, 20, 'png'));
+    upload(`acme/${id}/images/3.png`, await solid(20, 20, 220, 'png'));
+    await handler(sqsEvent(...['1', '2', '3'].map((name) => sqsRecord(s3Notification([{ key: `acme/${id}/images/${name}.png` }])))));
+    const view = await store.getProduct('acme', id);
+    expect(view?.attributes.color?.value).toBe('red');
+    expect(Object.keys(view?.attributes.color?.sources ?? {}).sort()).toEqual(['image:1.png', 'image:2.png', 'image:3.png']);
+  });
+
+  it('retries only the messages hit by an endpoint failure, then succeeds on redelivery', async () => {
+    const [good, bad] = [fresh(), fresh()];
+    upload(`acme/${good}/images/a.png`, await solid(20, 200, 20, 'png'));
+    upload(`acme/${bad}/images/a.png`, new Uint8Array([1, 2, 3]));
+    sagemaker.reset();
+    sagemaker.on(InvokeEndpointCommand).rejects(Object.assign(new Error('internal failure'), { name: 'InternalFailure', $fault: 'server', $metadata: { httpStatusCode: 500 } }));
+    const goodRecord = sqsRecord(s3Notification([{ key: `acme/${good}/images/a.png` }]));
+    const badRecord = sqsRecord(s3Notification([{ key: `acme/${bad}/images/a.png` }]));
+    const malformed = sqsRecord('this is not an S3 notification');
+    const response = await handler(sqsEvent(goodRecord, badRecord, malformed));
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([goodRecord.messageId, malformed.messageId].sort());
+    expect((await store.getProduct('acme', good))?.images[0]?.status).toBe('pending');
+    expect((await store.getProduct('acme', bad))?.images[0]?.status).toBe('error');
+
+    sagemaker.reset();
+    sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
+    expect((await handler(sqsEvent(goodRecord))).batchItemFailures).toEqual([]);
+    expect((await store.getProduct('acme', good))?.attributes.color?.value).toBe('green');
+  });
+
+  it('removes a deleted image and ignores a late older create', async () => {
+    const id = fresh();
+    const key = `acme/${id}/images/a.png`;
+    upload(key, await solid(220, 20, 20, 'png'));
+    upload(`acme/${id}/images/b.png`, await solid(20, 20, 220, 'png'));
+    await handler(sqsEvent(sqsRecord(s3Notification([{ key, sequencer: '10' }])), sqsRecord(s3Notification([{ key: `acme/${id}/images/b.png`, sequencer: '10' }]))));
+    expect(s3.objects.has(`derived/${key}/center.png`)).toBe(true);
+
+    s3.objects.delete(key);
+    await handler(sqsEvent(sqsRecord(s3Notification([{ key, action: 'removed', sequencer: '20' }]))));
+    let view = await store.getProduct('acme', id);
+    expect(view?.images.map((i) => i.key)).toEqual([`acme/${id}/images/b.png`]);
+    expect(view?.attributes.color?.value).toBe('blue');
+    expect(s3.objects.has(`derived/${key}/center.png`)).toBe(false);
+
+    upload(key, await solid(220, 20, 20, 'png'));
+    await handler(sqsEvent(sqsRecord(s3Notification([{ key, sequencer: '18' }]))));
+    view = await store.getProduct('acme', id);
+    expect(view?.images.map((i) => i.key)).toEqual([`acme/${id}/images/b.png`]);
+  });
+});
