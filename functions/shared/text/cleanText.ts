@@ -113,8 +113,9 @@ export function truncate(text: string, maxChars: number): string {
   if (room <= 0) return text.slice(0, Math.max(0, maxChars)).replace(/[\uD800-\uDBFF]$/, '').trimEnd();
   let cut = room;
   if (/[\uDC00-\uDFFF]/.test(text.charAt(cut))) cut -= 1;
+  // Back off to the last word boundary unless that would throw away a long stretch.
   const lastSpace = text.slice(0, cut + 1).search(/\s\S*$/);
-  if (lastSpace > room * 0.8) cut = lastSpace;
+  if (lastSpace > 0 && cut - lastSpace <= Math.max(20, room * 0.2)) cut = lastSpace;
   return `${text.slice(0, cut).trimEnd()} ${TRUNCATION_MARKER}`;
 }
 
