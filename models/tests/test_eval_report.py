@@ -1,0 +1,64 @@
+"""Report generation on a tiny fake run: tables, honest target checks, confusion PNGs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from weft_models.evaluation.metrics import abstention, confusion, task_metrics
+from weft_models.evaluation.report import target_checks, write_report
+
+
+def test_metrics_count_only_answered_labeled_rows() -> None:
+    labels = np.array([0, 1, 1, 2, -100])
+    probs = np.eye(3)[[0, 1, 2, 2, 0]]
+    m = task_metrics(labels, probs)
+    assert m["n"] == 4 and m["accuracy"] == 0.75
+    assert 0 < m["macro_f1"] < 1
+    partial = task_metrics(labels, probs, present=np.array([True, True, False, False, True]))
+    assert partial["accuracy"] == 1.0 and partial["coverage"] == 0.5
+    assert confusion(labels, probs) == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert abstention(labels, probs * 0.9 + 0.01, 0.95)["answered"] == 0.0
+
+
+def fake_results() -> dict:
+    rng = np.random.default_rng(0)
+    tasks = {"category": ["tshirt_top", "trouser", "bag"], "color": ["red", "blue"]}
+    def m(acc: float) -> dict:
+        return {"accuracy": acc, "macro_f1": acc - 0.01, "n": 100, "coverage": 1.0}
+    return {
+        "version": "test", "generated": "now", "tasks": tasks,
+        "data": {"train": {"products": 10, "images": 20}, "test": {"products": 5, "images": 9}},
+        "sources": {
+            "image": {"category": m(0.91), "color": m(0.80)},
+            "text": {"category": m(0.70), "color": m(0.96)},
+            "rules": {"color": {**m(0.99), "coverage": 0.4}},
+            "ensemble": {"category": m(0.90), "color": m(0.98)},
+        },
+        "ensemble": {"color": {"weights": {"image": 0.2, "text": 0.5, "rules": 0.3}, "threshold": 0.4, "answered": 0.97, "accuracy_answered": 0.99}},
+        "confusion": {"image": {t: rng.integers(0, 9, (len(l), len(l))).tolist() for t, l in tasks.items()}},
+        "multitask": {"rows": {"multi-task": {"category": m(0.9), "color": m(0.8)}, "single-task": {"category": m(0.88), "color": m(0.79)}}},
+        "views": {"rows": {"two views": {"category": m(0.9)}, "downsampled only": {"category": m(0.85)}}},
+        "quantization": {"rows": {"fp32": {"bytes": 90_000_000, "metrics": {"color": m(0.96)}}, "int8": {"bytes": 23_000_000, "metrics": {"color": m(0.955)}}}},
+        "sizes": {"text/triton/weft-text/1/model.onnx": 23_000_000},
+        "timings": {"data": 60.0, "text": 300.0},
+        "notes": ["a note"],
+    }
+
+
+def test_report_is_written_with_honest_target_checks(tmp_path: Path) -> None:
+    results = fake_results()
+    readme = write_report(results, tmp_path).read_text()
+    checks = {c["check"]: c["met"] for c in target_checks(results["sources"], {"category": 0.93, "color": 0.97})}
+    assert checks["ensemble category accuracy ≥ 0.93"] is False
+    assert checks["ensemble color accuracy ≥ 0.97"] is True
+    assert any(k.startswith("ensemble category ≥ best single modality (image") and v is False for k, v in checks.items())
+    assert "**missed**" in readme and "2 of 4 checks met." in readme
+    assert "| ensemble | 90.0 | 89.0 | 98.0 | 97.0 |" in readme
+    assert "color 40.0%" in readme  # rules coverage shown
+    for task in ("category", "color"):
+        png = tmp_path / f"confusion_image_{task}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({png.name})" in readme
+    assert json.loads((tmp_path / "results.json").read_text())["version"] == "test"

@@ -1,0 +1,1 @@
+"""Evaluation: per-source and ensemble metrics on held-out garments, and the readable report."""
