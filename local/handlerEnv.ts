@@ -37,6 +37,8 @@ export const applyHandlerEnv = (endpoints: HandlerEndpoints, env: NodeJS.Process
     IMAGE_ENDPOINT_NAME: endpoints.imageEndpointName,
     TEXT_ENDPOINT_NAME: endpoints.textEndpointName,
   });
+  // No CloudWatch here: EMF metric lines would only clutter the console.
+  env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   // A session token from the user's shell would be sent along with the dummy keys; drop it.
   delete env.AWS_SESSION_TOKEN;
   delete env.AWS_PROFILE;

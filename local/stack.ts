@@ -13,6 +13,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
 import { resolveModelsDir } from '../functions/shared/manifest.js';
 import { tableDefinition } from '../functions/shared/products/tableDefinition.js';
 import type { QueueName } from '../functions/shared/layout.js';
@@ -54,6 +55,8 @@ export interface StackOptions {
   handlers?: Partial<{ image: SqsHandler; text: SqsHandler; api: ApiHandler }>;
   bucket?: string;
   tableName?: string;
+  /** Sees every notification S3 sends (tests capture them to redeliver one, as S3 may). */
+  onS3Record?: (record: S3EventRecord) => void;
 }
 
 export interface RunningStack {
@@ -65,7 +68,13 @@ export interface RunningStack {
   models: string[];
   /** An S3 client for the local endpoint, as a user would configure one. */
   s3: S3Client;
-  dispatcher: { idle(): Promise<void>; deadLetters(): Promise<DeadLetter[]>; depth(): ReturnType<Dispatcher['depth']> };
+  dispatcher: {
+    idle(): Promise<void>;
+    deadLetters(): Promise<DeadLetter[]>;
+    depth(): ReturnType<Dispatcher['depth']>;
+    /** Delivers a notification again, as S3's at-least-once delivery sometimes does. */
+    publish(record: S3EventRecord): void;
+  };
   samples?: SampleIngest;
   /** Stops one service while the rest keep running (fault tests: a model server that went away). */
   stopService(name: ServiceName): Promise<void>;
@@ -111,6 +120,8 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
   const tableName = opts.tableName ?? 'weft-products';
   const modelsDir = opts.modelsDir ?? resolveModelsDir(process.env, projectRoot);
   const log = opts.quiet ? () => undefined : (message: string) => console.error(message);
+  // The handlers' Powertools loggers read their level when first imported (below).
+  if (opts.quiet) process.env.POWERTOOLS_LOG_LEVEL ??= 'CRITICAL';
   const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
   const ports = { api: 0, s3: 0, dynamodb: 0, models: 0, ...opts.ports };
 
@@ -140,7 +151,11 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       port: ports.s3,
       bucket,
       region: LOCAL_REGION,
-      onRecord: (record) => (dispatcher ? dispatcher.publishS3Record(record) : early.push(record)),
+      onRecord: (record) => {
+        opts.onS3Record?.(record);
+        if (dispatcher) dispatcher.publishS3Record(record);
+        else early.push(record);
+      },
     });
     stops.push({ name: 's3', stop: s3Server.stop });
 
@@ -214,7 +229,12 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       modelsDir,
       models: models.models,
       s3,
-      dispatcher: { idle: () => running.idle(), deadLetters: () => running.deadLetters(), depth: () => running.depth() },
+      dispatcher: {
+        idle: () => running.idle(),
+        deadLetters: () => running.deadLetters(),
+        depth: () => running.depth(),
+        publish: (record) => void running.publishS3Record(record),
+      },
       samples,
       stopService: async (name) => {
         const index = stops.findIndex((s) => s.name === name);

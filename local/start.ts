@@ -61,6 +61,8 @@ const main = async (): Promise<void> => {
   // The SDK's Node 20 end-of-support notice is known (docs/environment) and would bury the
   // addresses printed below; an explicit setting in the environment still wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Handler logs are JSON lines for CloudWatch; locally show warnings and errors unless asked.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   let stack: RunningStack;
   try {
     stack = await startStack({ ports: portsFromEnv(), ingestSamples: true });
