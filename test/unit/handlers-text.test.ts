@@ -1,0 +1,129 @@
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ProductStore } from '../../functions/shared/products/productStore.js';
+import { loadModelSet } from '../../functions/shared/ingest/config.js';
+import { startTestTable, type TestTable } from './support/dynalite.js';
+import { useTestEnv } from './support/env.js';
+import { fakeInvoke } from './support/fakeEndpoint.js';
+import { writeModelsDir } from './support/models.js';
+import { mockS3 } from './support/s3Mock.js';
+import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
+
+let table: TestTable;
+let restoreEnv: () => void;
+let handler: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+let store: ProductStore;
+const s3 = mockS3();
+const sagemaker = mockClient(SageMakerRuntimeClient);
+let calls: { endpoint: string; rows: number }[] = [];
+let n = 0;
+
+const fresh = () => `t${++n}`;
+const put = (key: string, content: string | Uint8Array) => s3.objects.set(key, typeof content === 'string' ? new TextEncoder().encode(content) : content);
+const created = (key: string, sequencer?: string) => sqsRecord(s3Notification([{ key, ...(sequencer ? { sequencer } : {}) }]));
+const textItem = async (id: string) => (await store.readPartition('acme', id)).find((item) => item.sk === 'SRC#text') as Record<string, any> | undefined;
+
+beforeAll(async () => {
+  table = await startTestTable('weft-text-test');
+  const modelsDir = writeModelsDir();
+  restoreEnv = useTestEnv({ TABLE_NAME: table.tableName, WEFT_MODELS_DIR: modelsDir, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint });
+  ({ handler } = await import('../../functions/text-ingest/handler.js'));
+  const models = loadModelSet(modelsDir);
+  store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
+});
+
+afterAll(async () => {
+  restoreEnv();
+  s3.mock.restore();
+  sagemaker.restore();
+  await table.stop();
+});
+
+beforeEach(() => {
+  calls = [];
+  sagemaker.reset();
+  sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
+});
+
+describe('text-ingest handler', () => {
+  it('tags valid product.json files in one model call and records each bad one on its product', async () => {
+    const [tee, navy, broken, untitled, latin1, array] = [fresh(), fresh(), fresh(), fresh(), fresh(), fresh()];
+    put(`acme/${tee}/product.json`, JSON.stringify({ title: 'Red cotton <b>tee</b>', description: '<p>Soft&nbsp;red shirt</p>', brand: 'Acme', color: 'Oxblood', sku: 'A-1' }));
+    put(`acme/${navy}/product.json`, JSON.stringify({ title: 'Dress', color: 'Navy', description: 'x'.repeat(50_000) }));
+    put(`acme/${broken}/product.json`, '{"title": "Tee",');
+    put(`acme/${untitled}/product.json`, JSON.stringify({ description: 'no title here' }));
+    // Invalid UTF-8 (a lone 0xE9 byte, Latin-1 "é") inside an otherwise valid document.
+    put(`acme/${latin1}/product.json`, Uint8Array.from([...new TextEncoder().encode('{"title": "Caf'), 0xe9, ...new TextEncoder().encode(' blue tee"}')]));
+    put(`acme/${array}/product.json`, '[1, 2]');
+
+    const response = await handler(sqsEvent(...[tee, navy, broken, untitled, latin1, array].map((id) => created(`acme/${id}/product.json`))));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(calls).toEqual([{ endpoint: 'weft-text', rows: 3 }]);
+
+    const view = await store.getProduct('acme', tee);
+    expect(view?.text).toEqual({ status: 'tagged', key: `acme/${tee}/product.json` });
+    expect(view?.vendorColor).toEqual({ raw: 'Oxblood', normalized: 'red' });
+    expect(view?.attributes.color?.sources).toMatchObject({ text: { value: 'red' }, rules: { value: 'red', confidence: 1 } });
+    expect(view?.attributes.color?.value).toBe('red');
+    const stored = await textItem(tee);
+    expect(stored?.text).toBe('Red cotton tee\nSoft red shirt\nAcme');
+    expect(stored?.document).toMatchObject({ sku: 'A-1' });
+
+    // Navy normalizes to blue; a long description is capped, not refused.
+    const navyView = await store.getProduct('acme', navy);
+    expect(navyView?.vendorColor).toEqual({ raw: 'Navy', normalized: 'blue' });
+    expect(navyView?.attributes.color?.sources.rules).toMatchObject({ value: 'blue' });
+    expect(((await textItem(navy))?.text as string).length).toBeLessThanOrEqual(4_000);
+
+    expect((await store.getProduct('acme', broken))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_json' });
+    expect((await store.getProduct('acme', untitled))?.text).toMatchObject({ status: 'error', errorCode: 'missing_title' });
+    expect((await store.getProduct('acme', array))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_product' });
+    expect((await store.getProduct('acme', latin1))?.text.status).toBe('tagged');
+    expect((await textItem(latin1))?.text).toBe('Caf\uFFFD blue tee');
+  });
+
+  it('removes the text and rules sources when product.json is deleted, and ignores an older create', async () => {
+    const id = fresh();
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Green tee', color: 'emerald' }));
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '10')));
+    expect((await store.getProduct('acme', id))?.attributes.color?.sources.rules).toMatchObject({ value: 'green' });
+
+    await handler(sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/product.json`, action: 'removed', sequencer: '20' }]))));
+    expect(await store.getProduct('acme', id)).toBeUndefined();
+
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '15')));
+    expect(await store.getProduct('acme', id)).toBeUndefined();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('replaces the rules source when a new product.json drops the color', async () => {
+    const id = fresh();
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee', color: 'Black' }));
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '01')));
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee' }));
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '02')));
+    const view = await store.getProduct('acme', id);
+    expect(view?.vendorColor).toBeUndefined();
+    expect(view?.attributes.color?.sources.rules).toBeUndefined();
+  });
+
+  it('retries a message whose DynamoDB writes are throttled, without failing its neighbours', async () => {
+    const ddb = mockClient(DynamoDBDocumentClient);
+    try {
+      put('acme/throttled/product.json', JSON.stringify({ title: 'Tee' }));
+      ddb.on(UpdateCommand).rejects(Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+      ddb.on(PutCommand).resolves({});
+      ddb.on(QueryCommand).resolves({ Items: [] });
+      const throttled = created('acme/throttled/product.json');
+      const stray = created('stray/product.json');
+      const response = await handler(sqsEvent(throttled, stray));
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: throttled.messageId }]);
+      expect(ddb.commandCalls(PutCommand).some((call) => (call.args[0].input.Item as { key?: string }).key === 'stray/product.json')).toBe(true);
+    } finally {
+      ddb.restore();
+    }
+  });
+});
