@@ -275,3 +275,21 @@ describe('text model', () => {
     expect(seen.map((inputs) => inputs[0]!.shape[0])).toEqual([16, 16, 8]);
   });
 });
+
+describe('tokenizer of the committed fixture text model', () => {
+  // Expected ids from the Python `tokenizers` library on the same tokenizer.json with
+  // truncation (64) and fixed padding (64): client-side tokenization must match training.
+  const pad = (ids: number[]) => [...ids, ...new Array(64 - ids.length).fill(0)];
+  it.each([
+    ['Slim-fit Denim Jacket — washed BLUE, 100% cotton', [101, 11754, 1011, 4906, 26762, 6598, 1517, 8871, 2630, 1010, 2531, 1003, 6557, 102]],
+    ['Café crème striped T-shirt', [101, 7668, 13675, 21382, 17983, 1056, 1011, 3797, 102]],
+    [`${'long '.repeat(80)}end`, [101, ...new Array(62).fill(2146), 102]],
+  ])('%s', async (text, ids) => {
+    const { ManifestTokenizer } = await import('../../functions/shared/inference/tokenizer.js');
+    const { loadManifest } = await import('../../functions/shared/manifest.js');
+    const tokenizer = await ManifestTokenizer.fromManifest(loadManifest('models/artifacts/fixtures/text/manifest.json'));
+    const batch = tokenizer.encodeBatch([text]);
+    expect(Array.from(batch.inputIds, Number)).toEqual(pad(ids));
+    expect(Array.from(batch.attentionMask, Number)).toEqual(pad(ids.map(() => 1)));
+  });
+});
