@@ -26,11 +26,13 @@ from ..tasks import TaskSpec, task_classes
 from ..training import Trainer, TrainConfig, TrainResult, load_weights, read_checkpoint_extra, seed_everything
 from .model import TextModelConfig, TextMultiTaskModel, build_text_model, checkpoint_extra, model_from_checkpoint_extra
 from .tokenizer import encode, export_tokenizer, load_tokenizer
-from .weft_cli import clean_texts
+from .weft_cli import clean_texts, strip_boilerplate
 
 log = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("title", "description", "brand")
+MAX_MODEL_TEXT_CHARS = 4_000
+"""text-ingest's cap on each cleaned field and on the joined text (``MAX_MODEL_TEXT_CHARS``)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,12 @@ class TextExample:
     """One product's raw text fields and its labels (task → label slug; absent tasks unlabeled)."""
 
     product_id: str
-    fields: Mapping[str, str]
+    fields: Mapping[str, object]
     labels: Mapping[str, str]
+    vendor: str = "vendor"
+    text: str | None = None
+    """The model text when already built (:func:`model_texts` over the whole catalog at once, so
+    per-vendor boilerplate statistics see every product as they would in the pipeline)."""
 
 
 @dataclass
@@ -75,17 +81,33 @@ class TextTrainSettings:
         }
 
 
-def model_texts(examples: Sequence[TextExample], cache: Path | None = None) -> list[str]:
-    """Cleaned ``title\\ndescription\\nbrand`` per example (cached by content hash in ``cache``)."""
-    raw = [[ex.fields.get(name) or "" for name in TEXT_FIELDS] for ex in examples]
-    key = hashlib.sha256(json.dumps(raw).encode()).hexdigest()[:16]
+def _field_text(value: object) -> str:
+    # As text-ingest's fieldText: strings as they are, numbers and booleans spelled out, else nothing.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return ""
+
+
+def model_texts(examples: Sequence[TextExample], cache: Path | None = None, boilerplate: bool = True) -> list[str]:
+    """The text the model sees, built as text-ingest builds it (``buildModelText``).
+
+    Each field cleaned by ``weft clean-text`` (capped at 4000 characters), the non-empty ones
+    joined by a newline in manifest order, then — as the deployed handler does — per-vendor
+    boilerplate removed. Cached by content hash in ``cache``.
+    """
+    raw = [[_field_text(ex.fields.get(name)) for name in TEXT_FIELDS] for ex in examples]
+    key = hashlib.sha256(json.dumps([raw, [ex.vendor for ex in examples], boilerplate]).encode()).hexdigest()[:16]
     if cache is not None and cache.exists():
         stored = json.loads(cache.read_text(encoding="utf-8"))
         if stored.get("key") == key:
             return list(stored["texts"])
-    flat = clean_texts([value for fields in raw for value in fields])
+    flat = clean_texts([value for fields in raw for value in fields], max_chars=MAX_MODEL_TEXT_CHARS)
     width = len(TEXT_FIELDS)
-    texts = ["\n".join(v for v in flat[i * width : (i + 1) * width] if v) for i in range(len(raw))]
+    texts = ["\n".join(v for v in flat[i * width : (i + 1) * width] if v)[:MAX_MODEL_TEXT_CHARS] for i in range(len(raw))]
+    if boilerplate:
+        texts = strip_boilerplate([(t, ex.vendor, ex.product_id) for t, ex in zip(texts, examples)])
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"key": key, "texts": texts}), encoding="utf-8")
@@ -137,8 +159,12 @@ def train_text(
     source = settings.model.source_dir() or TextModelConfig().source_dir()
     assert source is not None
     tokenizer = load_tokenizer(export_tokenizer(source, out / "tokenizer", settings.model.max_length))
-    log.info("cleaning %d texts with weft clean-text", len(train) + len(val))
-    texts = model_texts([*train, *val], out / "texts.json")
+    examples = [*train, *val]
+    if all(ex.text is not None for ex in examples):
+        texts = [str(ex.text) for ex in examples]
+    else:
+        log.info("cleaning %d texts with weft clean-text", len(examples))
+        texts = model_texts(examples, out / "texts.json")
     enc = encode(tokenizer, texts)
     lengths = enc["attention_mask"].sum(1).float()
     log.info("tokens per text: mean %.0f, max %d, truncated %.1f%%", float(lengths.mean()), int(lengths.max()),

@@ -45,14 +45,30 @@ def run_weft(args: Sequence[str], stdin: str, repo_root: Path = REPO_ROOT) -> st
     return result.stdout.decode("utf-8")
 
 
-def clean_texts(texts: Sequence[str], repo_root: Path = REPO_ROOT) -> list[str]:
+def clean_texts(texts: Sequence[str], max_chars: int | None = None, repo_root: Path = REPO_ROOT) -> list[str]:
     """``weft clean-text --jsonl`` over all ``texts`` in one process, order kept."""
     if not texts:
         return []
-    out = run_weft(["clean-text", "--jsonl"], "".join(json.dumps(t) + "\n" for t in texts), repo_root)
+    args = ["clean-text", "--jsonl", *(["--max-chars", str(max_chars)] if max_chars else [])]
+    return _parse_lines(run_weft(args, "".join(json.dumps(t) + "\n" for t in texts), repo_root), len(texts))
+
+
+def strip_boilerplate(rows: Sequence[tuple[str, str, str]], repo_root: Path = REPO_ROOT) -> list[str]:
+    """``weft clean-text --jsonl --strip-boilerplate`` over ``(text, vendor, product_id)`` rows.
+
+    The per-vendor boilerplate statistics are learned from all rows given, as text-ingest learns
+    them from a vendor's products.
+    """
+    if not rows:
+        return []
+    lines = "".join(json.dumps({"text": t, "vendor": v, "productId": p}) + "\n" for t, v, p in rows)
+    return _parse_lines(run_weft(["clean-text", "--jsonl", "--strip-boilerplate"], lines, repo_root), len(rows))
+
+
+def _parse_lines(out: str, expected: int) -> list[str]:
     lines = out.splitlines()
-    if len(lines) != len(texts):
-        raise WeftCliError(f"weft clean-text returned {len(lines)} lines for {len(texts)} texts")
+    if len(lines) != expected:
+        raise WeftCliError(f"weft clean-text returned {len(lines)} lines for {expected} texts")
     cleaned = [json.loads(line) for line in lines]
     bad = [i for i, c in enumerate(cleaned) if not isinstance(c, str)]
     if bad:
