@@ -1,6 +1,10 @@
 /**
  * `npm start`: the whole pipeline on this machine, no AWS account and no Docker. State lives
  * under .weft/ (WEFT_HOME overrides) and survives restarts; Ctrl-C stops everything cleanly.
+ *
+ * Environment: WEFT_API_PORT (3000), WEFT_S3_PORT (4569), WEFT_DYNAMODB_PORT (4567),
+ * WEFT_MODELS_PORT (8080) — 0 picks a free port; WEFT_HOME (.weft); WEFT_MODELS_DIR (trained
+ * artifacts, else fixtures); WEFT_SAMPLES_DIR (samples/catalog, loaded on the first start).
  */
 import { relative } from 'node:path';
 import { PortInUseError } from './listen.js';
@@ -65,13 +69,12 @@ const main = async (): Promise<void> => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   let stack: RunningStack;
   try {
-    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true });
+    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: process.env.WEFT_SAMPLES_DIR });
   } catch (error) {
-    if (error instanceof PortInUseError) {
-      console.error(`weft: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
+    // A busy port or a missing models folder is a message for a person, not a stack trace.
+    console.error(`weft: ${(error as Error).message}`);
+    if (!(error instanceof PortInUseError) && process.env.DEBUG) console.error(error);
+    process.exit(1);
   }
   console.log(describe(stack));
 
