@@ -11,6 +11,7 @@
  * decoding (libvips picks 1/2, 1/4 or 1/8 from the requested size), so an 8 MP photo is never
  * materialised at full size. Both views are cut from that one raw sRGB buffer.
  */
+import { channel } from 'node:diagnostics_channel';
 import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
 import { PermanentError } from '../errors.js';
 import { sniffFormat, type ImageFormat } from './sniffFormat.js';
@@ -31,6 +32,12 @@ export interface PreparedViews {
   center: Uint8Array;
   source: { format: string; width: number; height: number };
 }
+
+/**
+ * Timing of each successful preparation, for benchmarks and profiling: subscribers get
+ * `{ milliseconds, format, width, height }`. Publishing costs nothing while no one listens.
+ */
+export const prepareViewsChannel = channel('weft:image:prepareViews');
 
 /** Size (after EXIF orientation) the image is decoded to; both views are derived from it. */
 export const decodeSize = (
@@ -82,6 +89,7 @@ const toRgb = (pipeline: Sharp, background: [number, number, number]): Sharp =>
     .removeAlpha();
 
 export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions): Promise<PreparedViews> => {
+  const started = prepareViewsChannel.hasSubscribers ? performance.now() : 0;
   const { viewSize: size, centerCropFraction: fraction, background, maxInputPixels } = opts;
   const format = checkBytes(input, opts);
   // sharp wants a Buffer; wrapping shares the memory rather than copying it.
@@ -123,10 +131,12 @@ export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions)
     sharp(decoded.data, raw).resize(size, size, { fit: 'contain', background: bg }).raw().toBuffer(),
     sharp(decoded.data, raw).extract(centerRegion(width, height, fraction)).resize(size, size, { fit: 'fill' }).raw().toBuffer(),
   ]);
+  const source = { format: meta.format === 'heif' && format === 'avif' ? 'avif' : (meta.format ?? format), width: oriented.width, height: oriented.height };
+  if (prepareViewsChannel.hasSubscribers) prepareViewsChannel.publish({ milliseconds: performance.now() - started, ...source });
   return {
     downsampled: new Uint8Array(downsampled.buffer, downsampled.byteOffset, downsampled.byteLength),
     center: new Uint8Array(center.buffer, center.byteOffset, center.byteLength),
-    source: { format: meta.format === 'heif' && format === 'avif' ? 'avif' : (meta.format ?? format), width: oriented.width, height: oriented.height },
+    source,
   };
 };
 

@@ -17,6 +17,7 @@
  * - A reply that does not match the manifest (missing output, wrong shape) → ModelContractError,
  *   retryable for the same reason.
  */
+import { channel } from 'node:diagnostics_channel';
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { TransientError } from '../errors.js';
 import type { LoadedManifest } from '../manifest.js';
@@ -29,6 +30,12 @@ import { TritonProtocolError, decodeInferResponse, elementCount, encodeInferRequ
 export const DEFAULT_MAX_PAYLOAD_BYTES = 5.5 * 1024 * 1024;
 /** Calls of one split batch in flight at once; the endpoint batches them again server-side. */
 const PARALLEL_CALLS = 4;
+
+/**
+ * One message per InvokeEndpoint call that got an answer, for benchmarks and profiling:
+ * `{ endpointName, rows, requestBytes, milliseconds }`. Free while no one subscribes.
+ */
+export const invokeChannel = channel('weft:inference:invoke');
 
 export class EndpointRequestError extends Error {
   override readonly name = 'EndpointRequestError';
@@ -51,8 +58,6 @@ export interface ModelEndpointOptions {
   manifest: LoadedManifest;
   /** Tensor bytes per InvokeEndpoint call (default DEFAULT_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes?: number;
-  /** Optional hook for benchmarks and metrics: called once per InvokeEndpoint call. */
-  onCall?: (call: { rows: number; requestBytes: number; milliseconds: number }) => void;
 }
 
 const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'ModelNotReadyException']);
@@ -104,14 +109,12 @@ export class ModelEndpoint {
   readonly endpointName: string;
   private readonly client: SageMakerRuntimeClient;
   private readonly maxPayloadBytes: number;
-  private readonly onCall: ModelEndpointOptions['onCall'];
 
   constructor(opts: ModelEndpointOptions) {
     this.client = opts.client;
     this.endpointName = opts.endpointName;
     this.manifest = opts.manifest;
     this.maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    this.onCall = opts.onCall;
   }
 
   /** Rows per call: the model's batch limit, lowered so one call stays under the payload limit. */
@@ -178,7 +181,9 @@ export class ModelEndpoint {
     } catch (error) {
       throw classifyInvokeError(error, this.endpointName);
     }
-    this.onCall?.({ rows, requestBytes: request.body.length, milliseconds: performance.now() - started });
+    if (invokeChannel.hasSubscribers) {
+      invokeChannel.publish({ endpointName: this.endpointName, rows, requestBytes: request.body.length, milliseconds: performance.now() - started });
+    }
     let outputs: Tensor[];
     try {
       outputs = decodeInferResponse(body, contentType);
