@@ -15,6 +15,7 @@ import { ID_PATTERN } from '../shared/layout.js';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { InvalidCursorError, type ProductStore } from '../shared/products/productStore.js';
 import { HttpError, errorResponse, json } from './http.js';
+import type { ApiMethod } from './routeTable.js';
 
 export interface ApiDeps {
   store: ProductStore;
@@ -73,26 +74,26 @@ const productOr404 = async (store: ProductStore, vendor: string, productId: stri
 type Handler = (match: string[], event: APIGatewayProxyEventV2, deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>;
 
 interface Route {
-  method: string;
-  /** Literal segments, or `*` for a parameter. */
-  pattern: string[];
+  method: ApiMethod;
+  /** API Gateway route path; `{name}` segments are parameters, passed to `handle` in order. */
+  path: string;
   handle: Handler;
 }
 
 const routes: Route[] = [
   {
     method: 'GET',
-    pattern: ['health'],
+    path: '/health',
     handle: async (_m, _e, deps) => json(200, { status: 'ok', modelVersions: deps.modelVersions, tasks: Object.keys(deps.catalog) }),
   },
   {
     method: 'GET',
-    pattern: ['products', '*', '*'],
+    path: '/products/{vendor}/{productId}',
     handle: async ([vendor, productId], _e, { store }) => json(200, await productOr404(store, id(vendor!, 'vendor'), id(productId!, 'productId'))),
   },
   {
     method: 'PUT',
-    pattern: ['products', '*', '*', 'attributes', '*'],
+    path: '/products/{vendor}/{productId}/attributes/{task}',
     handle: async ([vendor, productId, task], event, { store, catalog }) => {
       id(vendor!, 'vendor');
       id(productId!, 'productId');
@@ -110,7 +111,7 @@ const routes: Route[] = [
   },
   {
     method: 'DELETE',
-    pattern: ['products', '*', '*', 'attributes', '*'],
+    path: '/products/{vendor}/{productId}/attributes/{task}',
     handle: async ([vendor, productId, task], _e, { store, catalog }) => {
       id(vendor!, 'vendor');
       id(productId!, 'productId');
@@ -124,7 +125,7 @@ const routes: Route[] = [
   },
   {
     method: 'GET',
-    pattern: ['attributes', '*', '*'],
+    path: '/attributes/{task}/{value}',
     handle: async ([task, value], event, { store, catalog }) => {
       const labels = labelsOf(catalog, task!);
       if (!labels.includes(value!)) throw new HttpError(404, `unknown ${task} value "${value}"; labels: ${labels.join(', ')}`);
@@ -138,7 +139,7 @@ const routes: Route[] = [
   },
   {
     method: 'GET',
-    pattern: ['rejections'],
+    path: '/rejections',
     handle: async (_m, event, { store }) => {
       const query = event.queryStringParameters ?? {};
       return json(200, await store.listRejections({ limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }));
@@ -146,7 +147,7 @@ const routes: Route[] = [
   },
   {
     method: 'GET',
-    pattern: ['corrections'],
+    path: '/corrections',
     handle: async (_m, event, { store }) => {
       const query = event.queryStringParameters ?? {};
       let since: string | undefined;
@@ -160,11 +161,15 @@ const routes: Route[] = [
   },
 ];
 
-const matches = (pattern: string[], parts: string[]): string[] | undefined => {
+/** What this module implements, for the check against routeTable.ts. */
+export const IMPLEMENTED_ROUTES: readonly { method: ApiMethod; path: string }[] = routes.map(({ method, path }) => ({ method, path }));
+
+const matches = (path: string, parts: string[]): string[] | undefined => {
+  const pattern = path.split('/').filter((s) => s.length > 0);
   if (pattern.length !== parts.length) return undefined;
   const params: string[] = [];
   for (let i = 0; i < pattern.length; i += 1) {
-    if (pattern[i] === '*') params.push(parts[i]!);
+    if (pattern[i]!.startsWith('{')) params.push(parts[i]!);
     else if (pattern[i] !== parts[i]) return undefined;
   }
   return params;
@@ -174,7 +179,7 @@ export const route = async (event: APIGatewayProxyEventV2, deps: ApiDeps): Promi
   try {
     const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
     const parts = segments(event.rawPath ?? '/');
-    const candidates = routes.map((r) => ({ r, params: matches(r.pattern, parts) })).filter((c) => c.params !== undefined);
+    const candidates = routes.map((r) => ({ r, params: matches(r.path, parts) })).filter((c) => c.params !== undefined);
     if (candidates.length === 0) return errorResponse(404, `no route for ${method} ${event.rawPath}`);
     const chosen = candidates.find((c) => c.r.method === method);
     if (!chosen) {

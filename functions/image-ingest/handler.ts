@@ -35,5 +35,5 @@ export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, 
   const rt = await runtime();
   const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
   const collector = new BatchCollector<PreparedViews, TaskProbabilities>(event.Records.length, (views) => predictImages(rt.endpoint, views));
-  return processSqsBatch(event, context, (record) => ingest.handleMessage(record.body, collector));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector));
 });

@@ -45,6 +45,13 @@ interface Claimed {
   views: PreparedViews;
 }
 
+/**
+ * Relative say of an image among the product's images: a source smaller than the model's view is
+ * upscaled and blurry, so it counts less (down to a quarter); anything at least view-sized counts fully.
+ */
+export const imageWeight = (source: { width: number; height: number }, viewSize: number): number =>
+  Math.round(Math.min(1, Math.max(0.25, Math.min(source.width, source.height) / viewSize)) * 1000) / 1000;
+
 export class ImageIngest {
   constructor(private readonly deps: ImageIngestDeps) {}
 
@@ -149,6 +156,7 @@ export class ImageIngest {
           status: 'tagged',
           predictions: toPredictions(manifest, results[i]!),
           modelVersion: modelVersion(manifest),
+          weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize),
         });
         if (written) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
       }),

@@ -41,5 +41,5 @@ export const handler = wrapHandler('text-ingest', obs, async (event: SQSEvent, c
   const rt = await runtime();
   const ingest = new TextIngest({ ...rt, logger: obs.logger, metrics: obs.metrics });
   const collector = new BatchCollector<string, TaskProbabilities>(event.Records.length, (texts) => rt.model.predict(texts));
-  return processSqsBatch(event, context, (record) => ingest.handleMessage(record.body, collector));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector));
 });

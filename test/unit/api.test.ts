@@ -65,6 +65,13 @@ afterAll(async () => {
 });
 
 describe('api', () => {
+  it('implements exactly the routes the HTTP API declares', async () => {
+    const { API_ROUTES } = await import('../../functions/api/routeTable.js');
+    const { IMPLEMENTED_ROUTES } = await import('../../functions/api/routes.js');
+    const key = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
+    expect(IMPLEMENTED_ROUTES.map(key).sort()).toEqual(API_ROUTES.map(key).sort());
+  });
+
   it('reports health with model versions', async () => {
     const { status, body } = await request('GET', '/health');
     expect(status).toBe(200);

@@ -114,6 +114,20 @@ describe('image-ingest handler', () => {
     expect(Object.keys(second?.attributes.color?.sources ?? {})).toEqual(['image:a.png']);
   });
 
+  it('gives small (upscaled) images less weight', async () => {
+    const { imageWeight } = await import('../../functions/image-ingest/imageIngest.js');
+    expect(imageWeight({ width: 1000, height: 800 }, 224)).toBe(1);
+    expect(imageWeight({ width: 112, height: 300 }, 224)).toBe(0.5);
+    expect(imageWeight({ width: 10, height: 10 }, 224)).toBe(0.25);
+    const id = fresh();
+    upload(`acme/${id}/images/big.png`, await solid(220, 20, 20, 'png', 64, 64));
+    upload(`acme/${id}/images/thumb.png`, await solid(20, 20, 220, 'png', 8, 8));
+    await handler(sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/images/big.png` }])), sqsRecord(s3Notification([{ key: `acme/${id}/images/thumb.png` }]))));
+    const color = (await store.getProduct('acme', id))?.attributes.color;
+    expect(color?.value).toBe('red');
+    expect(color?.sources['image:big.png']!.weight).toBeGreaterThan(color?.sources['image:thumb.png']!.weight ?? 1);
+  });
+
   it('averages several images of one product', async () => {
     const id = fresh();
     upload(`acme/${id}/images/1.png`, await solid(220, 20, 20, 'png'));

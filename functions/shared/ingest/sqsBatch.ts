@@ -4,15 +4,32 @@
  * the same `batchItemFailures` shape.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describeError } from '../errors.js';
 
 export const processSqsBatch = async (
   event: SQSEvent,
   context: Context | undefined,
+  logger: Logger,
   handleRecord: (record: SQSRecord) => Promise<void>,
 ): Promise<SQSBatchResponse> => {
   const processor = new BatchProcessor(EventType.SQS);
-  const response = await processPartialResponse(event, handleRecord, processor, {
+  const logged = async (record: SQSRecord): Promise<void> => {
+    try {
+      await handleRecord(record);
+    } catch (error) {
+      // Returned to SQS for retry (then the DLQ); the reason must not be lost on the way.
+      logger.error('message failed; will be retried', {
+        messageId: record.messageId,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+        error: describeError(error),
+        errorName: error instanceof Error ? error.name : typeof error,
+      });
+      throw error;
+    }
+  };
+  const response = await processPartialResponse(event, logged, processor, {
     ...(context ? { context } : {}),
     throwOnFullBatchFailure: false,
   });
