@@ -6,7 +6,7 @@
  * WEFT_MODELS_PORT (8080) — 0 picks a free port; WEFT_HOME (.weft); WEFT_MODELS_DIR (trained
  * artifacts, else fixtures); WEFT_SAMPLES_DIR (samples/catalog, loaded on the first start).
  */
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { PortInUseError } from './listen.js';
 import { startStack, type RunningStack, type ServiceName } from './stack.js';
 
@@ -25,41 +25,55 @@ const portsFromEnv = (): Record<ServiceName, number> => {
   return ports;
 };
 
+/** A path as a person would type it from here: relative inside the project, absolute outside. */
+const shown = (path: string): string => {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') ? path : rel;
+};
+
 const describe = (stack: RunningStack): string => {
-  const home = relative(process.cwd(), stack.home) || '.';
+  const home = shown(stack.home);
   const samples = stack.samples;
   const samplesLine =
     samples?.status === 'ingested'
-      ? `uploaded ${samples.files} files (${samples.products} products) from samples/catalog; tagging runs in the background`
+      ? `uploaded ${samples.files} files (${samples.products} products) from ${shown(samplesDirOf())}; tagging runs in the background`
       : samples?.status === 'already-ingested'
         ? `loaded on ${samples.at} (delete ${home}/samples-ingested.json to load them again)`
-        : `none found at ${samples?.dir ?? 'samples/catalog'}`;
+        : `none found at ${shown(samples?.dir ?? samplesDirOf())}`;
   const example = 'demo/shirt-001';
+  const width = Math.max(...Object.values(stack.urls).map((u) => u.length)) + 4;
+  const row = (label: string, url: string, note: string) => `  ${label.padEnd(10)}${url.padEnd(width)}${note}`;
+  // `weft ingest` finds the local S3 through WEFT_S3_PORT; say so when it is not the default.
+  const s3Port = new URL(stack.urls.s3).port;
+  const ingestEnv = s3Port === String(DEFAULT_PORTS.s3) ? '' : `WEFT_S3_PORT=${s3Port} `;
+  const homeEnv = process.env.WEFT_HOME ? `WEFT_HOME=${home} ` : '';
   return [
     '',
     'Weft is running (embedded default: no AWS account needed)',
     '',
-    `  API         ${stack.urls.api}        GET /health, /products/{vendor}/{productId}, /attributes/{task}/{value}, /rejections`,
-    `  S3          ${stack.urls.s3}        bucket ${stack.bucket} (any access key works)`,
-    `  DynamoDB    ${stack.urls.dynamodb}        table ${stack.tableName}`,
-    `  Models      ${stack.urls.models}        ${stack.models.join(', ') || 'none'} from ${relative(process.cwd(), stack.modelsDir)}`,
-    `  State       ${home}/ (s3, dynamodb, queues.json, dead-letters/)`,
-    `  Samples     ${samplesLine}`,
+    row('API', stack.urls.api, 'GET /health, /products/{vendor}/{productId}, /attributes/{task}/{value}, /rejections'),
+    row('S3', stack.urls.s3, `bucket ${stack.bucket} (any access key works)`),
+    row('DynamoDB', stack.urls.dynamodb, `table ${stack.tableName}`),
+    row('Models', stack.urls.models, `${stack.models.join(', ') || 'none'} from ${shown(stack.modelsDir)}`),
+    `  ${'State'.padEnd(10)}${home}/ (s3, dynamodb, queues.json, dead-letters/)`,
+    `  ${'Samples'.padEnd(10)}${samplesLine}`,
     '',
-    'Upload a product:',
+    'Upload a product (any credentials work, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1):',
     `  aws --endpoint-url ${stack.urls.s3} s3 cp ./shirt.jpg s3://${stack.bucket}/${example}/images/front.jpg`,
     `  aws --endpoint-url ${stack.urls.s3} s3 cp ./product.json s3://${stack.bucket}/${example}/product.json`,
-    `  npx weft ingest ./my-catalog --vendor demo      (a folder of <productId>/{images/*,product.json})`,
+    `  ${ingestEnv}npx weft ingest ./my-catalog --vendor demo      (a folder of <productId>/{images/*,product.json})`,
     '',
     'Look it up:',
     `  curl ${stack.urls.api}/products/${example}`,
     `  curl ${stack.urls.api}/rejections`,
-    `  curl ${stack.urls.api}/local/dead-letters        (or: npx weft dead-letters)`,
+    `  curl ${stack.urls.api}/local/dead-letters      (or: ${homeEnv}npx weft dead-letters)`,
     '',
     'Ctrl-C stops everything; state is kept for the next start.',
     '',
   ].join('\n');
 };
+
+const samplesDirOf = (): string => resolve(process.env.WEFT_SAMPLES_DIR ?? 'samples/catalog');
 
 const main = async (): Promise<void> => {
   // The SDK's Node 20 end-of-support notice is known (docs/environment) and would bury the
@@ -69,7 +83,7 @@ const main = async (): Promise<void> => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   let stack: RunningStack;
   try {
-    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: process.env.WEFT_SAMPLES_DIR });
+    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: samplesDirOf() });
   } catch (error) {
     // A busy port or a missing models folder is a message for a person, not a stack trace.
     console.error(`weft: ${(error as Error).message}`);
