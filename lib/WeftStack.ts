@@ -7,7 +7,7 @@ import { WeftFunction } from './functions/WeftFunction.js';
 import { IngestPipeline } from './ingest/IngestPipeline.js';
 import { AsyncInferenceIo } from './inference/AsyncInferenceIo.js';
 import { TritonEndpoint } from './inference/TritonEndpoint.js';
-import { acknowledge, acknowledgeWildcards } from './nag/acknowledge.js';
+import { acknowledge, acknowledgeManagedPolicies, acknowledgeWildcards, LAMBDA_BASIC_EXECUTION } from './nag/acknowledge.js';
 import { Operations } from './operations/Operations.js';
 import { ProductsTable } from './storage/ProductsTable.js';
 import { UploadsStorage } from './storage/UploadsStorage.js';
@@ -136,14 +136,10 @@ export class WeftStack extends Stack {
       .findAll()
       .filter((c) => /^(BucketNotificationsHandler|Custom::S3AutoDeleteObjectsCustomResourceProvider)/.test(c.node.id));
     for (const construct of internals) {
-      acknowledge(
-        construct,
-        {
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason: 'CDK-managed helper function; the AWS-maintained basic execution role only writes its logs.',
-        },
-        { id: 'AwsSolutions-L1', reason: 'CDK-managed helper; aws-cdk-lib chooses and updates its runtime.' },
-      );
+      acknowledge(construct, { id: 'AwsSolutions-L1', reason: 'CDK-managed helper; aws-cdk-lib chooses and updates its runtime.' });
+      acknowledgeManagedPolicies(construct, [
+        { finding: LAMBDA_BASIC_EXECUTION, reason: 'CDK-managed helper function; the AWS-maintained basic execution role only writes its logs.' },
+      ]);
       acknowledgeWildcards(construct, [
         { finding: /^Resource::\*$/, reason: 'CDK-managed helper: s3:PutBucketNotification has no narrower resource form in the policy CDK generates.' },
       ]);

@@ -5,7 +5,7 @@ import { Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledge, acknowledgeWildcards, type WildcardRule } from '../nag/acknowledge.js';
+import { acknowledgeManagedPolicies, acknowledgeWildcards, LAMBDA_BASIC_EXECUTION, type WildcardRule } from '../nag/acknowledge.js';
 import { REPO_ROOT, type ModelArtifacts } from '../config/modelArtifacts.js';
 import { BUNDLED_MODELS_DIR, LAMBDA_ARCHITECTURE, LAMBDA_TASK_ROOT, weftBundling } from './lambdaBundling.js';
 
@@ -63,10 +63,12 @@ export class WeftFunction extends Construct {
         ...props.environment,
       },
     });
-    acknowledge(this.fn, {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs; it is the AWS-maintained minimum for Lambda.",
-    });
+    acknowledgeManagedPolicies(this.fn, [
+      {
+        finding: LAMBDA_BASIC_EXECUTION,
+        reason: "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs; it is the AWS-maintained minimum for Lambda.",
+      },
+    ]);
     acknowledgeWildcards(this.fn, [
       { finding: /^Resource::\*$/, reason: 'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions, so tracing is granted on "*".' },
       ...(props.wildcards ?? []),

@@ -15,7 +15,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { EndpointSizing, InferenceMode } from '../config/environments.js';
 import type { ModelArtifact } from '../config/modelArtifacts.js';
-import { acknowledge, acknowledgeWildcards } from '../nag/acknowledge.js';
+import { acknowledge, acknowledgeWildcards, ARN } from '../nag/acknowledge.js';
 import { ModelArchive } from './ModelArchive.js';
 import { tritonImage } from './tritonImage.js';
 
@@ -186,9 +186,9 @@ export class TritonEndpoint extends Construct {
     });
     acknowledgeWildcards(this.role, [
       { finding: /^Resource::\*$/, reason: 'ecr:GetAuthorizationToken and cloudwatch:PutMetricData (conditioned on the SageMaker namespaces) have no resource-level permissions.' },
-      { finding: /^Resource::arn:<AWS::Partition>:logs:[^:]+:.+:log-group:\/aws\/sagemaker\/Endpoints\/\*$/, reason: 'SageMaker names the endpoint log groups/streams at run time under /aws/sagemaker/Endpoints/.' },
+      { finding: new RegExp(`^Resource::${ARN}:logs:[^:]+:.+:log-group:/aws/sagemaker/Endpoints/\\*$`), reason: 'SageMaker names the endpoint log groups/streams at run time under /aws/sagemaker/Endpoints/.' },
       { finding: /^Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*$/, reason: 'CDK S3 grants: read the model archive (asset bucket) and, in async mode, read requests/write results in the inference I/O bucket.' },
-      { finding: /^Resource::arn:<AWS::Partition>:s3:::cdk-[^/]+\/\*$/, reason: 'Model data is a CDK asset; its object key is the content hash, inside the bootstrap assets bucket.' },
+      { finding: new RegExp(`^Resource::${ARN}:s3:::cdk-[^/]+/\\*$`), reason: 'Model data is a CDK asset; its object key is the content hash, inside the bootstrap assets bucket.' },
       { finding: /^Resource::<\w+\.Arn>\/\*$/, reason: 'Async mode: SageMaker reads request payloads and writes results anywhere in the dedicated, short-lived inference I/O bucket.' },
       { finding: /^Action::kms:(ReEncrypt|GenerateDataKey)\*$/, reason: 'Async mode: publishing to the KMS-encrypted notification topics needs data keys of that one key.' },
     ]);

@@ -1,6 +1,6 @@
 /**
  * cdk-nag 3 acknowledges findings through CDK's Validations API, one exact finding id at a time.
- * Wildcard findings (AwsSolutions-IAM5) name resources by logical id, which would make the
+ * Wildcard (IAM5) and managed-policy (IAM4) findings name resources by logical id, which would make the
  * acknowledgements brittle; instead each construct states which *kinds* of wildcard it accepts and
  * why, and an aspect acknowledges exactly the findings of that kind on its policies.
  */
@@ -48,8 +48,18 @@ export const wildcardFindings = (document: { Statement?: PolicyStatementJson[] }
   return [...findings];
 };
 
-class WildcardAcknowledger implements IAspect {
-  constructor(private readonly rules: readonly WildcardRule[]) {}
+/** AWS-managed policy findings exactly as AwsSolutions-IAM4 reports them for one role. */
+export const managedPolicyFindings = (stack: Stack, role: CfnRole): string[] =>
+  ((stack.resolve(role.managedPolicyArns) ?? []) as unknown[])
+    .map((arn) => flattenCfnReference(stack.resolve(arn)))
+    .filter((arn) => arn.includes(':iam::aws:'))
+    .map((arn) => `Policy::${arn}`);
+
+class FindingAcknowledger implements IAspect {
+  constructor(
+    private readonly wildcards: readonly WildcardRule[],
+    private readonly managedPolicies: readonly WildcardRule[],
+  ) {}
 
   visit(node: IConstruct): void {
     if (!CfnResource.isCfnResource(node)) return;
@@ -59,17 +69,33 @@ class WildcardAcknowledger implements IAspect {
     else if (node instanceof CfnRole) {
       const policies = (stack.resolve(node.policies) ?? []) as { policyDocument?: unknown; PolicyDocument?: unknown }[];
       for (const policy of policies) documents.push(policy.policyDocument ?? policy.PolicyDocument);
+      this.apply(node, 'AwsSolutions-IAM4', managedPolicyFindings(stack, node), this.managedPolicies);
     } else return;
     for (const document of documents) {
-      for (const finding of wildcardFindings(stack.resolve(document) as { Statement?: PolicyStatementJson[] })) {
-        const rule = this.rules.find((r) => r.finding.test(finding));
-        if (rule) acknowledge(node, { id: `AwsSolutions-IAM5[${finding}]`, reason: rule.reason });
-      }
+      this.apply(node, 'AwsSolutions-IAM5', wildcardFindings(stack.resolve(document) as { Statement?: PolicyStatementJson[] }), this.wildcards);
+    }
+  }
+
+  private apply(node: IConstruct, ruleId: string, findings: string[], rules: readonly WildcardRule[]): void {
+    for (const finding of findings) {
+      const rule = rules.find((r) => r.finding.test(finding));
+      if (rule) acknowledge(node, { id: `${ruleId}[${finding}]`, reason: rule.reason });
     }
   }
 }
 
 /** Acknowledges the IAM5 findings under `scope` that match `rules`; anything else still fails. */
 export const acknowledgeWildcards = (scope: IConstruct, rules: readonly WildcardRule[]): void => {
-  Aspects.of(scope).add(new WildcardAcknowledger(rules));
+  Aspects.of(scope).add(new FindingAcknowledger(rules, []));
 };
+
+/** Acknowledges AWS-managed policies (IAM4) under `scope` whose ARN matches `rules`. */
+export const acknowledgeManagedPolicies = (scope: IConstruct, rules: readonly WildcardRule[]): void => {
+  Aspects.of(scope).add(new FindingAcknowledger([], rules));
+};
+
+/** Matches an ARN prefix whether CDK rendered the partition as a token or literally. */
+export const ARN = String.raw`arn:(?:<AWS::Partition>|aws[a-z-]*)`;
+
+/** AWSLambdaBasicExecutionRole, as IAM4 names it. */
+export const LAMBDA_BASIC_EXECUTION = new RegExp(`^Policy::${ARN}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole$`);
