@@ -12,7 +12,7 @@
  *      nearest anchor is close and clearly nearer than any other family's; otherwise `unknown`;
  *   5. a single base color word anywhere in the name ("red velvet"), then weak terms ("denim");
  *   6. otherwise `unknown`: a name is never mapped by guesswork.
- * The lexicon and the data set index are built once per cold start; results are memoized.
+ * The lexicon and the data-set index are built once per cold start; results are memoized.
  */
 import { colornames } from 'color-name-list';
 import { converter, differenceCiede2000, type Lab65 } from 'culori';
@@ -114,12 +114,21 @@ const canonical = (name: string): string =>
     .map(splitGlued)
     .join(' ');
 
-/** The data set, keyed like vendor input; built once per cold start. */
-const datasetIndex = new Map<string, { name: string; hex: string }>();
-for (const { name, hex } of colornames) {
-  const key = canonical(name);
-  if (key && !datasetIndex.has(key)) datasetIndex.set(key, { name, hex });
-}
+/**
+ * The data set keyed like vendor input, built once per cold start on the first name the lexicon
+ * cannot settle (~0.1 s for ~30k names); names the lexicon settles never pay for it.
+ */
+let datasetIndex: Map<string, { name: string; hex: string }> | undefined;
+const dataset = (): Map<string, { name: string; hex: string }> => {
+  if (!datasetIndex) {
+    datasetIndex = new Map();
+    for (const { name, hex } of colornames) {
+      const key = canonical(name);
+      if (key && !datasetIndex.has(key)) datasetIndex.set(key, { name, hex });
+    }
+  }
+  return datasetIndex;
+};
 
 interface Classified {
   base: string;
@@ -153,7 +162,7 @@ const fromTerm = (phrase: string, table: Map<string, string> = terms): Resolutio
 };
 
 const fromDataset = (phrase: string): Resolution | undefined => {
-  const entry = datasetIndex.get(phrase);
+  const entry = dataset().get(phrase);
   if (!entry) return undefined;
   const classified = classifyHex(entry.hex);
   if (!classified) return undefined;

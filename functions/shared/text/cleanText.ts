@@ -6,7 +6,7 @@
  * Steps, repeated until the text stops changing (escaped HTML such as `&lt;b&gt;` only becomes a
  * tag after one round, and the result must be a fixed point: clean(clean(x)) = clean(x)):
  *   mojibake repair → HTML to text / entity decoding → mojibake repair (entities may spell it) →
- *   NFKC → drop format and control characters → collapse whitespace.
+ *   drop format and control characters → NFKC → collapse whitespace.
  * Then a length cap with a visible marker. Line breaks between blocks (paragraphs, list items)
  * survive as single "\n" because they are sentence boundaries for the boilerplate filter; every
  * other run of whitespace becomes one space.
@@ -14,7 +14,7 @@
  * Never throws: bytes are decoded as UTF-8 with U+FFFD for invalid sequences, and any unexpected
  * failure inside a step falls back to the text before that step.
  */
-import { convert, type HtmlToTextOptions } from 'html-to-text';
+import { compile, type HtmlToTextOptions } from 'html-to-text';
 import { decodeHTMLStrict } from 'entities';
 import { repairMojibake } from './mojibake.js';
 
@@ -57,6 +57,9 @@ const htmlOptions: HtmlToTextOptions = {
   ],
 };
 
+/** Compiled once: html-to-text's `convert` rebuilds its selector machinery on every call. */
+const htmlToPlainText = compile(htmlOptions);
+
 /** A tag, comment, doctype or CDATA opener; "a < b" and "<3" in prose are not HTML. */
 const looksLikeHtml = /<(?:[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?\/?>|\/[a-zA-Z][a-zA-Z0-9-]*\s*>|!--|!doctype|!\[CDATA\[)/i;
 const looksLikeEntity = /&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);/;
@@ -80,7 +83,7 @@ const safely = (step: (text: string) => string, text: string): string => {
 };
 
 const htmlToText = (text: string): string => {
-  if (looksLikeHtml.test(text)) return convert(text, htmlOptions);
+  if (looksLikeHtml.test(text)) return htmlToPlainText(text);
   if (!looksLikeEntity.test(text)) return text;
   // Feeds often escape twice ("&amp;amp;"); each pass shortens the text, so this ends.
   let current = text;
@@ -101,8 +104,9 @@ const cleanRound = (text: string, singleLine: boolean): string => {
   let current = safely(repairMojibake, text);
   current = safely(htmlToText, current);
   current = safely(repairMojibake, current);
-  current = safely((t) => t.normalize('NFKC'), current);
+  // Invisible characters go before NFKC so that what they separated can compose ("e\u200b\u0301").
   current = current.replace(loneSurrogate, '\uFFFD').replace(invisible, '');
+  current = safely((t) => t.normalize('NFKC'), current);
   return collapseWhitespace(current, singleLine);
 };
 
@@ -119,6 +123,17 @@ export function truncate(text: string, maxChars: number): string {
   return `${text.slice(0, cut).trimEnd()} ${TRUNCATION_MARKER}`;
 }
 
+/** Cleaning rounds until nothing changes (bounded: pathological nesting stops after MAX_ROUNDS). */
+const settle = (input: string, singleLine: boolean): string => {
+  let text = input;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const next = cleanRound(text, singleLine);
+    if (next === text) break;
+    text = next;
+  }
+  return text;
+};
+
 export function cleanText(input: string | Uint8Array, opts: CleanTextOptions = {}): string {
   const maxChars = Math.max(0, Math.floor(opts.maxChars ?? DEFAULT_MAX_CHARS));
   const singleLine = opts.singleLine ?? false;
@@ -131,10 +146,10 @@ export function cleanText(input: string | Uint8Array, opts: CleanTextOptions = {
   if (typeof text !== 'string') text = String(text ?? '');
   text = text.slice(0, Math.max(MIN_INPUT_CHARS, maxChars * MAX_INPUT_FACTOR));
 
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = cleanRound(text, singleLine);
-    if (next === text) break;
-    text = next;
-  }
-  return truncate(text, maxChars);
+  text = settle(text, singleLine);
+  if (text.length <= maxChars) return text;
+  // A cut can expose context that a rule looks at (a stray "Â" now before a space): settle the
+  // cut text again, so the output stays a fixed point. Rules only shrink clean text.
+  const cut = settle(truncate(text, maxChars), singleLine);
+  return cut.length <= maxChars ? cut : cut.slice(0, maxChars).replace(/[\uD800-\uDBFF]$/, '');
 }
