@@ -26,9 +26,10 @@ export const localContext = (functionName: string): Context => ({
 });
 
 export const wrapHandler = <E, R>(functionName: string, obs: Observability, base: (event: E, context: Context) => Promise<R>) => {
-  const wrapped = middy(base)
-    .use(captureLambdaHandler(obs.tracer))
-    .use(injectLambdaContext(obs.logger))
-    .use(logMetrics(obs.metrics));
+  const wrapped = middy(base).use(captureLambdaHandler(obs.tracer)).use(injectLambdaContext(obs.logger));
+  // With metrics disabled (locally), invocations run concurrently in one process and share the
+  // Metrics buffer; publishing would only warn about buffers another invocation already flushed.
+  if (obs.metricsDisabled) wrapped.after(() => obs.metrics.clearMetrics());
+  else wrapped.use(logMetrics(obs.metrics));
   return (event: E, context?: Context): Promise<R> => wrapped(event, context ?? localContext(functionName));
 };

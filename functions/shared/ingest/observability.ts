@@ -10,10 +10,18 @@ export interface Observability {
   logger: Logger;
   metrics: Metrics;
   tracer: Tracer;
+  /** Same rule Powertools applies: POWERTOOLS_METRICS_DISABLED, else POWERTOOLS_DEV. */
+  metricsDisabled: boolean;
 }
+
+const truthy = (value: string | undefined): boolean => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+
+const metricsDisabled = (env: NodeJS.ProcessEnv): boolean =>
+  env.POWERTOOLS_METRICS_DISABLED !== undefined ? truthy(env.POWERTOOLS_METRICS_DISABLED) : truthy(env.POWERTOOLS_DEV);
 
 export const observability = (serviceName: string): Observability => ({
   logger: new Logger({ serviceName }),
   metrics: new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Weft' }),
   tracer: new Tracer({ serviceName }),
+  metricsDisabled: metricsDisabled(process.env),
 });
