@@ -59,9 +59,11 @@ export const buildModelText = (document: Record<string, unknown>, fields: readon
   return truncate(parts.join('\n'), maxChars);
 };
 
-/** The document as stored for audit and retraining, or undefined when too big to keep. */
-export const storableDocument = (document: Record<string, unknown>): Record<string, unknown> | undefined =>
-  JSON.stringify(document).length <= MAX_STORED_DOCUMENT_CHARS ? document : undefined;
+/** The document as stored for audit and retraining (JSON), or undefined when too big to keep. */
+export const storableDocument = (document: Record<string, unknown>): string | undefined => {
+  const json = JSON.stringify(document);
+  return json.length <= MAX_STORED_DOCUMENT_CHARS ? json : undefined;
+};
 
 export interface VendorColorEvidence {
   vendorColor?: VendorColor;

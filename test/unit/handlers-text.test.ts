@@ -70,7 +70,7 @@ describe('text-ingest handler', () => {
     expect(view?.attributes.color?.value).toBe('red');
     const stored = await textItem(tee);
     expect(stored?.text).toBe('Red cotton tee\nSoft red shirt\nAcme');
-    expect(stored?.document).toMatchObject({ sku: 'A-1' });
+    expect(JSON.parse(stored?.document)).toMatchObject({ sku: 'A-1', color: 'Oxblood' });
 
     // Navy normalizes to blue; a long description is capped, not refused.
     const navyView = await store.getProduct('acme', navy);
@@ -83,6 +83,17 @@ describe('text-ingest handler', () => {
     expect((await store.getProduct('acme', array))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_product' });
     expect((await store.getProduct('acme', latin1))?.text.status).toBe('tagged');
     expect((await textItem(latin1))?.text).toBe('Caf\uFFFD blue tee');
+  });
+
+  it('keeps unusual but valid JSON (empty keys, huge numbers, nesting) without failing', async () => {
+    const id = fresh();
+    put(`acme/${id}/product.json`, '{"title": "Tee", "": "empty key", "weight": 1e400, "variants": [{"size": "M", "stock": null}], "brand": 42}');
+    const response = await handler(sqsEvent(created(`acme/${id}/product.json`)));
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await store.getProduct('acme', id))?.text.status).toBe('tagged');
+    const stored = await textItem(id);
+    expect(JSON.parse(stored?.document)).toMatchObject({ '': 'empty key', variants: [{ size: 'M', stock: null }] });
+    expect(stored?.text).toBe('Tee\n42');
   });
 
   it('removes the text and rules sources when product.json is deleted, and ignores an older create', async () => {

@@ -42,8 +42,11 @@ export interface SourceItem {
   /** The cleaned text the text model saw. */
   text?: string;
   vendorColor?: VendorColor;
-  /** product.json as uploaded (unknown fields kept), when small enough to store. */
-  document?: Record<string, unknown>;
+  /**
+   * product.json as parsed (unknown fields kept), re-serialized as a JSON string when small enough:
+   * a string stores any vendor JSON (empty keys, huge numbers) that a DynamoDB map would refuse.
+   */
+  document?: string;
   // human source only
   task?: string;
   value?: string;

@@ -49,9 +49,9 @@ export type SourceOutcome =
       weight?: number;
       text?: string;
       vendorColor?: VendorColor;
-      document?: Record<string, unknown>;
+      document?: string;
     }
-  | { status: 'error'; error: RecordedError; text?: string; document?: Record<string, unknown> };
+  | { status: 'error'; error: RecordedError; text?: string; document?: string };
 
 export interface MergeResult {
   /** false when the partition has no product item and no live source (nothing to merge). */
