@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { BatchCollector, createLimiter } from '../../functions/shared/ingest/batchCollector.js';
+import { MalformedMessageError, parseS3Notification } from '../../functions/shared/ingest/s3Events.js';
+import { normalizeSequencer, sequencerFromTime } from '../../functions/shared/products/keys.js';
+import { PermanentError } from '../../functions/shared/errors.js';
+import { buildModelText, parseProductDocument, vendorColorEvidence } from '../../functions/text-ingest/productDocument.js';
+import { s3Notification } from './support/s3Events.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('S3 notifications', () => {
+  it('decodes keys and orders events by sequencer', () => {
+    const [change] = parseS3Notification(JSON.stringify(s3Notification([{ key: 'acme/p 1/images/a+b (2).jpg', sequencer: '0055aed6' }])));
+    expect(change).toMatchObject({ action: 'created', key: 'acme/p 1/images/a+b (2).jpg', bucket: 'weft-uploads', order: normalizeSequencer('0055AED6') });
+  });
+
+  it('maps removals and lifecycle expirations, and skips other event types and test events', () => {
+    const body = s3Notification([{ key: 'a/b/product.json', action: 'removed' }, { key: 'a/b/product.json' }]);
+    body.Records[1]!.eventName = 'ObjectRestore:Completed';
+    expect(parseS3Notification(JSON.stringify(body)).map((c) => c.action)).toEqual(['removed']);
+    body.Records[0]!.eventName = 'LifecycleExpiration:Delete';
+    expect(parseS3Notification(JSON.stringify(body)).map((c) => c.action)).toEqual(['removed']);
+    expect(parseS3Notification(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }))).toEqual([]);
+  });
+
+  it('rejects bodies that are not S3 notifications', () => {
+    expect(() => parseS3Notification('nope')).toThrow(MalformedMessageError);
+    expect(() => parseS3Notification('{"Records": [{"eventName": 1}]}')).toThrow(MalformedMessageError);
+  });
+
+  it('compares sequencers of different lengths after right-padding, and falls back to event time', () => {
+    expect(normalizeSequencer('0A') > normalizeSequencer('09FF')).toBe(true);
+    expect(normalizeSequencer('abc')).toBe(normalizeSequencer('ABC0'));
+    expect(() => normalizeSequencer('xyz')).toThrow();
+    expect(sequencerFromTime('2026-01-01T00:00:01Z') > sequencerFromTime('2026-01-01T00:00:00Z')).toBe(true);
+  });
+});
+
+describe('BatchCollector', () => {
+  it('sends one call once every participant submitted or left, and slices results back', async () => {
+    const calls: number[][] = [];
+    const collector = new BatchCollector<number, number>(3, async (inputs) => {
+      calls.push(inputs);
+      return inputs.map((x) => x * 10);
+    });
+    const a = collector.submit([1, 2]);
+    collector.leave();
+    const b = collector.submit([3]);
+    expect(await a).toEqual([10, 20]);
+    expect(await b).toEqual([30]);
+    expect(calls).toEqual([[1, 2, 3]]);
+  });
+
+  it('fails every submitter when the call fails, and makes no call when nobody submitted', async () => {
+    let called = 0;
+    const failing = new BatchCollector<number, number>(2, async () => {
+      called += 1;
+      throw new Error('endpoint down');
+    });
+    const a = failing.submit([1]);
+    const b = failing.submit([]);
+    await expect(a).rejects.toThrow('endpoint down');
+    expect(await b).toEqual([]);
+    const idle = new BatchCollector<number, number>(1, async () => {
+      called += 1;
+      return [];
+    });
+    idle.leave();
+    expect(called).toBe(1);
+  });
+
+  it('limits concurrency', async () => {
+    const limit = createLimiter(2);
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        limit(async () => {
+          active += 1;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 5));
+          active -= 1;
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+  });
+});
+
+describe('product.json', () => {
+  it('keeps unknown fields and requires a title', () => {
+    expect(parseProductDocument(bytes('{"title":"Tee","fit":"slim"}'))).toEqual({ title: 'Tee', fit: 'slim' });
+    const codeOf = (input: string) => {
+      try {
+        parseProductDocument(bytes(input));
+      } catch (error) {
+        return (error as PermanentError).code;
+      }
+      return undefined;
+    };
+    expect(codeOf('')).toBe('empty_object');
+    expect(codeOf('{')).toBe('invalid_json');
+    expect(codeOf('"tee"')).toBe('invalid_product');
+    expect(codeOf('{"title": "   "}')).toBe('missing_title');
+    expect(codeOf('{"title": 5}')).toBe('missing_title');
+  });
+
+  it('builds the model text from the manifest fields, cleaned, in order, capped', () => {
+    const text = buildModelText({ brand: 'Acme', title: 'Women\u00e2\u20ac\u2122s <i>tee</i>', description: 'Soft\u200b  cotton' }, ['title', 'description', 'brand']);
+    expect(text).toBe('Women\u2019s tee\nSoft cotton\nAcme');
+    expect(buildModelText({ title: 'a '.repeat(5000) }, ['title'], 100).length).toBeLessThanOrEqual(100);
+  });
+
+  it('turns the vendor color into a rules vote only for labels of a color task', () => {
+    expect(vendorColorEvidence({ color: 'Heather Grey' }, { color: ['grey', 'red'] })).toEqual({
+      vendorColor: { raw: 'Heather Grey', normalized: 'grey' },
+      rules: { color: { grey: 1 } },
+    });
+    expect(vendorColorEvidence({ color: 'Heather Grey' }, { color: ['red', 'blue'] })).toEqual({ vendorColor: { raw: 'Heather Grey', normalized: 'grey' } });
+    expect(vendorColorEvidence({ color: 'Rainbow' }, { color: ['grey', 'red'] }).rules).toBeUndefined();
+    expect(vendorColorEvidence({ color: 7 }, { color: ['grey'] })).toEqual({});
+  });
+});
