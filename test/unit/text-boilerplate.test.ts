@@ -84,6 +84,23 @@ const runScenarios = (name: string, makeStore: () => Promise<BoilerplateStore>) 
       expect([...stats.sentenceProducts.values()]).toEqual([1, 1]);
     });
 
+    it('counts colour variants that copy one description once', async () => {
+      const store = await makeStore();
+      const filter = new BoilerplateFilter(store, { minProducts: 3, minShare: 0.3 });
+      const shared = `Relaxed tee in heavyweight organic cotton jersey.\nDropped shoulders and a boxy fit for layering.`;
+      for (const colour of ['navy', 'red', 'black', 'white', 'olive', 'sand']) await filter.observe('small', `tee-${colour}`, shared);
+      await filter.observe('small', 'hoodie', 'Oversized hoodie with a kangaroo pocket and ribbed cuffs.');
+      // Six variants of one text are one description: 1 of 2 counted products, below minProducts.
+      const result = await filter.strip('small', shared);
+      expect(result).toEqual({ text: shared, removed: [] });
+      const stats = await store.stats('small', []);
+      expect(stats.vendorProducts).toBe(2);
+      // A variant redelivered, or the owner redelivered, changes nothing.
+      await filter.observe('small', 'tee-navy', shared);
+      await filter.observe('small', 'tee-red', shared);
+      expect((await store.stats('small', [])).vendorProducts).toBe(2);
+    });
+
     it('needs the share threshold as well as the product count', async () => {
       const filter = new BoilerplateFilter(await makeStore(), { minProducts: 5, minShare: 0.3 });
       // SHIPPING appears in 6 of 40 products: 15% < 30%, so it is kept.
@@ -114,7 +131,7 @@ describe('BoilerplateFilter with DynamoDB (dynalite)', () => {
     const prefix = `t${++vendorCounter}-`;
     const inner = new DynamoBoilerplateStore({ client: table.client, tableName: table.tableName });
     return {
-      record: (vendor, productId, sentences) => inner.record(prefix + vendor, productId, sentences),
+      record: (vendor, productId, sentences, fingerprint) => inner.record(prefix + vendor, productId, sentences, fingerprint),
       stats: (vendor, hashes) => inner.stats(prefix + vendor, hashes),
     };
   };
@@ -136,13 +153,15 @@ describe('BoilerplateFilter with DynamoDB (dynalite)', () => {
       new GetCommand({ TableName: table.tableName, Key: { pk: vendorPk('layout'), sk: `SENT#${sentenceHash(sentenceKey(RETURNS))}` } }),
     );
     expect(returns.Item).toMatchObject({ products: 1, text: RETURNS });
+    expect(Items.filter((item) => String(item.sk).startsWith('TEXT#')).map((item) => item.owner)).toEqual(['p1']);
+    expect(seen?.counted).toBe(true);
     expect(Items.every((item) => item.gsi1pk === undefined)).toBe(true);
   });
 
   it('reads counts for more sentences than one BatchGetItem allows', async () => {
     const store = new DynamoBoilerplateStore({ client: table.client, tableName: table.tableName });
     const sentences = new Map(Array.from({ length: 150 }, (_, i) => [sentenceHash(`sentence number ${i}`), `Sentence number ${i}.`] as const));
-    await store.record('wide', 'p1', sentences);
+    await store.record('wide', 'p1', sentences, 'fingerprint-wide');
     const stats = await store.stats('wide', [...sentences.keys()]);
     expect(stats.vendorProducts).toBe(1);
     expect([...stats.sentenceProducts.values()].every((count) => count === 1)).toBe(true);

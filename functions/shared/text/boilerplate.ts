@@ -10,6 +10,10 @@
  * Counting is idempotent per (product, sentence): redelivering or re-uploading a product never
  * counts it twice. Counts only grow (a sentence removed from a later version of a product still
  * counts for it), which is the right bias for "this vendor uses this sentence as a template".
+ * Products whose text is identical to another product's of the same vendor (colour variants
+ * listed as separate products) count once: otherwise a small vendor's shared variant
+ * description would look like a template. The identity is a fingerprint of the text's set of
+ * counted sentences; the first product to show a text owns it.
  *
  * A sentence is boilerplate for a vendor when it is in at least `minProducts` of the vendor's
  * products AND in at least `minShare` of them. Only sentences with at least `minWords` words are
@@ -27,10 +31,15 @@
  * sentences that are boilerplate now, this product included). Store errors surface as
  * TransientError (retry the message); the filter never throws for any text.
  */
+import { createHash } from 'node:crypto';
 import { splitSentences, wordCount, type Sentence } from './sentences.js';
 
+/** Identity of a text for duplicate detection: its set of counted sentences, order-insensitive. */
+export const textFingerprint = (hashes: Iterable<string>): string =>
+  createHash('sha256').update([...hashes].sort().join(',')).digest('hex').slice(0, 24);
+
 export interface BoilerplateStats {
-  /** Distinct products observed for the vendor. */
+  /** Distinct products observed for the vendor (duplicates of another product's text excluded). */
   vendorProducts: number;
   /** Distinct products containing each sentence hash asked for (absent hash = 0). */
   sentenceProducts: Map<string, number>;
@@ -38,10 +47,11 @@ export interface BoilerplateStats {
 
 export interface BoilerplateStore {
   /**
-   * Records that the vendor's product contains these sentences (hash → one example text).
-   * Idempotent per (product, sentence); a product with no sentences still counts as observed.
+   * Records that the vendor's product contains these sentences (hash → one example text), unless
+   * another product of the vendor already showed a text with the same `fingerprint`. Idempotent
+   * per (product, sentence); a product with no sentences still counts as observed.
    */
-  record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>): Promise<void>;
+  record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<void>;
   /** The vendor's product count and the product counts of the given sentence hashes. */
   stats(vendor: string, hashes: readonly string[]): Promise<BoilerplateStats>;
 }
@@ -95,7 +105,8 @@ export class BoilerplateFilter {
 
   /** Counts the product's sentences for its vendor. Safe to call again for the same product. */
   async observe(vendor: string, productId: string, text: string): Promise<void> {
-    await this.store.record(vendor, productId, this.candidates(text));
+    const sentences = this.candidates(text);
+    await this.store.record(vendor, productId, sentences, textFingerprint(sentences.keys()));
   }
 
   /** Removes the sentences that are boilerplate for the vendor according to the stored counts. */
@@ -138,35 +149,43 @@ export class BoilerplateFilter {
 
 /** Keeps the statistics in memory: tests, the CLI's batch mode, and one-off analyses. */
 export class InMemoryBoilerplateStore implements BoilerplateStore {
-  private readonly vendors = new Map<string, { products: Map<string, Set<string>>; sentences: Map<string, number> }>();
+  private readonly vendors = new Map<
+    string,
+    { products: Map<string, { sentences: Set<string>; counted: boolean }>; sentences: Map<string, number>; texts: Map<string, string> }
+  >();
 
   private vendor(vendor: string) {
     let entry = this.vendors.get(vendor);
     if (!entry) {
-      entry = { products: new Map(), sentences: new Map() };
+      entry = { products: new Map(), sentences: new Map(), texts: new Map() };
       this.vendors.set(vendor, entry);
     }
     return entry;
   }
 
-  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>): Promise<void> {
+  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<void> {
     const entry = this.vendor(vendor);
-    let seen = entry.products.get(productId);
-    if (!seen) {
-      seen = new Set();
-      entry.products.set(productId, seen);
+    let product = entry.products.get(productId);
+    if (!product) {
+      product = { sentences: new Set(), counted: false };
+      entry.products.set(productId, product);
     }
+    const owner = entry.texts.get(fingerprint) ?? productId;
+    entry.texts.set(fingerprint, owner);
+    if (owner !== productId) return;
+    product.counted = true;
     for (const hash of sentences.keys()) {
-      if (seen.has(hash)) continue;
-      seen.add(hash);
+      if (product.sentences.has(hash)) continue;
+      product.sentences.add(hash);
       entry.sentences.set(hash, (entry.sentences.get(hash) ?? 0) + 1);
     }
   }
 
   async stats(vendor: string, hashes: readonly string[]): Promise<BoilerplateStats> {
     const entry = this.vendors.get(vendor);
+    const counted = entry ? [...entry.products.values()].filter((product) => product.counted).length : 0;
     return {
-      vendorProducts: entry?.products.size ?? 0,
+      vendorProducts: counted,
       sentenceProducts: new Map(hashes.map((hash) => [hash, entry?.sentences.get(hash) ?? 0])),
     };
   }

@@ -3,11 +3,19 @@
  *
  * | pk                | sk                  | attributes                                            |
  * |-------------------|---------------------|-------------------------------------------------------|
- * | `VENDOR#{vendor}` | `STATS`             | `products` (N): distinct products observed            |
- * | `VENDOR#{vendor}` | `SEEN#{productId}`  | `sentences` (SS): hashes already counted; `version` (N) |
+ * | `VENDOR#{vendor}` | `STATS`             | `products` (N): distinct products counted             |
+ * | `VENDOR#{vendor}` | `SEEN#{productId}`  | `sentences` (SS): hashes already counted for it; `version` (N); `counted` (BOOL) |
  * | `VENDOR#{vendor}` | `SENT#{hash}`       | `products` (N): distinct products containing it; `text` (S): first wording seen |
+ * | `VENDOR#{vendor}` | `TEXT#{fingerprint}`| `owner` (S): the first product that showed this exact text |
  *
- * None of these items has `gsi1pk`, so none appears in the `byAttribute` index.
+ * `hash` is the first 16 hex digits of SHA-256 of the sentence's normalized form (sentences.ts),
+ * `fingerprint` the first 24 of SHA-256 over the product's sorted sentence hashes. None of these
+ * items has `gsi1pk`, so none appears in the `byAttribute` index. Item count per vendor: one per
+ * product and one per distinct counted sentence (at most 100 per product).
+ *
+ * A product whose text another product already owns (a colour variant with a copied
+ * description) is not counted at all: `if_not_exists` on the TEXT item decides the owner
+ * atomically, and the owner's redeliveries pass through to the idempotent claim below.
  *
  * Idempotency without transactions (dynalite has none): a product's hashes are first *claimed* on
  * its SEEN item with an optimistic-lock condition on `version`, and only the hashes this call
@@ -25,6 +33,7 @@ export const vendorPk = (vendor: string): string => `VENDOR#${vendor}`;
 export const STATS_SK = 'STATS';
 export const seenSk = (productId: string): string => `SEEN#${productId}`;
 export const sentenceSk = (hash: string): string => `SENT#${hash}`;
+export const textSk = (fingerprint: string): string => `TEXT#${fingerprint}`;
 
 const MAX_CLAIM_ATTEMPTS = 5;
 const BATCH_GET_LIMIT = 100;
@@ -53,9 +62,24 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     this.tableName = opts.tableName;
   }
 
-  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>): Promise<void> {
-    const { isNewProduct, claimed } = await this.claim(vendor, productId, [...sentences.keys()]);
+  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<void> {
     const pk = vendorPk(vendor);
+    const owner = await this.withTransient(
+      () =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk, sk: textSk(fingerprint) },
+            UpdateExpression: 'SET #owner = if_not_exists(#owner, :product)',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':product': productId },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      `claiming a text fingerprint for ${vendor}/${productId}`,
+    );
+    if (owner.Attributes?.owner !== productId) return;
+    const { isNewProduct, claimed } = await this.claim(vendor, productId, [...sentences.keys()]);
     const writes: (() => Promise<unknown>)[] = claimed.map((hash) => () =>
       this.client.send(
         new UpdateCommand({
@@ -116,24 +140,31 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
       const item = current.Item;
       const seen = new Set<string>(item?.sentences instanceof Set ? (item.sentences as Set<string>) : []);
       const fresh = [...new Set(hashes)].filter((hash) => !seen.has(hash));
-      if (item && fresh.length === 0) return { isNewProduct: false, claimed: [] };
+      const wasCounted = item?.counted === true;
+      if (wasCounted && fresh.length === 0) return { isNewProduct: false, claimed: [] };
       const version = Number(item?.version ?? 0);
       try {
         await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: key,
-            UpdateExpression: fresh.length > 0 ? 'SET #version = :next ADD #sentences :fresh' : 'SET #version = :next',
+            UpdateExpression:
+              fresh.length > 0 ? 'SET #version = :next, #counted = :true ADD #sentences :fresh' : 'SET #version = :next, #counted = :true',
             ConditionExpression: item ? '#version = :version' : 'attribute_not_exists(pk)',
-            ExpressionAttributeNames: { '#version': 'version', ...(fresh.length > 0 ? { '#sentences': 'sentences' } : {}) },
+            ExpressionAttributeNames: {
+              '#version': 'version',
+              '#counted': 'counted',
+              ...(fresh.length > 0 ? { '#sentences': 'sentences' } : {}),
+            },
             ExpressionAttributeValues: {
               ':next': version + 1,
+              ':true': true,
               ...(item ? { ':version': version } : {}),
               ...(fresh.length > 0 ? { ':fresh': new Set(fresh) } : {}),
             },
           }),
         );
-        return { isNewProduct: !item, claimed: fresh };
+        return { isNewProduct: !wasCounted, claimed: fresh };
       } catch (error) {
         if (!isConditionFailure(error)) throw this.transient(error, `claiming sentences of ${vendor}/${productId}`);
         // Another delivery of the same product got there first: re-read and claim what is left.
