@@ -174,7 +174,7 @@ const sendJson = (res: ServerResponse, status: number, value: unknown): void => 
 
 export interface ApiServerOptions {
   handler: ApiHandler;
-  /** Routes the deployed HTTP API declares; requests matching none go to the handler as `$default`. */
+  /** Routes the deployed HTTP API declares (others get API Gateway's 404); without them every request reaches the handler as `$default`. */
   routes?: readonly ApiRoute[];
   localRoutes?: LocalRoute[];
   log?: (message: string) => void;
@@ -189,9 +189,12 @@ export const createApiServer = ({ handler, routes, localRoutes = [], log = conso
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);
         if (answer) return sendJson(res, answer.status, answer.body);
       }
-      // A declared route gives the handler its routeKey and pathParameters; anything else goes
-      // to the $default route, which routes the handler itself (its 404s included).
-      const route = routes ? matchRoute(routes, req.method ?? 'GET', url.pathname) : undefined;
+      let route: MatchedRoute | undefined;
+      if (routes) {
+        route = matchRoute(routes, req.method ?? 'GET', url.pathname);
+        // What API Gateway answers for a request no declared route matches; the handler never sees it.
+        if (!route) return sendJson(res, 404, { message: 'Not Found' });
+      }
       writeProxyResult(res, await handler(toProxyEvent(req, body, route), lambdaContext()));
     })().catch((error: unknown) => {
       const status = (error as { status?: number }).status ?? 500;

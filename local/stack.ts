@@ -16,8 +16,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { resolveModelsDir } from '../functions/shared/manifest.js';
 import { tableDefinition } from '../functions/shared/products/tableDefinition.js';
+import { API_ROUTES } from '../functions/api/routeTable.js';
 import type { QueueName } from '../functions/shared/layout.js';
-import { startApiServer, type ApiHandler, type ApiRoute, type LocalRoute } from './apiServer.js';
+import { startApiServer, type ApiHandler, type LocalRoute } from './apiServer.js';
 import { DeadLetterStore, type DeadLetter } from './dispatcher/deadLetterStore.js';
 import { Dispatcher } from './dispatcher/Dispatcher.js';
 import type { QueueConfig, SqsHandler } from './dispatcher/types.js';
@@ -92,20 +93,6 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
 };
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * The routes the CDK stack gives the HTTP API, so the handler gets the same routeKey and
- * pathParameters as behind API Gateway.
- */
-const deployedRoutes = async (log: (message: string) => void): Promise<readonly ApiRoute[] | undefined> => {
-  try {
-    const module = (await import(pathToFileURL(join(projectRoot, 'lib/api/ProductsApi.ts')).href)) as { API_ROUTES?: readonly ApiRoute[] };
-    if (module.API_ROUTES) return module.API_ROUTES;
-  } catch (error) {
-    log(`[stack] cannot read the API routes from lib/api/ProductsApi.ts (${(error as Error).message}); every path goes to the api handler`);
-  }
-  return undefined;
-};
 
 const importHandler = async <T>(relativePath: string): Promise<T> => {
   const module = (await import(pathToFileURL(join(projectRoot, relativePath)).href)) as { handler?: T };
@@ -211,7 +198,9 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
         return undefined;
       },
     ];
-    const routes = opts.handlers?.api ? undefined : await deployedRoutes(log);
+    // The routes the HTTP API declares in CDK (lib/api mirrors this table): the handler gets the
+    // same routeKey and pathParameters, and an undeclared path the same 404, as behind API Gateway.
+    const routes = opts.handlers?.api ? undefined : API_ROUTES.map((r) => ({ path: r.path, methods: [r.method] }));
     const apiServer = await startApiServer({ handler: api, routes, port: ports.api, localRoutes, log });
     stops.push({ name: 'api', stop: apiServer.stop });
 

@@ -1,10 +1,11 @@
 /**
  * The local API Gateway stand-in over real HTTP: requests become payload-2.0 events with the
- * route key and path parameters of the deployed routes (lib/api), results become replies.
+ * route key and path parameters of the declared routes (functions/api/routeTable.ts, which the
+ * CDK HTTP API declares too), results become replies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { API_ROUTES } from '../../lib/api/ProductsApi.js';
+import { API_ROUTES } from '../../functions/api/routeTable.js';
 import { startApiServer, type RunningApiServer } from '../../local/apiServer.js';
 
 describe('local API server', () => {
@@ -14,7 +15,7 @@ describe('local API server', () => {
   beforeAll(async () => {
     server = await startApiServer({
       port: 0,
-      routes: [...API_ROUTES, { path: '/echo/{proxy+}', methods: ['POST'] }],
+      routes: [...API_ROUTES.map((r) => ({ path: r.path, methods: [r.method] })), { path: '/echo/{proxy+}', methods: ['POST'] }],
       handler: async (event) => {
         events.push(event);
         if (event.rawPath === '/health') return { ok: true };
@@ -63,10 +64,16 @@ describe('local API server', () => {
     expect(await res.json()).toEqual({ ok: true });
   });
 
-  it('sends undeclared paths to the handler as the $default route, and serves local routes', async () => {
+  it('answers undeclared routes with 404 before the handler, as API Gateway does, and serves local routes', async () => {
+    const count = events.length;
+    for (const [method, path] of [['GET', '/nope'], ['POST', '/products/a/b'], ['GET', '/products/a']]) {
+      const res = await fetch(`${server.url}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await res.json()).toEqual({ message: 'Not Found' });
+    }
+    expect(events.length).toBe(count);
     await fetch(`${server.url}/rejections?limit=3`);
-    expect(events.at(-1)).toMatchObject({ routeKey: '$default', rawPath: '/rejections', queryStringParameters: { limit: '3' } });
-    expect(events.at(-1)?.pathParameters).toBeUndefined();
+    expect(events.at(-1)).toMatchObject({ routeKey: 'GET /rejections', queryStringParameters: { limit: '3' } });
     expect(await (await fetch(`${server.url}/local/ping`)).json()).toEqual({ pong: true });
   });
 });
