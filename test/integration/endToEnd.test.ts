@@ -181,6 +181,29 @@ describe('end to end: upload → handlers → models → DynamoDB → API', () =
     expect(await stack.dispatcher.deadLetters()).toEqual([]);
   });
 
+  it('processes unusual but valid input instead of refusing it', async () => {
+    const base = () => sharp({ create: { width: 320, height: 400, channels: 3, background: { r: 180, g: 120, b: 40 } } });
+    const images: [string, Buffer][] = [
+      ['cmyk.jpg', await base().toColourspace('cmyk').jpeg().toBuffer()],
+      ['sixteen-bit.png', await base().toColourspace('rgb16').png().toBuffer()],
+      ['grey.png', await base().greyscale().png().toBuffer()],
+      ['alpha.png', await sharp({ create: { width: 300, height: 300, channels: 4, background: { r: 200, g: 0, b: 0, alpha: 0.3 } } }).png().toBuffer()],
+      ['rotated.jpg', await base().jpeg().withMetadata({ orientation: 6 }).toBuffer()],
+      ['first-frame.gif', await base().gif().toBuffer()],
+      ['scan.tiff', await base().tiff().toBuffer()],
+      ['modern.avif', await base().avif({ effort: 0 }).toBuffer()],
+      ['modern.webp', await base().webp().toBuffer()],
+      ['UPPER.JPG', await base().jpeg().toBuffer()],
+    ];
+    // Invalid UTF-8 inside a JSON string (a Latin-1 "é") and a description far past any cap.
+    const json = Buffer.concat([Buffer.from('{"title": "Caf'), Buffer.from([0xe9]), Buffer.from(`", "description": "${'long text '.repeat(20_000)}"}`)]);
+    await Promise.all([...images.map(([name, body]) => put(`odd/all-kinds/images/${name}`, body)), put('odd/all-kinds/product.json', json)]);
+    await stack.dispatcher.idle();
+    const view = await product('odd', 'all-kinds');
+    for (const [name] of images) expect(imageOf(view, `odd/all-kinds/images/${name}`), name).toMatchObject({ status: 'tagged' });
+    expect(view.text).toMatchObject({ status: 'tagged' });
+  });
+
   it('does not double-count a redelivered notification or a re-upload of the same object', async () => {
     await stack.dispatcher.idle();
     const before = await product('acme', 'tee-1');
