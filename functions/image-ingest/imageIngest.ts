@@ -25,6 +25,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
+import { MergeCoalescer } from '../shared/ingest/mergeCoalescer.js';
 
 export const VIEW_NAMES = ['downsampled', 'center'] as const;
 
@@ -53,7 +54,12 @@ export const imageWeight = (source: { width: number; height: number }, viewSize:
   Math.round(Math.min(1, Math.max(0.25, Math.min(source.width, source.height) / viewSize)) * 1000) / 1000;
 
 export class ImageIngest {
-  constructor(private readonly deps: ImageIngestDeps) {}
+  /** One per invocation: merges of the same product across the batch's messages coalesce. */
+  private readonly merges: MergeCoalescer<unknown>;
+
+  constructor(private readonly deps: ImageIngestDeps) {
+    this.merges = new MergeCoalescer((vendor, productId) => deps.store.merge(vendor, productId));
+  }
 
   /** Processes one SQS message; the collector is shared by all messages of the batch. */
   async handleMessage(body: string, collector: BatchCollector<PreparedViews, TaskProbabilities>): Promise<void> {
@@ -68,7 +74,7 @@ export class ImageIngest {
       }
       joined = true;
       await this.tag(claimed, collector);
-      for (const product of touched.values()) await this.deps.store.merge(product.vendor, product.productId);
+      await Promise.all(touched.values().map((product) => this.merges.merge(product.vendor, product.productId)));
     } finally {
       if (!joined) collector.leave();
     }

@@ -21,6 +21,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
+import { MergeCoalescer } from '../shared/ingest/mergeCoalescer.js';
 import { toPredictions } from '../shared/ingest/predictions.js';
 import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
 
@@ -50,7 +51,12 @@ const textRef = (vendor: string, productId: string): SourceRef => ({ vendor, pro
 const rulesRef = (vendor: string, productId: string): SourceRef => ({ vendor, productId, kind: 'rules' });
 
 export class TextIngest {
-  constructor(private readonly deps: TextIngestDeps) {}
+  /** One per invocation: merges of the same product across the batch's messages coalesce. */
+  private readonly merges: MergeCoalescer<unknown>;
+
+  constructor(private readonly deps: TextIngestDeps) {
+    this.merges = new MergeCoalescer((vendor, productId) => deps.store.merge(vendor, productId));
+  }
 
   async handleMessage(body: string, collector: BatchCollector<string, TaskProbabilities>): Promise<void> {
     let joined = false;
@@ -64,7 +70,7 @@ export class TextIngest {
       }
       joined = true;
       await this.tag(claimed, collector);
-      for (const product of touched.values()) await this.deps.store.merge(product.vendor, product.productId);
+      await Promise.all(touched.values().map((product) => this.merges.merge(product.vendor, product.productId)));
     } finally {
       if (!joined) collector.leave();
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatchCollector, createLimiter } from '../../functions/shared/ingest/batchCollector.js';
 import { MalformedMessageError, parseS3Notification } from '../../functions/shared/ingest/s3Events.js';
+import { MergeCoalescer } from '../../functions/shared/ingest/mergeCoalescer.js';
 import { normalizeSequencer, sequencerFromTime } from '../../functions/shared/products/keys.js';
 import { PermanentError } from '../../functions/shared/errors.js';
 import { buildModelText, parseProductDocument, vendorColorEvidence } from '../../functions/text-ingest/productDocument.js';
@@ -84,6 +85,33 @@ describe('BatchCollector', () => {
       ),
     );
     expect(peak).toBe(2);
+  });
+});
+
+describe('MergeCoalescer', () => {
+  it('runs at most one merge per product at a time and never lets a request ride on a merge already running', async () => {
+    const log: string[] = [];
+    const gates: (() => void)[] = [];
+    const coalescer = new MergeCoalescer(async (vendor, productId) => {
+      log.push(`start ${vendor}/${productId}`);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      log.push(`end ${vendor}/${productId}`);
+      return log.length;
+    });
+    const first = coalescer.merge('a', '1');
+    const second = coalescer.merge('a', '1');
+    const third = coalescer.merge('a', '1');
+    const other = coalescer.merge('a', '2');
+    expect(second).toBe(third);
+    expect(log).toEqual(['start a/1', 'start a/2']);
+    gates.shift()!();
+    await first;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(log).toEqual(['start a/1', 'start a/2', 'end a/1', 'start a/1']);
+    gates.shift()!();
+    gates.shift()!();
+    await Promise.all([second, other]);
+    expect(log.filter((l) => l === 'start a/1')).toHaveLength(2);
   });
 });
 
