@@ -11,14 +11,16 @@ import {
 } from '../../functions/shared/color/normalizeColor.js';
 import lexicon from '../../functions/shared/color/lexicon.json' with { type: 'json' };
 
-const labeled = readFileSync(new URL('../data/vendor-colors.tsv', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '' && !line.startsWith('#'))
-  .slice(1)
-  .map((line) => {
-    const [name = '', label = '', note = ''] = line.split('\t');
-    return { name, label, note };
-  });
+const readLabeled = (file: string) =>
+  readFileSync(new URL(`../data/${file}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+    .slice(1)
+    .map((line) => {
+      const [name = '', label = '', note = ''] = line.split('\t');
+      return { name, label, note };
+    });
+const labeled = readLabeled('vendor-colors.tsv');
 
 describe('normalizeColor', () => {
   it.each([
@@ -58,6 +60,11 @@ describe('normalizeColor', () => {
     ['Black & White', 'multicolor', 'lexicon'],
     ['navy and white', 'multicolor', 'lexicon'],
     ['Black/Black', 'black', 'lexicon'],
+    ['Black-White', 'multicolor', 'lexicon'],
+    ['Navy White', 'multicolor', 'lexicon'],
+    ['Blue-Grey', 'grey', 'lexicon'],
+    ['Jet Black', 'black', 'lexicon'],
+    ['Snow White', 'white', 'lexicon'],
     ['Navy Stripe', 'blue', 'lexicon'],
     ['Floral', 'multicolor', 'lexicon'],
     // vendor codes
@@ -148,6 +155,22 @@ describe('accuracy on labeled vendor color names (test/data/vendor-colors.tsv)',
     expect(accuracy).toBeGreaterThanOrEqual(0.9);
     expect(precision).toBeGreaterThanOrEqual(0.95);
     expect(generalCorrect.length / general.length).toBeGreaterThanOrEqual(0.85);
+  });
+});
+
+describe('accuracy on held-out brand color names (test/data/vendor-colors-holdout.tsv)', () => {
+  it('reports accuracy on names never used for tuning and stays above the floor', () => {
+    const rows = readLabeled('vendor-colors-holdout.tsv').map((row) => ({ ...row, result: normalizeColor(row.name) }));
+    const correct = rows.filter((r) => r.result.normalized === r.label).length;
+    const answered = rows.filter((r) => r.result.normalized !== UNKNOWN);
+    const wrong = answered.filter((r) => r.result.normalized !== r.label);
+    console.info(
+      `holdout: ${correct}/${rows.length} correct (accuracy ${(correct / rows.length).toFixed(3)}), ` +
+        `precision ${((answered.length - wrong.length) / answered.length).toFixed(3)}; wrong: ` +
+        wrong.map((r) => `${r.name}→${r.result.normalized} (want ${r.label})`).join(', '),
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(100);
+    expect(correct / rows.length).toBeGreaterThanOrEqual(0.85);
   });
 });
 

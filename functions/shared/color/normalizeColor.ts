@@ -192,6 +192,13 @@ const resolveSingle = (phrase: string): Resolution => {
     const hit = fromTerm(stripped) ?? fromTerm(stripped, weakTerms);
     if (hit) return hit;
   }
+  // "Black White", "Navy-White": literal black or white beside another literal colour word is a
+  // two-tone garment, not a shade ("blue grey" is a grey; "arctic white" is a white).
+  const literal = new Set(content.filter((word) => baseSet.has(word) || word === 'navy').map((word) => terms.get(word)));
+  if (literal.size >= 2 && (literal.has('black') || literal.has('white'))) {
+    return { normalized: MULTICOLOR, via: 'lexicon', matched: stripped };
+  }
+  const wordBases = new Set(content.map((word) => terms.get(word)).filter((base): base is string => base !== undefined));
   // Longest known ending: "midnight green" → "green", "dusty rose" → "rose".
   for (let start = 1; start < content.length; start++) {
     const hit = fromTerm(content.slice(start).join(' '));
@@ -201,7 +208,7 @@ const resolveSingle = (phrase: string): Resolution => {
   if (dataset && dataset.via === 'dataset') return dataset;
 
   // One family named anywhere ("red velvet", "blue haze" when the data set lacks it).
-  const named = new Set(content.map((word) => terms.get(word)).filter((base): base is string => base !== undefined));
+  const named = wordBases;
   if (named.size === 1) {
     const [base] = named;
     return { normalized: base ?? UNKNOWN, via: 'lexicon', matched: content.find((w) => terms.get(w) === base) };
