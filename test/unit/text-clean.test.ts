@@ -88,6 +88,14 @@ describe('cleanText', () => {
     expect(cleanText(Buffer.from('\ufeffCafé', 'utf8'))).toBe('Café');
   });
 
+  it('does not throw on values that are not text and on odd caps', () => {
+    expect(cleanText(undefined as unknown as string)).toBe('');
+    expect(cleanText(42 as unknown as string)).toBe('');
+    expect(cleanText('Soft tee', { maxChars: Number.NaN })).toBe('Soft tee');
+    expect(cleanText('Soft tee', { maxChars: Number.POSITIVE_INFINITY })).toBe('Soft tee');
+    expect(cleanText('Soft tee', { maxChars: -3 })).toBe('');
+  });
+
   it('replaces lone surrogates', () => {
     expect(cleanText('a\ud800b\udc00c')).toBe('a\ufffdb\ufffdc');
   });

@@ -135,7 +135,8 @@ const settle = (input: string, singleLine: boolean): string => {
 };
 
 export function cleanText(input: string | Uint8Array, opts: CleanTextOptions = {}): string {
-  const maxChars = Math.max(0, Math.floor(opts.maxChars ?? DEFAULT_MAX_CHARS));
+  const requested = Number(opts.maxChars ?? DEFAULT_MAX_CHARS);
+  const maxChars = Number.isNaN(requested) ? DEFAULT_MAX_CHARS : Math.max(0, Math.floor(requested));
   const singleLine = opts.singleLine ?? false;
   let text: string;
   try {
