@@ -6,6 +6,7 @@
  * after `maxReceiveCount` receives, as the redrive policy does in AWS.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Context, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import { decodeS3Key, queueForKey, type QueueName } from '../../functions/shared/layout.js';
 import { describeError } from '../../functions/shared/errors.js';
@@ -39,6 +40,13 @@ interface QueueState {
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
+/**
+ * A partial batch response says which messages failed, not why. Handlers may publish
+ * `{messageId, error}` on this channel when a record fails, so the dead letter can carry the
+ * error; without it the dead letter points at the handler's log line instead.
+ */
+export const RECORD_FAILED_CHANNEL = 'weft:sqs:recordFailed';
+
 export class Dispatcher {
   private readonly queues: Map<QueueName, QueueState>;
   private readonly pending?: PendingStore;
@@ -46,6 +54,14 @@ export class Dispatcher {
   private stopped = false;
   private readonly running = new Set<Promise<void>>();
   private readonly log: (message: string) => void;
+  /** Messages handed to a handler and not yet settled (SQS's in-flight messages). */
+  private readonly receivedIds = new Set<string>();
+  /** Errors handlers reported for messages of batches now running. */
+  private readonly reportedErrors = new Map<string, string>();
+  private readonly onRecordFailed = (message: unknown): void => {
+    const { messageId, error } = (message ?? {}) as { messageId?: unknown; error?: unknown };
+    if (typeof messageId === 'string' && this.receivedIds.has(messageId)) this.reportedErrors.set(messageId, String(error));
+  };
 
   constructor(private readonly options: DispatcherOptions) {
     this.log = options.log ?? ((message) => console.error(message));
@@ -67,6 +83,7 @@ export class Dispatcher {
 
   /** Starts delivering (messages restored from disk included). */
   start(): void {
+    subscribe(RECORD_FAILED_CHANNEL, this.onRecordFailed);
     for (const queue of this.queues.values()) this.pump(queue);
   }
 
@@ -107,7 +124,7 @@ export class Dispatcher {
     const now = Date.now();
     const out: Record<string, { visible: number; delayed: number; inFlight: number }> = {};
     for (const queue of this.queues.values()) {
-      const waiting = [...queue.messages.values()].filter((m) => !this.isInFlight(m, now));
+      const waiting = [...queue.messages.values()].filter((m) => !this.receivedIds.has(m.messageId));
       out[queue.name] = {
         visible: waiting.filter((m) => m.visibleAt <= now).length,
         delayed: waiting.filter((m) => m.visibleAt > now).length,
@@ -120,15 +137,10 @@ export class Dispatcher {
   /** Stops taking new batches, waits for running ones, and persists what is left. */
   async stop(): Promise<void> {
     this.stopped = true;
+    unsubscribe(RECORD_FAILED_CHANNEL, this.onRecordFailed);
     for (const queue of this.queues.values()) if (queue.timer) clearTimeout(queue.timer);
     await Promise.allSettled([...this.running]);
     this.pending?.flush();
-  }
-
-  private readonly receivedIds = new Set<string>();
-
-  private isInFlight(message: QueuedMessage, _now: number): boolean {
-    return this.receivedIds.has(message.messageId);
   }
 
   private isIdle(): boolean {
@@ -189,7 +201,10 @@ export class Dispatcher {
     this.pending?.changed();
     const run = this.deliver(queue, batch).finally(() => {
       queue.inFlight -= 1;
-      for (const message of batch) this.receivedIds.delete(message.messageId);
+      for (const message of batch) {
+        this.receivedIds.delete(message.messageId);
+        this.reportedErrors.delete(message.messageId);
+      }
       this.running.delete(run);
       this.pending?.changed();
       this.pump(queue);
@@ -209,7 +224,12 @@ export class Dispatcher {
       const bogus = failures.find((f) => !known.has(f.itemIdentifier));
       failed = bogus
         ? new Map(batch.map((m) => [m.messageId, `handler reported unknown itemIdentifier ${bogus.itemIdentifier}; whole batch failed`]))
-        : new Map(failures.map((f) => [f.itemIdentifier, 'handler reported the message in batchItemFailures (see the handler log for its error)']));
+        : new Map(
+            failures.map((f) => [
+              f.itemIdentifier,
+              this.reportedErrors.get(f.itemIdentifier) ?? `handler reported the message in batchItemFailures (its log line with messageId ${f.itemIdentifier} has the error)`,
+            ]),
+          );
     } catch (error) {
       const message = describeError(error);
       this.log(`[dispatcher] ${queue.name} handler failed a batch of ${batch.length}: ${message}`);

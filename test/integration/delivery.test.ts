@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { channel } from 'node:diagnostics_channel';
 import { decodeS3Key } from '../../functions/shared/layout.js';
+import { RECORD_FAILED_CHANNEL } from '../../local/dispatcher/Dispatcher.js';
 import { startStack, type RunningStack } from '../../local/stack.js';
 
 interface Received {
@@ -41,7 +43,10 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
         const key = decodeS3Key(r.s3.object.key);
         received.push({ queue, messageId: record.messageId, receiveCount: Number(record.attributes.ApproximateReceiveCount), eventName: r.eventName, rawKey: r.s3.object.key, key });
         if (throwKeys.has(key)) throw new Error(`simulated crash on ${key}`);
-        if (failKeys.has(key)) failures.push({ itemIdentifier: record.messageId });
+        if (failKeys.has(key)) {
+          failures.push({ itemIdentifier: record.messageId });
+          if (key.includes('explained')) channel(RECORD_FAILED_CHANNEL).publish({ messageId: record.messageId, error: `no luck with ${key}` });
+        }
       }
     }
     return { batchItemFailures: failures };
@@ -117,6 +122,15 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
     expect(existsSync(join(home, 'dead-letters', `${letter!.messageId}.json`))).toBe(true);
     const listed = (await (await fetch(`${stack.urls.api}/local/dead-letters`)).json()) as { items: { messageId: string }[] };
     expect(listed.items.map((l) => l.messageId)).toContain(letter!.messageId);
+  });
+
+  it('a dead letter carries the error a handler published for the failed record', async () => {
+    failKeys.add('acme/explained/images/x.jpg');
+    await put(stack, 'acme/explained/images/x.jpg');
+    await stack.dispatcher.idle();
+    const letter = (await stack.dispatcher.deadLetters()).find((l) => l.keys.includes('acme/explained/images/x.jpg'));
+    expect(letter?.error).toBe('no luck with acme/explained/images/x.jpg');
+    expect(letter?.attempts.map((a) => a.error)).toEqual(Array(3).fill('no luck with acme/explained/images/x.jpg'));
   });
 
   it('a handler that throws fails the whole batch and the dead letter carries the error', async () => {
