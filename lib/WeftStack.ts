@@ -83,7 +83,7 @@ export class WeftStack extends Stack {
 
     this.apiFunction = new WeftFunction(this, 'ApiFunction', {
       handlerDir: 'api',
-      description: 'Weft: product and attribute lookups',
+      description: 'Weft: product and attribute lookups, manual corrections',
       memoryMb: config.functions.api.memoryMb,
       timeout: Duration.seconds(config.functions.api.timeoutSeconds),
       reservedConcurrency: config.functions.api.reservedConcurrency,
@@ -95,7 +95,8 @@ export class WeftStack extends Stack {
       logLevel: config.logLevel,
       metricsNamespace: METRICS_NAMESPACE,
     });
-    this.table.table.grantReadData(this.apiFunction.fn);
+    // Reads products; writes only manual corrections (PUT/DELETE …/attributes/{task}) and the re-merge they trigger.
+    this.table.table.grantReadWriteData(this.apiFunction.fn);
     acknowledgeWildcards(this.apiFunction.fn, [
       { finding: /^Resource::<\w+\.Arn>\/index\/\*$/, reason: 'Lookups by attribute query the byAttribute index (table ARN + /index/*).' },
     ]);

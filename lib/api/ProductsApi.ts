@@ -6,14 +6,22 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_ROUTES } from '../../functions/api/routeTable.js';
 import { acknowledge } from '../nag/acknowledge.js';
 
-/** The read API the api handler serves (functions/api/handler.ts routes on these paths). */
-export const API_ROUTES: readonly { path: string; methods: HttpMethod[] }[] = [
-  { path: '/products/{vendor}/{productId}', methods: [HttpMethod.GET] },
-  { path: '/attributes/{task}/{value}', methods: [HttpMethod.GET] },
-  { path: '/health', methods: [HttpMethod.GET] },
-];
+/**
+ * Exactly the routes the api handler serves (functions/api/routeTable.ts), grouped by path; any
+ * other request is answered 404 by API Gateway without invoking the function.
+ */
+export const httpRoutes = (): { path: string; methods: HttpMethod[] }[] => {
+  const byPath = new Map<string, HttpMethod[]>();
+  for (const route of API_ROUTES) {
+    const method = HttpMethod[route.method as keyof typeof HttpMethod];
+    if (!method) throw new Error(`api route ${route.path}: unsupported method ${route.method}`);
+    byPath.set(route.path, [...(byPath.get(route.path) ?? []), method]);
+  }
+  return [...byPath].map(([path, methods]) => ({ path, methods }));
+};
 
 export interface ProductsApiProps {
   readonly handler: IFunction;
@@ -38,7 +46,7 @@ export class ProductsApi extends Construct {
       defaultAuthorizer: authorizer,
     });
     const integration = new HttpLambdaIntegration('Handler', props.handler);
-    for (const route of API_ROUTES) {
+    for (const route of httpRoutes()) {
       this.api.addRoutes({ path: route.path, methods: route.methods, integration });
     }
 

@@ -1,0 +1,374 @@
+/**
+ * The synthesized templates per environment: resources and their properties, IAM grants,
+ * cdk-nag, cfn-lint, the image-ingest bundle's sharp platform and a scrubbed snapshot.
+ * Each environment is synthesized once per file (bundling dominates the time).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, openSync, readSync, closeSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../../functions/api/routeTable.js';
+import { DERIVED_PREFIX, NOTIFICATION_SUFFIXES } from '../../functions/shared/layout.js';
+import { tableDefinition } from '../../functions/shared/products/tableDefinition.js';
+import { ENVIRONMENTS } from '../../lib/config/environments.js';
+import { REPO_ROOT } from '../../lib/config/modelArtifacts.js';
+import { TRITON_IMAGE_ACCOUNTS } from '../../lib/inference/tritonImage.js';
+import { resourcesOfType, scrubTemplate, synthesize, type CfnTemplate, type Synthesized } from './synthesize.js';
+
+let dev: Synthesized;
+let prod: Synthesized;
+let staging: Synthesized;
+
+beforeAll(() => {
+  dev = synthesize('dev');
+  prod = synthesize('prod');
+  staging = synthesize('staging');
+}, 300_000);
+
+const logicalIdOf = (s: Synthesized, fn: { node: { defaultChild?: unknown } }): string =>
+  s.stack.getLogicalId(fn.node.defaultChild as CfnFunction);
+
+const functionIds = (s: Synthesized) => ({
+  image: logicalIdOf(s, s.stack.ingest.image.function.fn),
+  text: logicalIdOf(s, s.stack.ingest.text.function.fn),
+  api: logicalIdOf(s, s.stack.apiFunction.fn),
+});
+
+interface Statement { actions: string[]; resources: string[] }
+
+/** Allow statements of every policy attached to the role of function `fnId`, resources as JSON text. */
+const statementsOf = (json: CfnTemplate, fnId: string): Statement[] => {
+  const roleArn = json.Resources[fnId]?.Properties?.Role as { 'Fn::GetAtt': [string, string] };
+  const roleId = roleArn['Fn::GetAtt'][0];
+  return resourcesOfType(json, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p.Properties?.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties?.PolicyDocument.Statement as { Effect: string; Action: string | string[]; Resource: unknown }[])
+    .filter((st) => st.Effect === 'Allow')
+    .map((st) => ({
+      actions: [st.Action].flat(),
+      resources: [st.Resource].flat().map((r) => (typeof r === 'string' ? r : JSON.stringify(r))),
+    }));
+};
+/** Object ARNs (bucket ARN + key pattern) of the uploads bucket among `resources`. */
+const uploadObjects = (resources: string[]): string[] => resources.filter((r) => r.includes('StorageUploads') && r.includes('Fn::Join'));
+const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => s.actions);
+const resourcesFor = (statements: Statement[], action: string): string[] =>
+  statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources);
+
+describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
+  const s = (): Synthesized => ({ dev, staging, prod })[env];
+  const config = ENVIRONMENTS[env];
+
+  it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
+    expect(s().nagViolations).toEqual([]);
+  });
+
+  it('keeps uploads private, encrypted, TLS-only, access-logged, with derived views expiring', () => {
+    const t = s().template;
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'uploads/' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: DERIVED_PREFIX, ExpirationInDays: config.uploads.derivedRetentionDays, Status: 'Enabled' })]),
+      },
+    });
+    for (const [, policy] of resourcesOfType(s().json, 'AWS::S3::BucketPolicy')) {
+      expect(JSON.stringify(policy.Properties?.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it('routes exactly the layout suffixes (create and delete) to the image and text queues', () => {
+    const [[, notifications]] = resourcesOfType(s().json, 'Custom::S3BucketNotifications') as unknown as [[string, { Properties: any }]];
+    const configs = notifications.Properties.NotificationConfiguration.QueueConfigurations as {
+      Events: string[];
+      Filter: { Key: { FilterRules: { Name: string; Value: string }[] } };
+      QueueArn: { 'Fn::GetAtt': [string, string] };
+    }[];
+    const queueId = (q: { queue: { node: { defaultChild?: unknown } } }) => s().stack.getLogicalId(q.queue.node.defaultChild as never);
+    const routed = (id: string) =>
+      configs
+        .filter((c) => c.QueueArn['Fn::GetAtt'][0] === id)
+        .map((c) => `${c.Events.join(',')} ${c.Filter.Key.FilterRules.map((r) => `${r.Name.toLowerCase()}=${r.Value}`).join(',')}`)
+        .sort();
+    const expected = (suffixes: readonly string[]) =>
+      suffixes.flatMap((suffix) => [`s3:ObjectCreated:* suffix=${suffix}`, `s3:ObjectRemoved:* suffix=${suffix}`]).sort();
+    expect(routed(queueId(s().stack.ingest.image.queue))).toEqual(expected(NOTIFICATION_SUFFIXES.image));
+    expect(routed(queueId(s().stack.ingest.text.queue))).toEqual(expected(NOTIFICATION_SUFFIXES.text));
+    expect(configs).toHaveLength((NOTIFICATION_SUFFIXES.image.length + NOTIFICATION_SUFFIXES.text.length) * 2);
+  });
+
+  it('gives each queue an encrypted DLQ and a visibility timeout covering six function timeouts', () => {
+    const t = s().template;
+    t.resourceCountIs('AWS::SQS::Queue', 4);
+    for (const [, queue] of resourcesOfType(s().json, 'AWS::SQS::Queue')) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
+    for (const [name, sizing] of [['image', config.functions.imageIngest], ['text', config.functions.textIngest]] as const) {
+      const queue = s().stack.getLogicalId(s().stack.ingest[name].queue.queue.node.defaultChild as never);
+      const props = s().json.Resources[queue]?.Properties;
+      expect(props?.VisibilityTimeout).toBe(6 * sizing.timeoutSeconds + sizing.maxBatchingWindowSeconds);
+      expect(props?.RedrivePolicy).toMatchObject({ maxReceiveCount: config.queues.maxReceiveCount });
+    }
+  });
+
+  it('runs the three handlers as ESM on arm64 with X-Ray, Powertools and the pipeline environment', () => {
+    const ids = functionIds(s());
+    const sizing = { image: config.functions.imageIngest, text: config.functions.textIngest, api: config.functions.api };
+    for (const [name, id] of Object.entries(ids) as [keyof typeof sizing, string][]) {
+      const props = s().json.Resources[id]?.Properties ?? {};
+      expect(props).toMatchObject({
+        Architectures: ['arm64'],
+        Runtime: 'nodejs24.x',
+        Handler: 'index.handler',
+        MemorySize: sizing[name].memoryMb,
+        Timeout: sizing[name].timeoutSeconds,
+        TracingConfig: { Mode: 'Active' },
+      });
+      expect(props.ReservedConcurrentExecutions).toBe(sizing[name].reservedConcurrency);
+      expect(props.Environment.Variables).toMatchObject({
+        WEFT_MODELS_DIR: '/var/task/models',
+        POWERTOOLS_SERVICE_NAME: expect.stringMatching(/^weft-/),
+        POWERTOOLS_LOG_LEVEL: config.logLevel,
+        POWERTOOLS_METRICS_NAMESPACE: 'Weft',
+        TABLE_NAME: { Ref: expect.stringMatching(/^ProductsTable/) },
+      });
+    }
+    expect(s().json.Resources[ids.image]?.Properties?.MemorySize).toBeGreaterThanOrEqual(1536);
+    for (const id of [ids.image, ids.text]) {
+      expect(s().json.Resources[id]?.Properties?.Environment.Variables).toMatchObject({
+        UPLOADS_BUCKET: { Ref: expect.stringMatching(/Uploads/) },
+        IMAGE_ENDPOINT_NAME: `weft-image-${env}`,
+        TEXT_ENDPOINT_NAME: `weft-text-${env}`,
+        WEFT_MAX_INPUT_PIXELS: String(config.uploads.maxInputPixels),
+        WEFT_MAX_OBJECT_BYTES: String(config.uploads.maxObjectBytes),
+      });
+    }
+    for (const [, group] of resourcesOfType(s().json, 'AWS::Logs::LogGroup')) {
+      expect(group.Properties?.RetentionInDays).toBe(config.logRetentionDays);
+    }
+  });
+
+  it('consumes the queues with partial batch failures', () => {
+    const t = s().template;
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: config.functions.imageIngest.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: config.functions.imageIngest.maxBatchingWindowSeconds,
+    });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: config.functions.textIngest.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('serves each model on the Triton container with GPU instances, a long startup health check and autoscaling', () => {
+    const t = s().template;
+    t.resourceCountIs('AWS::SageMaker::Model', 2);
+    t.resourceCountIs('AWS::SageMaker::Endpoint', 2);
+    for (const modality of ['image', 'text'] as const) {
+      t.hasResourceProperties('AWS::SageMaker::Model', {
+        EnableNetworkIsolation: true,
+        PrimaryContainer: {
+          Image: { 'Fn::Join': ['', Match.arrayWith([`${TRITON_IMAGE_ACCOUNTS['us-east-1']}.dkr.ecr.us-east-1.`, `/sagemaker-tritonserver:${config.inference.tritonImageTag}`])] },
+          ModelDataUrl: { 'Fn::Sub': Match.stringLikeRegexp('^s3://cdk-.*\\.gz$') },
+          Environment: { SAGEMAKER_TRITON_DEFAULT_MODEL_NAME: `weft-${modality}` },
+        },
+      });
+      const sizing = config.inference[modality];
+      t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+        ProductionVariants: [
+          Match.objectLike({
+            VariantName: 'AllTraffic',
+            InstanceType: sizing.instanceType,
+            InitialInstanceCount: sizing.initialInstanceCount,
+            ContainerStartupHealthCheckTimeoutInSeconds: config.inference.containerStartupHealthCheckTimeoutSeconds,
+          }),
+        ],
+      });
+      t.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: `weft-${modality}-${env}` });
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+        ResourceId: `endpoint/weft-${modality}-${env}/variant/AllTraffic`,
+        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        MinCapacity: sizing.minInstances,
+        MaxCapacity: sizing.maxInstances,
+      });
+    }
+    expect(config.inference.image.instanceType).toMatch(/^ml\.g/);
+  });
+
+  it('stores products on demand with PITR and the pipeline’s keys and index', () => {
+    const def = tableDefinition('x');
+    s().template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        KeySchema: def.KeySchema,
+        AttributeDefinitions: Match.arrayWith(def.AttributeDefinitions!.map((a) => Match.objectLike(a))),
+        GlobalSecondaryIndexes: def.GlobalSecondaryIndexes!.map((g) => Match.objectLike({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
+      }),
+      DeletionPolicy: env === 'prod' ? 'Retain' : 'Delete',
+    });
+  });
+
+  it('puts every api route behind IAM authorization, throttled and access-logged', () => {
+    const t = s().template;
+    const routes = resourcesOfType(s().json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as { RouteKey: string; AuthorizationType: string });
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const route of routes) expect(route.AuthorizationType).toBe('AWS_IAM');
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: config.api.throttle.rateLimit, ThrottlingBurstLimit: config.api.throttle.burstLimit },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+  });
+
+  it('alarms on dead letters, function errors and throttles, endpoint 5xx and latency into one topic', () => {
+    const alarms = resourcesOfType(s().json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
+    const withAction = alarms.filter((a) => (a.AlarmActions as unknown[] | undefined)?.length);
+    const metrics = withAction.map((a) => `${a.Namespace}/${a.MetricName}`);
+    expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(3);
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(3);
+    expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2);
+    const latency = withAction.filter((a) => a.MetricName === 'ModelLatency');
+    expect(latency).toHaveLength(2);
+    for (const a of latency) expect(a.Threshold).toBe(config.alarms.modelLatencyP90Ms * 1000);
+    const alarmTopic = s().stack.getLogicalId(s().stack.operations.alarmTopic.node.defaultChild as never);
+    const toTopic = withAction.filter((a) => (a.AlarmActions as { Ref?: string }[]).some((r) => r.Ref === alarmTopic));
+    // Every alarm notifies the operations topic, except autoscaling's own (their action is a scaling policy).
+    expect(toTopic.length).toBe(withAction.filter((a) => a.MetricName !== 'HasBacklogWithoutCapacity').length);
+    expect(toTopic.length).toBeGreaterThanOrEqual(12);
+    s().template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('grants each function only what it needs', () => {
+    const ids = functionIds(s());
+    const invoke = config.inference.mode === 'async' ? 'sagemaker:InvokeEndpointAsync' : 'sagemaker:InvokeEndpoint';
+    const image = statementsOf(s().json, ids.image);
+    const text = statementsOf(s().json, ids.text);
+    const api = statementsOf(s().json, ids.api);
+
+    expect(resourcesFor(image, invoke)).toEqual([expect.stringMatching(new RegExp(`endpoint/weft-image-${env}"?]`))]);
+    expect(resourcesFor(text, invoke)).toEqual([expect.stringMatching(new RegExp(`endpoint/weft-text-${env}"?]`))]);
+    expect(uploadObjects(resourcesFor(image, 's3:GetObject*'))).toEqual([expect.stringMatching(/"\/\*\/images\/\*"/)]);
+    expect(uploadObjects(resourcesFor(text, 's3:GetObject*'))).toEqual([expect.stringMatching(/"\/\*\/product\.json"/)]);
+    expect(uploadObjects(resourcesFor(image, 's3:PutObject'))).toEqual([expect.stringMatching(/"\/derived\/\*"/)]);
+    expect(uploadObjects(resourcesFor(text, 's3:PutObject'))).toEqual([]);
+    expect(uploadObjects(resourcesFor(image, 's3:DeleteObject*'))).toEqual([]);
+
+    for (const fn of [image, text, api]) {
+      expect(resourcesFor(fn, 'dynamodb:UpdateItem').every((r) => r.includes('ProductsTable'))).toBe(true);
+      expect(actionsOf(fn).some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
+    }
+    expect(actionsOf(api).filter((a) => a.startsWith('sagemaker:') || a.startsWith('s3:'))).toEqual([]);
+  });
+});
+
+describe('inference modes', () => {
+  it('real-time endpoints track invocations per instance and roll back new models on 5xx', () => {
+    const t = prod.template;
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+        TargetValue: ENVIRONMENTS.prod.inference.image.invocationsPerInstanceTarget,
+      }),
+    });
+    t.hasResourceProperties('AWS::SageMaker::Endpoint', {
+      DeploymentConfig: { AutoRollbackConfiguration: { Alarms: [{ AlarmName: Match.anyValue() }] }, BlueGreenUpdatePolicy: Match.anyValue() },
+    });
+    for (const [, c] of resourcesOfType(prod.json, 'AWS::SageMaker::EndpointConfig')) expect(c.Properties?.AsyncInferenceConfig).toBeUndefined();
+  });
+
+  it('async endpoints queue in SageMaker, notify SNS, and scale to zero and back', () => {
+    const t = staging.template;
+    t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+      AsyncInferenceConfig: {
+        OutputConfig: {
+          S3OutputPath: Match.anyValue(),
+          S3FailurePath: Match.anyValue(),
+          NotificationConfig: { SuccessTopic: { Ref: Match.stringLikeRegexp('Success') }, ErrorTopic: { Ref: Match.stringLikeRegexp('Error') } },
+        },
+        ClientConfig: { MaxConcurrentInvocationsPerInstance: ENVIRONMENTS.staging.inference.image.maxConcurrentInvocationsPerInstance },
+      },
+    });
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0 });
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        CustomizedMetricSpecification: Match.objectLike({ MetricName: 'ApproximateBacklogSizePerInstance' }),
+      }),
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'HasBacklogWithoutCapacity' });
+    t.resourceCountIs('AWS::SNS::Topic', 3);
+    for (const [, topic] of resourcesOfType(staging.json, 'AWS::SNS::Topic')) expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
+  });
+
+  it('switches a whole environment with -c inferenceMode and API auth with -c apiAuthorization', () => {
+    const open = synthesize('dev', { inferenceMode: 'async', apiAuthorization: 'none' });
+    expect(open.nagViolations).toEqual([]);
+    for (const [, r] of resourcesOfType(open.json, 'AWS::ApiGatewayV2::Route')) expect(r.Properties?.AuthorizationType).toBe('NONE');
+    open.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', { AsyncInferenceConfig: Match.anyValue() });
+  }, 120_000);
+});
+
+describe('Lambda bundles', () => {
+  const bundleOf = (s: Synthesized, fnId: string): string => {
+    const key = s.json.Resources[fnId]?.Properties?.Code.S3Key as string;
+    const dir = join(s.outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    expect(existsSync(dir), dir).toBe(true);
+    return dir;
+  };
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  /** ELF e_machine (offset 18): 0xB7 aarch64, 0x3E x86-64. */
+  const elfMachine = (file: string): number => {
+    const fd = openSync(file, 'r');
+    const header = Buffer.alloc(20);
+    readSync(fd, header, 0, 20, 0);
+    closeSync(fd);
+    expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    return header.readUInt16LE(18);
+  };
+
+  it('image-ingest carries sharp for linux-arm64 (glibc) and no other platform', () => {
+    const dir = bundleOf(dev, functionIds(dev).image);
+    const files = walk(dir).map((f) => f.slice(dir.length + 1));
+    expect(files).toContain('index.mjs');
+    const natives = files.filter((f) => f.endsWith('.node') || /\.so(\.\d+)*$/.test(f));
+    expect(natives.some((f) => /@img\/sharp-linux-arm64\/lib\/sharp-linux-arm64.*\.node$/.test(f))).toBe(true);
+    expect(natives.some((f) => f.includes('@img/sharp-libvips-linux-arm64/'))).toBe(true);
+    expect(files.filter((f) => /x64|x86_64|darwin|win32|musl|wasm/.test(f))).toEqual([]);
+    for (const file of natives) expect(elfMachine(join(dir, file)), file).toBe(0xb7);
+  });
+
+  it('ships the manifests, tokenizer and ensemble.json but no ONNX graph', () => {
+    const dir = bundleOf(dev, functionIds(dev).text);
+    const files = walk(dir).map((f) => f.slice(dir.length + 1));
+    expect(files).toEqual(expect.arrayContaining(['models/image/manifest.json', 'models/text/manifest.json', 'models/ensemble.json']));
+    expect(files.some((f) => f.startsWith('models/text/tokenizer/'))).toBe(true);
+    expect(files.filter((f) => f.endsWith('.onnx') || f.includes('/triton/'))).toEqual([]);
+    expect(files.some((f) => f.includes('node_modules/'))).toBe(false);
+  });
+});
+
+describe('template checks', () => {
+  it('matches the scrubbed snapshot (dev)', async () => {
+    await expect(JSON.stringify(scrubTemplate(dev.json), null, 2)).toMatchFileSnapshot('__snapshots__/Weft-dev.template.json');
+  });
+
+  it('passes cfn-lint with no errors', () => {
+    const cfnLint = join(REPO_ROOT, 'models/.venv/bin/cfn-lint');
+    if (!existsSync(cfnLint)) execFileSync('bash', [join(REPO_ROOT, 'models/scripts/venv.sh')], { stdio: 'inherit' });
+    const result = spawnSync(cfnLint, ['--format', 'json', '--', dev.templateFile, staging.templateFile, prod.templateFile], { encoding: 'utf8' });
+    // Exit codes are a bitmask: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint itself failed.
+    expect(result.status! & 1, result.stderr).toBe(0);
+    const findings = JSON.parse(result.stdout || '[]') as { Level: string; Rule: { Id: string }; Message: string }[];
+    expect(findings.filter((f) => f.Level === 'Error').map((f) => `${f.Rule.Id} ${f.Message}`)).toEqual([]);
+    // W3005 is CDK's explicit DependsOn next to a GetAtt (the role's policy must exist first).
+    expect(findings.filter((f) => f.Level === 'Warning' && f.Rule.Id !== 'W3005').map((f) => `${f.Rule.Id} ${f.Message}`)).toEqual([]);
+  }, 120_000);
+});
