@@ -113,3 +113,29 @@ def test_bad_text_config_is_named() -> None:
         TextModelConfig.from_dict({"layers": 2})
     with pytest.raises(ValueError, match="unknown text training keys"):
         TextTrainSettings.from_dict({"epochs": 2})
+
+
+def test_cached_fixed_layers_give_the_same_logits() -> None:
+    torch.manual_seed(0)
+    config = TextModelConfig(pretrained=None, encoder={**TINY, "num_hidden_layers": 3}, max_length=32, trainable_layers=1)
+    model = build_text_model(config, task_classes(TASKS), vocab_size=30522).eval()
+    assert model.fixed_layers == 2
+    assert not any(p.requires_grad for p in model.encoder.embeddings.parameters())
+    assert all(p.requires_grad for p in model.encoder.encoder.layer[2].parameters())
+    batch = encode(load_tokenizer(export_tokenizer_tmp(32)), ["ruby", "navy striped cotton shirt"])
+    with torch.no_grad():
+        direct = model(**batch)
+        cached = model(**batch, lower_hidden=model.lower_states(**batch))
+    for task in direct:
+        torch.testing.assert_close(direct[task], cached[task], atol=1e-5, rtol=0)
+
+
+def test_training_on_cached_fixed_layers_matches_training_through_them(tmp_path: Path) -> None:
+    histories = []
+    for cache in (True, False):
+        settings = tiny_settings(epochs=2)
+        settings.model.trainable_layers = 1
+        settings.cache_fixed_layers = cache
+        result = train_text(examples(96, 0), examples(32, 1), TASKS, settings, tmp_path / str(cache))
+        histories.append([h["color/loss"] for h in result.history])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-3)

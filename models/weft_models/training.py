@@ -211,7 +211,7 @@ class Trainer:
                 epoch = self.epoch + 1
                 self.train_loader.set_epoch(epoch)
                 running: dict[str, list[float]] = {}
-                bar = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", leave=False)
+                bar = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", leave=False, disable=None)
                 for batch in bar:
                     for task, value in self.train_step(batch).items():
                         running.setdefault(task, []).append(value)

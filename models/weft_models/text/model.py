@@ -18,6 +18,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 from transformers import BertConfig, BertModel
+from transformers.masking_utils import create_bidirectional_mask
 
 from ..multitask import MultiTaskModel
 
@@ -123,12 +124,39 @@ class TextMultiTaskModel(MultiTaskModel):
             module.eval()
         return self
 
+    @property
+    def fixed_layers(self) -> int:
+        """How many transformer layers are fixed (their outputs can be computed once and cached)."""
+        return max(0, len(self._fixed) - 1)
+
+    def _mask(self, hidden: Tensor, attention_mask: Tensor) -> Tensor | None:
+        return create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden, attention_mask=attention_mask)
+
+    @torch.no_grad()
+    def lower_states(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Hidden states after the embeddings and the fixed layers (eval mode, no gradients)."""
+        hidden = self.encoder.embeddings(input_ids=input_ids)
+        mask = self._mask(hidden, attention_mask)
+        for layer in list(self.encoder.encoder.layer)[: self.fixed_layers]:
+            hidden = layer(hidden, mask)
+        return hidden
+
     def features(self, **inputs: Tensor) -> Tensor:
+        """Pooled encoder output. ``lower_hidden`` (from :meth:`lower_states`, cached once per text)
+        skips the fixed part of the encoder: training then costs only the trained layers."""
         input_ids, attention_mask = inputs["input_ids"], inputs["attention_mask"]
+        lower = inputs.get("lower_hidden")
         if self.trim_padding and not torch.compiler.is_exporting() and not torch.onnx.is_in_onnx_export():
             length = max(1, int(attention_mask.sum(dim=1).max()))
             input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            lower = lower[:, :length] if lower is not None else None
+        if lower is not None:
+            hidden = lower.float()
+            mask = self._mask(hidden, attention_mask)
+            for layer in list(self.encoder.encoder.layer)[self.fixed_layers :]:
+                hidden = layer(hidden, mask)
+        else:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.config.pooling == "cls":
             return hidden[:, 0]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

@@ -56,6 +56,9 @@ class TextTrainSettings:
     sampling: Sampling = "balanced"
     max_train: int | None = None
     max_val: int | None = None
+    cache_fixed_layers: bool = True
+    """Compute the fixed lower layers once per text (fp16) instead of every epoch — same model,
+    training costs only the layers being trained."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextTrainSettings:
@@ -78,6 +81,7 @@ class TextTrainSettings:
             "sampling": self.sampling if isinstance(self.sampling, str) else dict(self.sampling),
             "max_train": self.max_train,
             "max_val": self.max_val,
+            "cache_fixed_layers": self.cache_fixed_layers,
         }
 
 
@@ -169,6 +173,11 @@ def train_text(
     lengths = enc["attention_mask"].sum(1).float()
     log.info("tokens per text: mean %.0f, max %d, truncated %.1f%%", float(lengths.mean()), int(lengths.max()),
              100 * float((lengths >= settings.model.max_length).float().mean()))
+    longest = int(lengths.max())
+    enc = {k: v[:, :longest] for k, v in enc.items()}  # trailing padding of every text: exact to drop
+    model = build_text_model(settings.model, task_classes(tasks), vocab_size=tokenizer.get_vocab_size())
+    if settings.cache_fixed_layers and model.fixed_layers > 0:
+        enc["lower_hidden"] = cache_lower_states(model, enc)
     n = len(train)
     labels = label_tensors([*train, *val], tasks)
     sets = task_datasets({k: v[:n] for k, v in enc.items()}, {k: v[:n] for k, v in labels.items()})
@@ -177,12 +186,26 @@ def train_text(
     loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
     val_set = TensorTaskDataset({k: v[n:] for k, v in enc.items()}, {k: v[n:] for k, v in labels.items()})
     val_batches = list(eval_loader(val_set, names, 64))
-    model = build_text_model(settings.model, task_classes(tasks), vocab_size=tokenizer.get_vocab_size())
     extra = {**checkpoint_extra(model), "labels": {t.name: list(t.labels) for t in tasks}, "settings": settings.to_dict()}
     trainer = Trainer(model, loader, val_batches, settings.train, out / "checkpoints", extra=extra)
     result = trainer.fit(resume=resume)
     log.info("text model: best validation score %.4f at epoch %d", result.best_score, result.best_epoch)
     return result
+
+
+def cache_lower_states(model: TextMultiTaskModel, enc: Mapping[str, torch.Tensor], batch_size: int = 64) -> torch.Tensor:
+    """``(N, L, hidden)`` fp16 outputs of the fixed layers for every text."""
+    from tqdm.auto import tqdm
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    out = torch.zeros((len(ids), ids.shape[1], model.feature_dim), dtype=torch.float16)
+    model.eval()
+    for start in tqdm(range(0, len(ids), batch_size), desc="fixed layers", unit="batch", leave=False, disable=None):
+        stop = start + batch_size
+        length = max(1, int(mask[start:stop].sum(1).max()))
+        out[start:stop, :length] = model.lower_states(ids[start:stop, :length], mask[start:stop, :length]).half()
+    log.info("cached the %d fixed encoder layers for %d texts (%.0f MB)", model.fixed_layers, len(ids), out.numel() * 2 / 1e6)
+    return out
 
 
 def load_text_model(checkpoint: str | os.PathLike[str]) -> tuple[TextMultiTaskModel, list[TaskSpec]]:
