@@ -146,7 +146,6 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     });
     stops.push({ name: 's3', stop: s3Server.stop });
 
-    const manifestName = (modality: string, fallback: string) => (models.models.find((n) => n.endsWith(`-${modality}`)) ?? fallback);
     applyHandlerEnv({
       s3: s3Server.url,
       dynamodb: dynamo.url,
@@ -154,8 +153,9 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       bucket,
       tableName,
       modelsDir,
-      imageEndpointName: process.env.IMAGE_ENDPOINT_NAME ?? manifestName('image', 'weft-image'),
-      textEndpointName: process.env.TEXT_ENDPOINT_NAME ?? manifestName('text', 'weft-text'),
+      // Locally an endpoint is named by its manifest, whatever a shell may have exported for AWS.
+      imageEndpointName: models.endpoints.image ?? 'weft-image',
+      textEndpointName: models.endpoints.text ?? 'weft-text',
     });
 
     const image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));

@@ -177,7 +177,10 @@ const invokeEndpoint = async (models: Map<string, OnnxModel>, name: string, req:
 
 export interface RunningModelServer {
   url: string;
+  /** Endpoint (manifest) names. */
   models: string[];
+  /** Endpoint name serving each modality. */
+  endpoints: Partial<Record<'image' | 'text', string>>;
   stop(): Promise<void>;
 }
 
@@ -188,6 +191,7 @@ export const startModelServer = async (opts: ModelOptions & { modelsDir: string;
   return {
     url: urlOf(address),
     models: [...models.keys()],
+    endpoints: Object.fromEntries([...models.values()].map((m) => [m.manifest.modality, m.name])),
     stop: async () => {
       await close(server);
       await Promise.all([...models.values()].map((m) => m.close()));
