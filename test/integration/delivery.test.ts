@@ -43,6 +43,8 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
         const key = decodeS3Key(r.s3.object.key);
         received.push({ queue, messageId: record.messageId, receiveCount: Number(record.attributes.ApproximateReceiveCount), eventName: r.eventName, rawKey: r.s3.object.key, key });
         if (throwKeys.has(key)) throw new Error(`simulated crash on ${key}`);
+        // Hangs past the Lambda timeout on its first receive only.
+        if (key.includes('slow') && record.attributes.ApproximateReceiveCount === '1') await new Promise((r) => setTimeout(r, 2_000));
         if (failKeys.has(key)) {
           failures.push({ itemIdentifier: record.messageId });
           if (key.includes('explained')) channel(RECORD_FAILED_CHANNEL).publish({ messageId: record.messageId, error: `no luck with ${key}` });
@@ -59,7 +61,7 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
       home,
       modelsDir: join(home, 'no-models'),
       quiet: true,
-      delivery: { maxReceiveCount: 3, backoffMs: 50, maxBackoffMs: 200, batchWindowMs: 50, batchSize: 5 },
+      delivery: { maxReceiveCount: 3, backoffMs: 50, maxBackoffMs: 200, batchWindowMs: 50, batchSize: 5, timeoutMs: 500 },
       handlers: {
         image: handler('image'),
         text: handler('text'),
@@ -140,6 +142,14 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
     const letter = (await stack.dispatcher.deadLetters()).find((l) => l.keys.includes('acme/crash/product.json'));
     expect(letter?.error).toBe('simulated crash on acme/crash/product.json');
     expect(letter?.queue).toBe('text');
+  });
+
+  it('fails a batch that outlives the function timeout and delivers it again', async () => {
+    await put(stack, 'acme/slow/product.json', '{}');
+    await stack.dispatcher.idle();
+    const receipts = received.filter((r) => r.key === 'acme/slow/product.json').map((r) => r.receiveCount);
+    expect(receipts).toEqual([1, 2]);
+    expect((await stack.dispatcher.deadLetters()).some((l) => l.keys.includes('acme/slow/product.json'))).toBe(false);
   });
 
   it('persists pending messages, so a restart delivers what was queued', async () => {

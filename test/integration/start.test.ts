@@ -83,7 +83,7 @@ describe('npm start (local/start.ts)', () => {
       second.child.kill('SIGINT');
     }
     expect(await second.exited).toBe(0);
-  });
+  }, 240_000);
 
   it('names the busy port and the variable that moves it', async () => {
     const blocker: Server = createServer();
@@ -96,5 +96,5 @@ describe('npm start (local/start.ts)', () => {
     } finally {
       blocker.close();
     }
-  });
+  }, 120_000);
 });
