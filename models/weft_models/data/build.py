@@ -1,0 +1,261 @@
+"""Build the vendor catalog with ground truth: ``python -m weft_models.data.build``.
+
+Garments come from Fashion-MNIST with its own split kept: ``train`` and ``val`` from its train
+set (disjoint garments), ``test`` from its test set, so test garments are never seen in training.
+Every item gets a color, a pattern (balanced over the split, independent of the category), a
+vendor (balanced) with that vendor's photo style, resolution and voice. Everything is seeded per
+item, so a rebuild (with any number of workers) writes the same files.
+
+Output under ``--out`` (default ``models/build/catalog``): ``images/<split>/<item>.jpg``,
+``items.jsonl``, ``views.u8`` + ``views.u8.json`` (from ``weft preprocess-batch``), ``build.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..tasks import CATEGORY, COLOR, PATTERN
+from .catalog import ITEMS_FILE, VIEWS_FILE
+from .fmnist import check_dataset, load_split
+from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, render
+from .text import describe
+from .vendors import VENDORS, VENDORS_BY_NAME
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build" / "catalog"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    train: int = 6000
+    val: int = 1000
+    test: int = 2000
+    seed: int = 1234
+    workers: int = 2
+    views: bool = True
+    """Run ``weft preprocess-batch`` over the photos (off: photos and items only)."""
+
+    def validate(self) -> None:
+        for split in SPLITS:
+            n = getattr(self, split)
+            if n < 0 or n % len(CATEGORY.labels):
+                raise ValueError(f"{split} size must be a non-negative multiple of {len(CATEGORY.labels)} (balanced categories), got {n}")
+        if self.train + self.val > 60000 or self.test > 10000:
+            raise ValueError("Fashion-MNIST has 60000 train and 10000 test garments")
+        if self.workers < 1:
+            raise ValueError("workers must be ≥ 1")
+
+    def fingerprint(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if k != "workers"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    item_id: str
+    split: str
+    source_split: str
+    source_index: int
+    vendor: str
+    product_id: str
+    labels: dict[str, str]
+    spec: RenderSpec
+
+
+def _balanced(values: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` values, each of ``values`` as often as possible, in random order."""
+    pool = [values[i % len(values)] for i in range(n)]
+    return [pool[i] for i in rng.permutation(n)]
+
+
+def select_garments(labels: np.ndarray, per_class: int, rng: np.random.Generator, exclude: set[int] | None = None) -> list[int]:
+    chosen: list[int] = []
+    for cls in range(len(CATEGORY.labels)):
+        candidates = [int(i) for i in np.flatnonzero(labels == cls) if not exclude or int(i) not in exclude]
+        if len(candidates) < per_class:
+            raise ValueError(f"only {len(candidates)} garments of class {cls} left, need {per_class}")
+        chosen.extend(int(i) for i in rng.choice(candidates, size=per_class, replace=False))
+    return sorted(chosen)
+
+
+def plan(config: BuildConfig, train_labels: np.ndarray, test_labels: np.ndarray) -> list[PlannedItem]:
+    config.validate()
+    root = np.random.SeedSequence(config.seed)
+    select_rng, *split_seeds = [np.random.default_rng(s) for s in root.spawn(1 + len(SPLITS))]
+    n_classes = len(CATEGORY.labels)
+    train_idx = select_garments(train_labels, config.train // n_classes, select_rng)
+    val_idx = select_garments(train_labels, config.val // n_classes, select_rng, exclude=set(train_idx))
+    test_idx = select_garments(test_labels, config.test // n_classes, select_rng)
+    sources = {"train": ("train", train_idx, train_labels), "val": ("train", val_idx, train_labels), "test": ("test", test_idx, test_labels)}
+
+    items: list[PlannedItem] = []
+    for split, rng in zip(SPLITS, split_seeds):
+        source_split, indices, labels = sources[split]
+        order = [indices[i] for i in rng.permutation(len(indices))]
+        n = len(order)
+        colors = _balanced(COLOR.labels, n, rng)
+        patterns = _balanced(PATTERN.labels, n, rng)
+        vendors = _balanced([v.name for v in VENDORS], n, rng)
+        scales = _balanced(("fine", "coarse"), n, rng)
+        for i, source_index in enumerate(order):
+            vendor = VENDORS_BY_NAME[vendors[i]]
+            item_seed = int(rng.integers(2**31))
+            item_rng = np.random.default_rng(item_seed)
+            style = str(item_rng.choice(list(vendor.styles), p=np.array(list(vendor.styles.values())) / sum(vendor.styles.values())))
+            aw, ah = vendor.aspects[int(item_rng.integers(len(vendor.aspects)))]
+            long_side = int(item_rng.integers(vendor.long_side[0], vendor.long_side[1] + 1))
+            width, height = (long_side, round(long_side * ah / aw)) if aw >= ah else (round(long_side * aw / ah), long_side)
+            pattern = patterns[i]
+            scale = "none" if pattern == "solid" else "closeup" if style == "closeup" else scales[i]
+            spec = RenderSpec(
+                color=colors[i], pattern=pattern, style=style, width=width, height=height, scale=scale,
+                seed=item_seed, quality=int(item_rng.integers(vendor.quality[0], vendor.quality[1] + 1)),
+            )
+            item_id = f"{split}-{i:05d}"
+            product_id = f"{vendor.id_prefix}-{hashlib.sha1(f'{config.seed}/{item_id}'.encode()).hexdigest()[:8].upper()}"
+            items.append(PlannedItem(
+                item_id=item_id, split=split, source_split=source_split, source_index=int(source_index), vendor=vendor.name,
+                product_id=product_id,
+                labels={"category": CATEGORY.labels[int(labels[source_index])], "color": colors[i], "pattern": pattern},
+                spec=spec,
+            ))
+    return items
+
+
+def image_relpath(item: PlannedItem) -> str:
+    return f"images/{item.split}/{item.item_id}.jpg"
+
+
+# Worker state: the garments, loaded once per process.
+_GARMENTS: dict[str, np.ndarray] = {}
+
+
+def _init_worker(dataset: str | None) -> None:
+    for split in ("train", "test"):
+        _GARMENTS[split] = load_split(split, dataset).images
+
+
+def _render_one(args: tuple[PlannedItem, str]) -> str:
+    item, out = args
+    path = Path(out) / image_relpath(item)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = render(_GARMENTS[item.source_split][item.source_index], item.spec)
+    tmp = path.with_suffix(".tmp")
+    image.save(tmp, format="JPEG", quality=item.spec.quality)
+    os.replace(tmp, path)
+    return item.item_id
+
+
+def render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: str | None) -> None:
+    todo = [(item, str(out)) for item in items if not (out / image_relpath(item)).exists()]
+    if not todo:
+        return
+    log.info("rendering %d photos with %d workers", len(todo), workers)
+    if workers == 1:
+        _init_worker(dataset)
+        for job in tqdm(todo, desc="render", unit="photo"):
+            _render_one(job)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+        for _ in tqdm(pool.map(_render_one, todo, chunksize=16), total=len(todo), desc="render", unit="photo"):
+            pass
+
+
+def item_rows(items: Sequence[PlannedItem], seed: int) -> Iterator[dict[str, object]]:
+    for index, item in enumerate(items):
+        vendor = VENDORS_BY_NAME[item.vendor]
+        text_rng = np.random.default_rng([seed, 7, index])
+        text = describe(vendor, item.labels, item.spec.style, item.product_id, text_rng)
+        yield {
+            "item_id": item.item_id, "split": item.split, "vendor": item.vendor, "product_id": item.product_id,
+            "title": text.title, "description": text.description, "brand": text.brand, "vendor_color": text.vendor_color,
+            "labels": item.labels, "image_path": image_relpath(item), "view_index": index,
+            "style": item.spec.style, "scale": item.spec.scale, "source_index": item.source_index,
+            "width": item.spec.width, "height": item.spec.height,
+        }
+
+
+def label_counts(items: Sequence[PlannedItem]) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for split in SPLITS:
+        rows = [i for i in items if i.split == split]
+        out[split] = {task: dict(Counter(i.labels[task] for i in rows)) for task in ("category", "color", "pattern")}
+        out[split]["vendor"] = dict(Counter(i.vendor for i in rows))
+        out[split]["style"] = dict(Counter(i.spec.style for i in rows))
+    return out
+
+
+def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, dataset: str | None = None, force: bool = False) -> Path:
+    config.validate()
+    check_dataset(dataset)  # before any long work
+    out_dir = Path(out)
+    if config.views:
+        from .views import check_preprocess_available
+
+        check_preprocess_available()
+    stamp = out_dir / "build.json"
+    if not force and stamp.exists():
+        done = json.loads(stamp.read_text(encoding="utf-8"))
+        if done.get("fingerprint") == config.fingerprint() and (not config.views or (out_dir / VIEWS_FILE).exists()):
+            log.info("catalog at %s is up to date (%s)", out_dir, config.fingerprint())
+            return out_dir
+    started = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train, test = load_split("train", dataset), load_split("test", dataset)
+    items = plan(config, train.labels, test.labels)
+    render_all(items, out_dir, config.workers, dataset)
+    rendered = time.monotonic()
+    rows = list(item_rows(items, config.seed))
+    tmp = out_dir / (ITEMS_FILE + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, out_dir / ITEMS_FILE)
+    if config.views:
+        from .views import preprocess_batch
+
+        preprocess_batch([out_dir / image_relpath(i) for i in items], out_dir / VIEWS_FILE, VIEW_SIZE, CENTER_FRACTION, concurrency=config.workers)
+    finished = time.monotonic()
+    summary = {
+        "fingerprint": config.fingerprint(), "config": asdict(config), "items": len(items),
+        "seconds": {"render": round(rendered - started, 1), "total": round(finished - started, 1)},
+        "labels": label_counts(items),
+    }
+    stamp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("catalog of %d items at %s in %.0fs (render %.0fs)", len(items), out_dir, finished - started, rendered - started)
+    return out_dir
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m weft_models.data.build", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--train", type=int, default=BuildConfig.train)
+    parser.add_argument("--val", type=int, default=BuildConfig.val)
+    parser.add_argument("--test", type=int, default=BuildConfig.test)
+    parser.add_argument("--seed", type=int, default=BuildConfig.seed)
+    parser.add_argument("--workers", type=int, default=BuildConfig.workers)
+    parser.add_argument("--no-views", action="store_true", help="skip weft preprocess-batch (photos and items only)")
+    parser.add_argument("--dataset", help="Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist or $WEFT_FASHION_MNIST)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if build.json matches")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = BuildConfig(train=args.train, val=args.val, test=args.test, seed=args.seed, workers=args.workers, views=not args.no_views)
+    build(config, args.out, args.dataset, args.force)
+
+
+if __name__ == "__main__":
+    main()
