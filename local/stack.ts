@@ -188,6 +188,17 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
 
     const localRoutes: LocalRoute[] = [
       async (method, path, query) => {
+        if (method === 'POST' && path === '/local/dead-letters/redrive') {
+          // SQS's DLQ redrive: back onto their queue, as new messages with a fresh receive count.
+          const only = query.getAll('messageId');
+          const letters = deadLetters.list().filter((l) => only.length === 0 || only.includes(l.messageId));
+          const redriven = letters.map((l) => {
+            const messageId = running.send(l.queue as QueueName, l.body);
+            deadLetters.remove(l.messageId);
+            return { from: l.messageId, messageId, queue: l.queue, keys: l.keys };
+          });
+          return { status: 200, body: { redriven } };
+        }
         if (method !== 'GET') return undefined;
         if (path === '/local/dead-letters') {
           const limit = Number(query.get('limit') ?? 100);

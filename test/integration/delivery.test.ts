@@ -135,6 +135,20 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
     expect(letter?.attempts.map((a) => a.error)).toEqual(Array(3).fill('no luck with acme/explained/images/x.jpg'));
   });
 
+  it('redrives dead letters back onto their queue', async () => {
+    const letter = (await stack.dispatcher.deadLetters()).find((l) => l.keys.includes('acme/bad/images/x.jpg'))!;
+    failKeys.delete('acme/bad/images/x.jpg');
+    const before = received.filter((r) => r.key === 'acme/bad/images/x.jpg').length;
+    const res = await fetch(`${stack.urls.api}/local/dead-letters/redrive?messageId=${letter.messageId}`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { redriven: { from: string }[] }).redriven.map((r) => r.from)).toEqual([letter.messageId]);
+    await stack.dispatcher.idle();
+    const after = received.filter((r) => r.key === 'acme/bad/images/x.jpg');
+    expect(after.length).toBe(before + 1);
+    expect(after.at(-1)!.receiveCount).toBe(1);
+    expect((await stack.dispatcher.deadLetters()).some((l) => l.messageId === letter.messageId)).toBe(false);
+  });
+
   it('a handler that throws fails the whole batch and the dead letter carries the error', async () => {
     throwKeys.add('acme/crash/product.json');
     await put(stack, 'acme/crash/product.json', '{}');
