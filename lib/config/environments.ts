@@ -145,14 +145,16 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     queues: { maxReceiveCount: 5, dlqRetentionDays: 14 },
     uploads: { derivedRetentionDays: 14, maxInputPixels: 80_000_000, maxObjectBytes: 52_428_800 },
     inference: {
-      // Staging sees bursts of test uploads and long idle stretches: queue in SageMaker, scale to zero.
-      mode: 'async',
+      // Async inference (scale to zero) suits staging's bursts and idle stretches, but the ingest
+      // functions call InvokeEndpoint synchronously today; `-c inferenceMode=async` opts in once
+      // they use InvokeEndpointAsync (docs/deployment.md, "Real-time or async").
+      mode: 'realtime',
       tritonImageTag: '24.09-py3',
       containerStartupHealthCheckTimeoutSeconds: 900,
       modelDataDownloadTimeoutSeconds: 900,
       asyncResultRetentionDays: 7,
-      image: { ...devEndpoint, instanceType: 'ml.g5.xlarge', minInstances: 0, maxInstances: 2 },
-      text: { ...devEndpoint, instanceType: 'ml.g4dn.xlarge', minInstances: 0, maxInstances: 2 },
+      image: { ...devEndpoint, instanceType: 'ml.g5.xlarge', minInstances: 1, maxInstances: 3, initialInstanceCount: 1 },
+      text: { ...devEndpoint, instanceType: 'ml.g4dn.xlarge', minInstances: 1, maxInstances: 3, initialInstanceCount: 1 },
     },
     api: { authorization: 'iam', throttle: { rateLimit: 50, burstLimit: 100 } },
     alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 5, endpoint5xx: 5, modelLatencyP90Ms: 400 },
@@ -245,7 +247,6 @@ export const resolveEnvironment = (name: string | undefined, overrides: Environm
     inference: {
       ...base.inference,
       mode,
-      // A real-time endpoint cannot run on zero instances; lift the floor when switching modes.
       image: floorForMode(base.inference.image, mode),
       text: floorForMode(base.inference.text, mode),
     },
@@ -256,8 +257,11 @@ export const resolveEnvironment = (name: string | undefined, overrides: Environm
   return config;
 };
 
+/** Real-time endpoints need an instance; async mode exists to scale to zero when idle. */
 const floorForMode = (sizing: EndpointSizing, mode: InferenceMode): EndpointSizing =>
-  mode === 'realtime' && sizing.minInstances < 1 ? { ...sizing, minInstances: 1, initialInstanceCount: Math.max(1, sizing.initialInstanceCount) } : sizing;
+  mode === 'realtime'
+    ? { ...sizing, minInstances: Math.max(1, sizing.minInstances), initialInstanceCount: Math.max(1, sizing.initialInstanceCount) }
+    : { ...sizing, minInstances: 0 };
 
 export const validateEnvironment = (config: EnvironmentConfig): void => {
   const problems: string[] = [];

@@ -48,11 +48,16 @@ describe('resolveEnvironment', () => {
     expect(() => resolveEnvironment('dev', { apiAuthorization: 'cognito' })).toThrow(EnvironmentConfigError);
   });
 
-  it('lifts a scale-to-zero floor when an async environment is switched to real time', () => {
-    const config = resolveEnvironment('staging', { inferenceMode: 'realtime' });
-    expect(ENVIRONMENTS.staging.inference.image.minInstances).toBe(0);
-    expect(config.inference.image.minInstances).toBe(1);
-    expect(config.inference.text.minInstances).toBe(1);
+  it('scales async endpoints to zero and keeps real-time ones at one instance or more', () => {
+    const asyncConfig = resolveEnvironment('staging', { inferenceMode: 'async' });
+    expect(asyncConfig.inference.image.minInstances).toBe(0);
+    expect(asyncConfig.inference.text.minInstances).toBe(0);
+    expect(asyncConfig.inference.image.initialInstanceCount).toBeGreaterThanOrEqual(1);
+    for (const name of ENVIRONMENT_NAMES) {
+      const config = resolveEnvironment(name);
+      expect(config.inference.mode).toBe('realtime');
+      expect(config.inference.image.minInstances).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('uses GPU instances, a smaller one for dev than for prod', () => {

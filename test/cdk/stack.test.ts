@@ -20,11 +20,15 @@ import { resourcesOfType, scrubTemplate, synthesize, type CfnTemplate, type Synt
 let dev: Synthesized;
 let prod: Synthesized;
 let staging: Synthesized;
+/** dev with both switches flipped: async inference and an unauthenticated API. */
+let devAsyncOpen: Synthesized;
 
 beforeAll(() => {
   dev = synthesize('dev');
   prod = synthesize('prod');
   staging = synthesize('staging');
+  // Bundles are cached per process, so this variant costs only the synth itself.
+  devAsyncOpen = synthesize('dev', { inferenceMode: 'async', apiAuthorization: 'none' });
 }, 300_000);
 
 const logicalIdOf = (s: Synthesized, fn: { node: { defaultChild?: unknown } }): string =>
@@ -57,9 +61,11 @@ const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) 
 const resourcesFor = (statements: Statement[], action: string): string[] =>
   statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources);
 
-describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
-  const s = (): Synthesized => ({ dev, staging, prod })[env];
-  const config = ENVIRONMENTS[env];
+describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s', (variant) => {
+  const s = (): Synthesized => ({ dev, staging, prod, 'dev (async, open API)': devAsyncOpen })[variant];
+  const env = variant.split(' ')[0]!;
+  // A getter: the synthesized variants exist only once beforeAll has run.
+  const cfg = () => s().config;
 
   it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
     expect(s().nagViolations).toEqual([]);
@@ -72,7 +78,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'uploads/' },
       LifecycleConfiguration: {
-        Rules: Match.arrayWith([Match.objectLike({ Prefix: DERIVED_PREFIX, ExpirationInDays: config.uploads.derivedRetentionDays, Status: 'Enabled' })]),
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: DERIVED_PREFIX, ExpirationInDays: cfg().uploads.derivedRetentionDays, Status: 'Enabled' })]),
       },
     });
     for (const [, policy] of resourcesOfType(s().json, 'AWS::S3::BucketPolicy')) {
@@ -104,17 +110,17 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
     const t = s().template;
     t.resourceCountIs('AWS::SQS::Queue', 4);
     for (const [, queue] of resourcesOfType(s().json, 'AWS::SQS::Queue')) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
-    for (const [name, sizing] of [['image', config.functions.imageIngest], ['text', config.functions.textIngest]] as const) {
+    for (const [name, sizing] of [['image', cfg().functions.imageIngest], ['text', cfg().functions.textIngest]] as const) {
       const queue = s().stack.getLogicalId(s().stack.ingest[name].queue.queue.node.defaultChild as never);
       const props = s().json.Resources[queue]?.Properties;
       expect(props?.VisibilityTimeout).toBe(6 * sizing.timeoutSeconds + sizing.maxBatchingWindowSeconds);
-      expect(props?.RedrivePolicy).toMatchObject({ maxReceiveCount: config.queues.maxReceiveCount });
+      expect(props?.RedrivePolicy).toMatchObject({ maxReceiveCount: cfg().queues.maxReceiveCount });
     }
   });
 
   it('runs the three handlers as ESM on arm64 with X-Ray, Powertools and the pipeline environment', () => {
     const ids = functionIds(s());
-    const sizing = { image: config.functions.imageIngest, text: config.functions.textIngest, api: config.functions.api };
+    const sizing = { image: cfg().functions.imageIngest, text: cfg().functions.textIngest, api: cfg().functions.api };
     for (const [name, id] of Object.entries(ids) as [keyof typeof sizing, string][]) {
       const props = s().json.Resources[id]?.Properties ?? {};
       expect(props).toMatchObject({
@@ -129,7 +135,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
       expect(props.Environment.Variables).toMatchObject({
         WEFT_MODELS_DIR: '/var/task/models',
         POWERTOOLS_SERVICE_NAME: expect.stringMatching(/^weft-/),
-        POWERTOOLS_LOG_LEVEL: config.logLevel,
+        POWERTOOLS_LOG_LEVEL: cfg().logLevel,
         POWERTOOLS_METRICS_NAMESPACE: 'Weft',
         TABLE_NAME: { Ref: expect.stringMatching(/^ProductsTable/) },
       });
@@ -140,12 +146,12 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
         UPLOADS_BUCKET: { Ref: expect.stringMatching(/Uploads/) },
         IMAGE_ENDPOINT_NAME: `weft-image-${env}`,
         TEXT_ENDPOINT_NAME: `weft-text-${env}`,
-        WEFT_MAX_INPUT_PIXELS: String(config.uploads.maxInputPixels),
-        WEFT_MAX_OBJECT_BYTES: String(config.uploads.maxObjectBytes),
+        WEFT_MAX_INPUT_PIXELS: String(cfg().uploads.maxInputPixels),
+        WEFT_MAX_OBJECT_BYTES: String(cfg().uploads.maxObjectBytes),
       });
     }
     for (const [, group] of resourcesOfType(s().json, 'AWS::Logs::LogGroup')) {
-      expect(group.Properties?.RetentionInDays).toBe(config.logRetentionDays);
+      expect(group.Properties?.RetentionInDays).toBe(cfg().logRetentionDays);
     }
   });
 
@@ -153,12 +159,12 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
     const t = s().template;
     t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: config.functions.imageIngest.batchSize,
+      BatchSize: cfg().functions.imageIngest.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      MaximumBatchingWindowInSeconds: config.functions.imageIngest.maxBatchingWindowSeconds,
+      MaximumBatchingWindowInSeconds: cfg().functions.imageIngest.maxBatchingWindowSeconds,
     });
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: config.functions.textIngest.batchSize,
+      BatchSize: cfg().functions.textIngest.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });
@@ -171,19 +177,19 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
       t.hasResourceProperties('AWS::SageMaker::Model', {
         EnableNetworkIsolation: true,
         PrimaryContainer: {
-          Image: { 'Fn::Join': ['', Match.arrayWith([`${TRITON_IMAGE_ACCOUNTS['us-east-1']}.dkr.ecr.us-east-1.`, `/sagemaker-tritonserver:${config.inference.tritonImageTag}`])] },
+          Image: { 'Fn::Join': ['', Match.arrayWith([`${TRITON_IMAGE_ACCOUNTS['us-east-1']}.dkr.ecr.us-east-1.`, `/sagemaker-tritonserver:${cfg().inference.tritonImageTag}`])] },
           ModelDataUrl: { 'Fn::Sub': Match.stringLikeRegexp('^s3://cdk-.*\\.gz$') },
           Environment: { SAGEMAKER_TRITON_DEFAULT_MODEL_NAME: `weft-${modality}` },
         },
       });
-      const sizing = config.inference[modality];
+      const sizing = cfg().inference[modality];
       t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
         ProductionVariants: [
           Match.objectLike({
             VariantName: 'AllTraffic',
             InstanceType: sizing.instanceType,
             InitialInstanceCount: sizing.initialInstanceCount,
-            ContainerStartupHealthCheckTimeoutInSeconds: config.inference.containerStartupHealthCheckTimeoutSeconds,
+            ContainerStartupHealthCheckTimeoutInSeconds: cfg().inference.containerStartupHealthCheckTimeoutSeconds,
           }),
         ],
       });
@@ -195,7 +201,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
         MaxCapacity: sizing.maxInstances,
       });
     }
-    expect(config.inference.image.instanceType).toMatch(/^ml\.g/);
+    expect(cfg().inference.image.instanceType).toMatch(/^ml\.g/);
   });
 
   it('stores products on demand with PITR and the pipeline’s keys and index', () => {
@@ -213,14 +219,14 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
     });
   });
 
-  it('puts every api route behind IAM authorization, throttled and access-logged', () => {
+  it('serves exactly the handler’s routes, behind IAM unless configured otherwise, throttled and access-logged', () => {
     const t = s().template;
     const routes = resourcesOfType(s().json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as { RouteKey: string; AuthorizationType: string });
     expect(routes.map((r) => r.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
-    for (const route of routes) expect(route.AuthorizationType).toBe('AWS_IAM');
+    for (const route of routes) expect(route.AuthorizationType).toBe(cfg().api.authorization === 'iam' ? 'AWS_IAM' : 'NONE');
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
-      DefaultRouteSettings: { ThrottlingRateLimit: config.api.throttle.rateLimit, ThrottlingBurstLimit: config.api.throttle.burstLimit },
+      DefaultRouteSettings: { ThrottlingRateLimit: cfg().api.throttle.rateLimit, ThrottlingBurstLimit: cfg().api.throttle.burstLimit },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
   });
@@ -235,7 +241,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
     expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2);
     const latency = withAction.filter((a) => a.MetricName === 'ModelLatency');
     expect(latency).toHaveLength(2);
-    for (const a of latency) expect(a.Threshold).toBe(config.alarms.modelLatencyP90Ms * 1000);
+    for (const a of latency) expect(a.Threshold).toBe(cfg().alarms.modelLatencyP90Ms * 1000);
     const alarmTopic = s().stack.getLogicalId(s().stack.operations.alarmTopic.node.defaultChild as never);
     const toTopic = withAction.filter((a) => (a.AlarmActions as { Ref?: string }[]).some((r) => r.Ref === alarmTopic));
     // Every alarm notifies the operations topic, except autoscaling's own (their action is a scaling policy).
@@ -246,7 +252,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('%s environment', (env) => {
 
   it('grants each function only what it needs', () => {
     const ids = functionIds(s());
-    const invoke = config.inference.mode === 'async' ? 'sagemaker:InvokeEndpointAsync' : 'sagemaker:InvokeEndpoint';
+    const invoke = cfg().inference.mode === 'async' ? 'sagemaker:InvokeEndpointAsync' : 'sagemaker:InvokeEndpoint';
     const image = statementsOf(s().json, ids.image);
     const text = statementsOf(s().json, ids.text);
     const api = statementsOf(s().json, ids.api);
@@ -284,7 +290,8 @@ describe('inference modes', () => {
   });
 
   it('async endpoints queue in SageMaker, notify SNS, and scale to zero and back', () => {
-    const t = staging.template;
+    const t = devAsyncOpen.template;
+    const sizing = devAsyncOpen.config.inference.image;
     t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
       AsyncInferenceConfig: {
         OutputConfig: {
@@ -292,7 +299,7 @@ describe('inference modes', () => {
           S3FailurePath: Match.anyValue(),
           NotificationConfig: { SuccessTopic: { Ref: Match.stringLikeRegexp('Success') }, ErrorTopic: { Ref: Match.stringLikeRegexp('Error') } },
         },
-        ClientConfig: { MaxConcurrentInvocationsPerInstance: ENVIRONMENTS.staging.inference.image.maxConcurrentInvocationsPerInstance },
+        ClientConfig: { MaxConcurrentInvocationsPerInstance: sizing.maxConcurrentInvocationsPerInstance },
       },
     });
     t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0 });
@@ -302,17 +309,12 @@ describe('inference modes', () => {
         CustomizedMetricSpecification: Match.objectLike({ MetricName: 'ApproximateBacklogSizePerInstance' }),
       }),
     });
+    t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'HasBacklogWithoutCapacity' });
     t.resourceCountIs('AWS::SNS::Topic', 3);
-    for (const [, topic] of resourcesOfType(staging.json, 'AWS::SNS::Topic')) expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
+    for (const [, topic] of resourcesOfType(devAsyncOpen.json, 'AWS::SNS::Topic')) expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
+    for (const [, c] of resourcesOfType(devAsyncOpen.json, 'AWS::SageMaker::Endpoint')) expect(c.Properties?.DeploymentConfig).toBeUndefined();
   });
-
-  it('switches a whole environment with -c inferenceMode and API auth with -c apiAuthorization', () => {
-    const open = synthesize('dev', { inferenceMode: 'async', apiAuthorization: 'none' });
-    expect(open.nagViolations).toEqual([]);
-    for (const [, r] of resourcesOfType(open.json, 'AWS::ApiGatewayV2::Route')) expect(r.Properties?.AuthorizationType).toBe('NONE');
-    open.template.hasResourceProperties('AWS::SageMaker::EndpointConfig', { AsyncInferenceConfig: Match.anyValue() });
-  }, 120_000);
 });
 
 describe('Lambda bundles', () => {
@@ -363,7 +365,7 @@ describe('template checks', () => {
   it('passes cfn-lint with no errors', () => {
     const cfnLint = join(REPO_ROOT, 'models/.venv/bin/cfn-lint');
     if (!existsSync(cfnLint)) execFileSync('bash', [join(REPO_ROOT, 'models/scripts/venv.sh')], { stdio: 'inherit' });
-    const result = spawnSync(cfnLint, ['--format', 'json', '--', dev.templateFile, staging.templateFile, prod.templateFile], { encoding: 'utf8' });
+    const result = spawnSync(cfnLint, ['--format', 'json', '--', dev.templateFile, staging.templateFile, prod.templateFile, devAsyncOpen.templateFile], { encoding: 'utf8' });
     // Exit codes are a bitmask: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint itself failed.
     expect(result.status! & 1, result.stderr).toBe(0);
     const findings = JSON.parse(result.stdout || '[]') as { Level: string; Rule: { Id: string }; Message: string }[];
