@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 VIEW_SIZE = 224
 CENTER_FRACTION = 0.4
@@ -118,15 +118,24 @@ def pattern_period(spec: RenderSpec, rng: np.random.Generator) -> float:
     return rng.uniform(5.0, 12.0) * max(spec.width, spec.height) / VIEW_SIZE
 
 
-def fabric(spec: RenderSpec, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) float32 colored, patterned fabric."""
+def _solid(color: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    r, g, b = (int(round(float(c))) for c in np.clip(color, 0, 255))
+    return Image.new("RGB", size, (r, g, b))
+
+
+def fabric(spec: RenderSpec, height: int, width: int, rng: np.random.Generator) -> Image.Image:
+    """Colored, patterned fabric, (width, height). Pixel work runs in PIL's C code: a photo has
+    millions of pixels and thousands are rendered per build."""
     base = base_color(spec.color, rng)
-    mask = pattern_mask(height, width, spec.pattern, pattern_period(spec, rng), rng)[..., None]
     if spec.pattern == "solid":
-        return np.broadcast_to(base.astype(np.float32), (height, width, 3)).copy()
+        return _solid(base, (width, height))
+    mask = pattern_mask(height, width, spec.pattern, pattern_period(spec, rng), rng)
     second = secondary_color(base, rng)
-    base, second = base.astype(np.float32), second.astype(np.float32)
-    return base + (second - base) * mask
+    alpha = Image.fromarray((mask * 255).astype(np.uint8), mode="L")
+    return Image.composite(_solid(second, (width, height)), _solid(base, (width, height)), alpha)
+
+
+_LEVELS = np.arange(256, dtype=np.float64) / 255.0
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -134,70 +143,88 @@ def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-def _resize(array: np.ndarray, width: int, height: int, resample: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
-    return np.asarray(Image.fromarray(array.astype(np.float32), mode="F").resize((width, height), resample), dtype=np.float32)
+def _lut(values: np.ndarray) -> list[int]:
+    """A PIL ``point`` table from values in [0, 1] for each of the 256 input levels."""
+    return [int(v) for v in np.round(np.clip(values, 0.0, 1.0) * 255.0)]
 
 
-def _backdrop(spec: RenderSpec, rng: np.random.Generator) -> np.ndarray:
+def _backdrop(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
     h, w = spec.height, spec.width
     if spec.style == "studio":
-        return np.full((h, w, 3), 255.0, dtype=np.float32)
+        return Image.new("RGB", (w, h), (255, 255, 255))
     level = rng.uniform(205, 240)
     tint = rng.normal(0, 6, 3)
-    ramp = np.linspace(1.04, 0.92, h, dtype=np.float32)[:, None, None]
-    return np.clip((level + tint) * ramp, 0, 255).astype(np.float32) * np.ones((1, w, 1), dtype=np.float32)
+    ramp = np.linspace(1.04, 0.92, h)[:, None, None]
+    column = np.clip((level + tint)[None, None, :] * ramp, 0, 255).astype(np.uint8)  # (h, 1, 3)
+    return Image.fromarray(column, mode="RGB").resize((w, h), Image.Resampling.NEAREST)
 
 
-def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) float32 photo of ``garment`` (28×28 uint8) on the spec's backdrop."""
+def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
+    """Photo of ``garment`` (28×28 uint8) on the spec's backdrop."""
     h, w = spec.height, spec.width
     size = int(rng.uniform(0.62, 0.84) * min(h, w))
-    g = _resize(garment.astype(np.float32) / 255.0, size, size)
-    alpha = _smoothstep(0.05, 0.16, g)
-    inside = g[alpha > 0.5]
-    top = float(np.percentile(inside, 90)) if inside.size else 1.0
-    shade = 0.74 + 0.26 * np.clip(g / max(top, 0.2), 0.0, 1.0)
+    g8 = Image.fromarray(garment, mode="L").resize((size, size), Image.Resampling.BICUBIC)
+    # Silhouette from the garment's brightness; inner shading (folds, seams) from the same values.
+    inside = garment[garment > 40]
+    top = max(float(np.percentile(inside, 90)) / 255.0 if inside.size else 1.0, 0.2)
+    alpha = g8.point(_lut(_smoothstep(0.05, 0.16, _LEVELS)))
+    shade = g8.point(_lut(0.74 + 0.26 * np.minimum(1.0, _LEVELS / top)))
     cx = int(w / 2 + rng.uniform(-0.04, 0.04) * w)
     cy = int(h / 2 + rng.uniform(-0.04, 0.04) * h)
     x0, y0 = max(0, cx - size // 2), max(0, cy - size // 2)
     x1, y1 = min(w, x0 + size), min(h, y0 + size)
-    alpha, shade = alpha[: y1 - y0, : x1 - x0], shade[: y1 - y0, : x1 - x0]
+    alpha = alpha.crop((0, 0, x1 - x0, y1 - y0))
+    shade = shade.crop((0, 0, x1 - x0, y1 - y0))
 
     photo = _backdrop(spec, rng)
     # Soft shadow: the silhouette blurred and offset, darkening the backdrop.
-    small = Image.fromarray((alpha * 255).astype(np.uint8)).resize((max(1, (x1 - x0) // 8), max(1, (y1 - y0) // 8)))
-    shadow = np.asarray(small.filter(ImageFilter.GaussianBlur(2)).resize((x1 - x0, y1 - y0)), dtype=np.float32) / 255.0
+    small = alpha.resize((max(1, (x1 - x0) // 8), max(1, (y1 - y0) // 8)), Image.Resampling.BILINEAR)
+    strength = rng.uniform(0.1, 0.22)
+    shadow = small.filter(ImageFilter.GaussianBlur(2)).resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)
+    shadow = shadow.point(lambda v: int(255 - strength * v))
     dy, dx = int(0.015 * h), int(0.01 * w)
-    sy0, sx0 = min(h, y0 + dy), min(w, x0 + dx)
-    sy1, sx1 = min(h, sy0 + (y1 - y0)), min(w, sx0 + (x1 - x0))
-    photo[sy0:sy1, sx0:sx1] *= 1.0 - rng.uniform(0.1, 0.22) * shadow[: sy1 - sy0, : sx1 - sx0, None]
+    box = (min(w, x0 + dx), min(h, y0 + dy), min(w, x1 + dx), min(h, y1 + dy))
+    region = photo.crop(box)
+    shadow = shadow.crop((0, 0, region.width, region.height)).convert("RGB")
+    photo.paste(ImageChops.multiply(region, shadow), box[:2])
 
-    cloth = fabric(spec, y1 - y0, x1 - x0, rng) * shade[..., None]
-    region = photo[y0:y1, x0:x1]
-    photo[y0:y1, x0:x1] = region * (1.0 - alpha[..., None]) + cloth * alpha[..., None]
+    cloth = ImageChops.multiply(fabric(spec, y1 - y0, x1 - x0, rng), shade.convert("RGB"))
+    photo.paste(cloth, (x0, y0), alpha)
     return photo
 
 
-def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> np.ndarray:
+def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
     h, w = spec.height, spec.width
     cloth = fabric(spec, h, w, rng)
-    y = np.arange(h, dtype=np.float32)[:, None]
-    x = np.arange(w, dtype=np.float32)[None, :]
+    # Folds: a slow shading wave, computed small and enlarged (it has no detail to lose).
+    sh, sw = max(2, h // 16), max(2, w // 16)
+    y = np.arange(sh, dtype=np.float64)[:, None] * 16
+    x = np.arange(sw, dtype=np.float64)[None, :] * 16
     theta = rng.uniform(0, np.pi)
-    wave = np.float32(rng.uniform(0.35, 0.7) * max(h, w))
-    folds = np.sin(np.float32(2 * np.pi) * (x * np.float32(np.cos(theta)) + y * np.float32(np.sin(theta))) / wave + np.float32(rng.uniform(0, 6.28)))
-    shade = (0.86 + 0.12 * folds).astype(np.float32)
-    return cloth * shade[..., None]
+    wave = rng.uniform(0.35, 0.7) * max(h, w)
+    folds = np.sin(2 * np.pi * (x * np.cos(theta) + y * np.sin(theta)) / wave + rng.uniform(0, 6.28))
+    shade = Image.fromarray(np.clip((0.86 + 0.12 * folds) * 255, 0, 255).astype(np.uint8), mode="L")
+    return ImageChops.multiply(cloth, shade.resize((w, h), Image.Resampling.BILINEAR).convert("RGB"))
+
+
+def _noise(width: int, height: int, rng: np.random.Generator) -> Image.Image:
+    """Sensor noise (σ≈2 levels around 8) from a tiled patch: per-pixel draws would dominate the cost."""
+    tile = Image.fromarray(np.clip(8 + rng.standard_normal((128, 128, 3)) * 2.0, 0, 16).astype(np.uint8), mode="RGB")
+    noise = Image.new("RGB", (width, height))
+    for top in range(0, height, 128):
+        for left in range(0, width, 128):
+            noise.paste(tile, (left, top))
+    return noise
 
 
 def render(garment: np.ndarray, spec: RenderSpec) -> Image.Image:
     rng = np.random.default_rng(spec.seed)
     photo = render_closeup(spec, rng) if spec.style == "closeup" else render_garment(garment, spec, rng)
     # Lighting and white balance of the vendor's studio, then sensor noise.
+    gain = rng.uniform(0.95, 1.03)
     warmth = rng.uniform(-0.03, 0.03)
-    photo = photo * rng.uniform(0.95, 1.03) * np.array([1 + warmth, 1.0, 1 - warmth], dtype=np.float32)
-    # Sensor noise from a tiled patch: per-pixel normals for a 2 MP photo would dominate the cost.
-    tile = rng.standard_normal((128, 128, 3), dtype=np.float32) * np.float32(2.0)
-    reps = (-(-photo.shape[0] // 128), -(-photo.shape[1] // 128), 1)
-    photo = photo + np.tile(tile, reps)[: photo.shape[0], : photo.shape[1]]
-    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8), mode="RGB")
+    luts: list[int] = []
+    for factor in (gain * (1 + warmth), gain, gain * (1 - warmth)):
+        luts += [min(255, int(round(v * factor))) for v in range(256)]
+    photo = photo.point(luts)
+    return ImageChops.add(photo, _noise(photo.width, photo.height, rng), scale=1.0, offset=-8)

@@ -44,9 +44,16 @@ class ImageModelConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 192])
     depths: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
     layer_type: Literal["basic", "bottleneck"] = "basic"
+    downsample_in_first_stage: bool = False
     dense: list[int] = field(default_factory=lambda: [256])
     dropout: float = 0.2
     head_dropout: float = 0.0
+    stem: Literal["resnet", "patch"] = "resnet"
+    """``resnet``: the standard 7×7/2 convolution + max-pool (what pretrained checkpoints expect);
+    ``patch``: a non-overlapping ``stem_stride``×``stem_stride`` convolution — early downsampling
+    that keeps the CPU demo fast while each patch still sees full-resolution detail (fine stripes
+    and dots) that pooling would average away."""
+    stem_stride: int = 4
     views: Literal["both", "downsampled"] = "both"
     """``downsampled``: the single-view baseline (the center input is accepted and ignored)."""
 
@@ -72,6 +79,12 @@ class ImageModelConfig:
                 raise ValueError("image model sizes and depths must be positive")
         if self.layer_type not in ("basic", "bottleneck"):
             raise ValueError(f"layer_type must be basic or bottleneck, got {self.layer_type!r}")
+        if self.stem not in ("resnet", "patch"):
+            raise ValueError(f"stem must be resnet or patch, got {self.stem!r}")
+        if self.stem == "patch" and self.pretrained:
+            raise ValueError("a pretrained backbone keeps its own stem (stem='resnet')")
+        if self.stem_stride < 1:
+            raise ValueError(f"stem_stride must be positive, got {self.stem_stride}")
         if self.views not in ("both", "downsampled"):
             raise ValueError(f"views must be 'both' or 'downsampled', got {self.views!r}")
         if any(d < 1 for d in self.dense) or not 0 <= self.dropout < 1 or not 0 <= self.head_dropout < 1:
@@ -88,18 +101,36 @@ class ImageModelConfig:
             depths=list(self.depths),
             layer_type=self.layer_type,
             hidden_act="relu",
-            downsample_in_first_stage=False,
+            downsample_in_first_stage=self.downsample_in_first_stage,
+        )
+
+
+class PatchStem(nn.Sequential):
+    """Non-overlapping patch convolution + batch norm + ReLU: one cheap step from pixels to a 1/s grid."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=stride, stride=stride, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
         )
 
 
 def build_backbone(config: ImageModelConfig, resnet_config: Mapping[str, Any] | None = None) -> ResNetModel:
     """A saved ``resnet_config`` wins (loading a checkpoint); else pretrained weights; else from scratch."""
     if resnet_config is not None:
-        return ResNetModel(ResNetConfig.from_dict(dict(resnet_config)))
-    if config.pretrained:
+        backbone = ResNetModel(ResNetConfig.from_dict(dict(resnet_config)))
+    elif config.pretrained:
         log.info("loading pretrained backbone %s", config.pretrained)
-        return ResNetModel.from_pretrained(config.pretrained)
-    return ResNetModel(config.resnet_config())
+        backbone = ResNetModel.from_pretrained(config.pretrained)
+    else:
+        backbone = ResNetModel(config.resnet_config())
+    if config.stem == "patch":
+        # ResNetEmbeddings runs embedder then pooler; the patch stem replaces both.
+        embeddings = backbone.embedder
+        embeddings.embedder = PatchStem(3, backbone.config.embedding_size, config.stem_stride)
+        embeddings.pooler = nn.Identity()
+    return backbone
 
 
 class ImageModel(MultiTaskModel):

@@ -1,0 +1,214 @@
+"""Train the two-view image model on the catalog: ``python -m weft_models.image.train``.
+
+Uses the generic multi-task trainer (``weft_models.training``): seeded, resumable, validation
+every epoch, best checkpoint kept. Catalog items are grouped by the tasks they are labeled for,
+one dataset per group, mixed by the multi-dataset loader. Also trains the baselines the
+evaluation compares against: the downsample-only model and one single-task model per task.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.catalog import CatalogItem, load_catalog, load_views
+from ..multidata import MultiDatasetLoader, Sampling, eval_loader
+from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
+from ..training import BEST, Trainer, TrainConfig, TrainResult, seed_everything
+from .data import ViewsDataset, grouped_datasets, label_matrix
+from .model import ImageModel, ImageModelConfig, load_image_model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "build" / "catalog"
+DEFAULT_RUN = Path(__file__).resolve().parents[2] / "build" / "image"
+
+
+def demo_model_config() -> ImageModelConfig:
+    """The CPU demo: a small ResNet from scratch with an early-downsampling patch stem."""
+    return ImageModelConfig(
+        stem="patch", stem_stride=4, embedding_size=32, hidden_sizes=[48, 96, 192], depths=[1, 1, 1],
+        layer_type="basic", downsample_in_first_stage=True, dense=[256], dropout=0.2,
+    )
+
+
+@dataclass
+class ImageTrainSettings:
+    """Everything a run needs; :meth:`from_dict` rejects unknown keys before any work starts."""
+
+    model: ImageModelConfig = field(default_factory=demo_model_config)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(epochs=6, lr=3e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0, threads=1)
+    )
+    batch_size: int = 64
+    sampling: Sampling = "proportional"
+    """The catalog's groups differ only in which labels they carry, so sizes are the honest mix."""
+    flip: bool = True
+    max_train: int | None = None
+    max_val: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageTrainSettings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown image training keys {sorted(unknown)}; known: {sorted(names)}")
+        values = dict(data)
+        if "model" in values:
+            values["model"] = ImageModelConfig.from_dict(values["model"])
+        if "train" in values:
+            values["train"] = TrainConfig.from_dict(values["train"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        self.model.validate()
+        self.train.validate()
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be ≥ 2 (batch norm), got {self.batch_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_dict(),
+            "train": dataclasses.asdict(self.train),
+            "batch_size": self.batch_size,
+            "sampling": self.sampling if isinstance(self.sampling, str) else dict(self.sampling),
+            "flip": self.flip,
+            "max_train": self.max_train,
+            "max_val": self.max_val,
+        }
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> ImageTrainSettings:
+    if path is None:
+        return ImageTrainSettings()
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image training config not found: {file}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"image training config {file} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"image training config {file} must be a JSON object")
+    return ImageTrainSettings.from_dict(data)
+
+
+def split_items(items: Sequence[CatalogItem], split: str, limit: int | None = None) -> list[CatalogItem]:
+    chosen = [item for item in items if item.split == split]
+    if not chosen:
+        raise ValueError(f"the catalog has no {split!r} items")
+    return chosen[:limit] if limit else chosen
+
+
+def train_image(
+    catalog: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    settings: ImageTrainSettings | None = None,
+    tasks: Sequence[TaskSpec] = DEFAULT_TASKS,
+    resume: bool = True,
+) -> tuple[ImageModel, TrainResult]:
+    """Train on the catalog's ``train`` items, validate on ``val``; returns the best model (CPU, eval)."""
+    settings = settings or ImageTrainSettings()
+    settings.validate()
+    tasks_by_name(tasks)  # duplicate names fail here
+    items = load_catalog(catalog)
+    views = load_views(catalog)
+    train = split_items(items, "train", settings.max_train)
+    val = split_items(items, "val", settings.max_val)
+    seed_everything(settings.train.seed, settings.train.threads)
+    model = ImageModel(settings.model, tasks)
+    names = [t.name for t in tasks]
+    sets = grouped_datasets(views, train, tasks, flip=settings.flip)
+    log.info("image datasets: %s; validation %d items", {k: len(v) for k, v in sets.items()}, len(val))
+    loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
+    val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks))
+    extra = {**model.checkpoint_extra(), "settings": settings.to_dict()}
+    trainer = Trainer(model, loader, eval_loader(val_set, names, 128), settings.train, Path(out_dir) / "checkpoints", extra=extra)
+    started = time.monotonic()
+    result = trainer.fit(resume=resume)
+    log.info("image model: best validation score %.4f at epoch %d (%.0fs)", result.best_score, result.best_epoch, time.monotonic() - started)
+    _write_history(Path(out_dir), result, time.monotonic() - started)
+    return load_image_model(result.best_checkpoint), result
+
+
+def _write_history(out: Path, result: TrainResult, seconds: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "history.json").write_text(
+        json.dumps({"best_score": result.best_score, "best_epoch": result.best_epoch, "seconds": round(seconds, 1),
+                    "history": result.history}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+
+
+# -- baselines for the evaluation --------------------------------------------------------------------
+def baseline_settings(settings: ImageTrainSettings, kind: str) -> ImageTrainSettings:
+    """``downsampled``: the same model seeing only the downsampled view; ``single``: unchanged
+    settings (the caller passes one task)."""
+    if kind == "downsampled":
+        return dataclasses.replace(settings, model=dataclasses.replace(settings.model, views="downsampled"))
+    if kind == "single":
+        return settings
+    raise ValueError(f"unknown baseline {kind!r} (downsampled or single)")
+
+
+def train_downsample_baseline(
+    catalog: str | os.PathLike[str], out_dir: str | os.PathLike[str], settings: ImageTrainSettings | None = None,
+    tasks: Sequence[TaskSpec] = DEFAULT_TASKS,
+) -> tuple[ImageModel, TrainResult]:
+    """The two-view model's twin that sees only the downsampled view (its ``center`` input is ignored)."""
+    return train_image(catalog, out_dir, baseline_settings(settings or ImageTrainSettings(), "downsampled"), tasks)
+
+
+def train_single_task_baselines(
+    catalog: str | os.PathLike[str], out_dir: str | os.PathLike[str], settings: ImageTrainSettings | None = None,
+    tasks: Sequence[TaskSpec] = DEFAULT_TASKS,
+) -> dict[str, tuple[ImageModel, TrainResult]]:
+    """One model per task, same architecture and budget, in ``out_dir/<task>``."""
+    settings = settings or ImageTrainSettings()
+    return {t.name: train_image(catalog, Path(out_dir) / t.name, settings, [t]) for t in tasks}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m weft_models.image.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    parser.add_argument("--out", type=Path, default=DEFAULT_RUN, help="run folder (checkpoints, history)")
+    parser.add_argument("--config", type=Path, help="JSON ImageTrainSettings (model, train, batch_size, …)")
+    parser.add_argument("--baseline", choices=("downsampled", "single"), help="train a baseline instead of the model")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--max-train", type=int, help="use only the first N training items")
+    parser.add_argument("--export", type=Path, help="export the best model to this folder (e.g. models/artifacts/image)")
+    parser.add_argument("--version", default=None, help="model version in the manifest (default: date-based)")
+    parser.add_argument("--no-resume", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(args.config)
+    if args.epochs:
+        settings.train = dataclasses.replace(settings.train, epochs=args.epochs)
+    if args.max_train:
+        settings.max_train = args.max_train
+    if args.baseline == "downsampled":
+        model, _ = train_downsample_baseline(args.catalog, args.out, settings)
+    elif args.baseline == "single":
+        train_single_task_baselines(args.catalog, args.out, settings)
+        return
+    else:
+        model, _ = train_image(args.catalog, args.out, settings, resume=not args.no_resume)
+    if args.export:
+        from .export import export_image
+
+        export_image(model, args.export, args.version, args.catalog)
+
+
+if __name__ == "__main__":
+    main()
