@@ -64,10 +64,15 @@ export class IngestPipeline extends Construct {
     props.table.grantReadWriteData(imageFn);
     props.imageEndpoint.grantInvoke(imageFn);
 
+    // CloudFormation then updates a function (and the manifest it carries) only after its endpoint
+    // finished rolling out the matching model version.
+    imageFn.node.addDependency(props.imageEndpoint.endpoint);
+
     const textFn = this.text.function.fn;
     props.bucket.grantRead(textFn, `*/${PRODUCT_FILE}`);
     props.table.grantReadWriteData(textFn);
     props.textEndpoint.grantInvoke(textFn);
+    textFn.node.addDependency(props.textEndpoint.endpoint);
 
     acknowledgeWildcards(imageFn, [
       ...INGEST_WILDCARDS,
