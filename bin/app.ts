@@ -42,6 +42,11 @@ try {
   throw error;
 }
 
+if (/[\\/]fixtures[\\/]?$/.test(models.dir)) {
+  // Fine for trying the stack out; real tagging needs trained models (models/README.md).
+  console.warn(`weft cdk: deploying the untrained fixture models from ${models.dir}; export trained models or pass -c modelsDir=…`);
+}
+
 const stack = new WeftStack(app, `Weft-${config.name}`, {
   config,
   models,

@@ -115,7 +115,7 @@ export class Operations extends Construct {
       );
     }
 
-    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `Weft-${config.name}`, defaultInterval: Duration.hours(6) });
     this.dashboard.addWidgets(
       new TextWidget({ markdown: `# Weft ${config.name}\nIngest queues, functions, model endpoints and API.`, width: 24, height: 2 }),
       new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms as IAlarm[], width: 24, height: 4 }),
