@@ -160,6 +160,24 @@ describe('prepareViews on valid images', () => {
     close(pixel(views.downsampled, 32, 32), background, 1);
   });
 
+  it('flattens greyscale+alpha onto a coloured background', async () => {
+    const background: RGB = [0, 255, 0];
+    const greyAlpha = await sharp({ create: { width: 100, height: 100, channels: 4, background: { r: 90, g: 90, b: 90, alpha: 0 } } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    expect((await sharp(greyAlpha).metadata()).channels).toBe(2);
+    close(pixel((await prepareViews(greyAlpha, { ...opts, background })).center, 32, 32), background, 1);
+  });
+
+  it('converts CMYK TIFF to sRGB', async () => {
+    const tiff = await solid(120, 90, RED).toColourspace('cmyk').tiff().toBuffer();
+    expect((await sharp(tiff).metadata()).space).toBe('cmyk');
+    const [r, g, b] = pixel((await prepareViews(tiff, opts)).center, 32, 32);
+    expect(r).toBeGreaterThan(150);
+    expect(g + b).toBeLessThan(100);
+  });
+
   it('takes the first frame of an animated GIF', async () => {
     const frames = [await solid(60, 60, RED).png().toBuffer(), await solid(60, 60, BLUE).png().toBuffer()];
     const gif = await sharp(frames, { join: { animated: true } }).gif().toBuffer();

@@ -115,6 +115,10 @@ export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions)
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     let pipeline = sharp(bytes, loadOptions);
+    // sharp flattens in the input's colour space: a grey+alpha image would take only the red
+    // of the background. Working in sRGB from the start fixes that; it costs shrink-on-load,
+    // which only JPEG (never has alpha) and WebP offer, so only images with alpha pay it.
+    if (meta.hasAlpha) pipeline = pipeline.pipelineColourspace('srgb');
     // fit 'fill' to the exact target lets libvips shrink on load (JPEG by 2/4/8, WebP by any
     // scale) and finish with one small reduce; with no reduction needed nothing is resampled.
     // That reduce uses a triangle filter (PIL's antialiased "bilinear"): measurably cheaper
