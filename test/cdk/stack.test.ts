@@ -357,6 +357,41 @@ describe('Lambda bundles', () => {
   });
 });
 
+describe('bundled functions run', () => {
+  /** Runs `script` as an ES module inside the bundle folder, the way Lambda loads index.mjs. */
+  const runInBundle = (dir: string, script: string): string => {
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', TABLE_NAME: 'unused', WEFT_MODELS_DIR: join(dir, 'models'), POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    return result.stdout.trim().split('\n').at(-1) ?? '';
+  };
+  const bundleDir = (s: Synthesized, fnId: string): string =>
+    join(s.outdir, `asset.${(s.json.Resources[fnId]?.Properties?.Code.S3Key as string).replace(/\.zip$/, '')}`);
+
+  it('the api bundle answers GET /health from the manifests it carries', () => {
+    const out = runInBundle(
+      bundleDir(dev, functionIds(dev).api),
+      `const { handler } = await import('./index.mjs');
+       const event = { version: '2.0', routeKey: 'GET /health', rawPath: '/health', rawQueryString: '', headers: {},
+         requestContext: { http: { method: 'GET', path: '/health' }, requestId: 'r' }, isBase64Encoded: false };
+       const res = await handler(event, { awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 3000 });
+       console.log(JSON.stringify(res));`,
+    );
+    const response = JSON.parse(out) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(200);
+    // The health answer names the model versions it read from /var/task/models (the bundle).
+    expect(response.body).toMatch(/weft-image@/);
+    expect(response.body).toMatch(/weft-text@/);
+  });
+
+  it('the text-ingest bundle loads as an ES module and exports handler', () => {
+    expect(runInBundle(bundleDir(dev, functionIds(dev).text), `const m = await import('./index.mjs'); console.log(typeof m.handler);`)).toBe('function');
+  });
+});
+
 describe('template checks', () => {
   it('matches the scrubbed snapshot (dev)', async () => {
     await expect(JSON.stringify(scrubTemplate(dev.json), null, 2)).toMatchFileSnapshot('__snapshots__/Weft-dev.template.json');
