@@ -3,7 +3,7 @@
  * manifests, tokenizer and ensemble.json travel inside the Lambda bundles, and each model's
  * Triton repository becomes the SageMaker model data.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifest, resolveModelsDir, type LoadedManifest } from '../../functions/shared/manifest.js';
@@ -24,7 +24,7 @@ export interface ModelArtifact {
 export interface ModelArtifacts {
   readonly dir: string;
   readonly models: Readonly<Record<Modality, ModelArtifact>>;
-  /** Files (relative to `dir`) the functions need at run time: manifests, tokenizer, ensemble.json. */
+  /** Files (relative to `dir`) the functions read at run time: manifests, tokenizer files, ensemble.json. */
   readonly runtimeFiles: readonly string[];
 }
 
@@ -61,17 +61,16 @@ const loadModel = (dir: string, modality: Modality): ModelArtifact => {
   return { modality, manifest, tritonRepository };
 };
 
-/** Everything in the model folder except the Triton repository (the graph is served by SageMaker). */
+/**
+ * Exactly the files the functions read: each manifest and what it references for client-side
+ * preprocessing (tokenizer). Checkpoints or reports that share the folder stay out of the bundles.
+ */
 const listRuntimeFiles = (root: string, model: ModelArtifact): string[] => {
-  const files: string[] = [];
-  const walk = (folder: string): void => {
-    for (const entry of readdirSync(folder)) {
-      const path = join(folder, entry);
-      if (path === model.tritonRepository) continue;
-      if (statSync(path).isDirectory()) walk(path);
-      else if (!entry.endsWith('.onnx')) files.push(relative(root, path).split(sep).join('/'));
-    }
-  };
-  walk(model.manifest.dir);
-  return files;
+  const { manifest } = model;
+  const referenced = [manifest.preprocessing.text?.tokenizer, manifest.preprocessing.text?.tokenizerConfig].filter((f): f is string => !!f);
+  const files = [join(manifest.dir, 'manifest.json'), ...referenced.map((file) => join(manifest.dir, file))];
+  for (const file of files) {
+    if (!existsSync(file)) throw new ModelArtifactsError(`${manifest.name}: ${file} is referenced by its manifest but missing`);
+  }
+  return files.map((file) => relative(root, file).split(sep).join('/'));
 };

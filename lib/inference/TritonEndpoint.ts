@@ -1,6 +1,7 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import {
   AdjustmentType,
+  CfnScalableTarget,
   MetricAggregationType,
   PredefinedMetric,
   ScalableTarget,
@@ -223,18 +224,12 @@ export class TritonEndpoint extends Construct {
       scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
       minCapacity: props.sizing.minInstances,
       maxCapacity: props.sizing.maxInstances,
-      // Application Auto Scaling creates this service-linked role on first use.
-      role: Role.fromRoleArn(
-        this,
-        'ScalingRole',
-        stack.formatArn({
-          service: 'iam',
-          region: '',
-          resource: 'role',
-          resourceName: 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
-        }),
-      ),
+      // Placeholder so the L2 creates no role of its own; RoleARN is removed below.
+      role: Role.fromRoleArn(this, 'ScalingRole', stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: 'unused' })),
     });
+    // Without RoleARN, Application Auto Scaling uses (and creates on first use) its service-linked
+    // role for SageMaker endpoints, which is what AWS recommends.
+    (target.node.defaultChild as CfnScalableTarget).addPropertyDeletionOverride('RoleARN');
     target.node.addDependency(this.endpoint);
 
     if (props.mode === 'realtime') {

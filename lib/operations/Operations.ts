@@ -4,7 +4,6 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
-  type IAlarm,
   type IMetric,
   Metric,
   TextWidget,
@@ -101,7 +100,7 @@ export class Operations extends Construct {
       alarm(
         `${name}ModelLatency`,
         // ModelLatency is reported in microseconds.
-        endpoint.metric('ModelLatency', { statistic: 'p90', period: fiveMinutes }).with({ statistic: 'p90' }),
+        endpoint.metric('ModelLatency', { statistic: 'p90', period: fiveMinutes }),
         config.alarms.modelLatencyP90Ms * 1000,
         `${endpoint.endpointName}: p90 model latency above ${config.alarms.modelLatencyP90Ms} ms`,
       );
@@ -118,7 +117,7 @@ export class Operations extends Construct {
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `Weft-${config.name}`, defaultInterval: Duration.hours(6) });
     this.dashboard.addWidgets(
       new TextWidget({ markdown: `# Weft ${config.name}\nIngest queues, functions, model endpoints and API.`, width: 24, height: 2 }),
-      new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms as IAlarm[], width: 24, height: 4 }),
+      new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({
