@@ -6,7 +6,9 @@
 import sharp from 'sharp';
 import { prepareViews, type PrepareViewsOptions } from '../functions/shared/image/prepareViews.js';
 import type { BenchImage } from './images.js';
-import { cpuMs, round } from './stats.js';
+import { cpuMs, percentile, round } from './stats.js';
+
+const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 export interface ImageRatio {
   name: string;
@@ -22,7 +24,7 @@ export interface ImageRatio {
 export interface RatioResult {
   images: number;
   repeats: number;
-  /** Σ views CPU ÷ Σ full-decode CPU over all images and repeats. */
+  /** Σ views CPU ÷ Σ full-decode CPU over all images (per image the median of the repeats). */
   cpuRatioVsFullDecode: number;
   /** Median of the per-image ratios (less swayed by one heavy image). */
   medianImageRatio: number;
@@ -39,16 +41,16 @@ export const measureRatio = async (images: BenchImage[], settings: PrepareViewsO
     // Warm-up: first-touch costs (page faults, codec init) belong to neither side.
     await fullDecode(image.bytes);
     await prepareViews(image.bytes, settings);
-    let full = 0;
-    let views = 0;
+    const full: number[] = [];
+    const views: number[] = [];
     for (let r = 0; r < repeats; r++) {
       // Alternate which side goes first, so cache warmth favours neither.
       if (r % 2 === 0) {
-        full += await cpuMs(() => fullDecode(image.bytes));
-        views += await cpuMs(() => prepareViews(image.bytes, settings));
+        full.push(await cpuMs(() => fullDecode(image.bytes)));
+        views.push(await cpuMs(() => prepareViews(image.bytes, settings)));
       } else {
-        views += await cpuMs(() => prepareViews(image.bytes, settings));
-        full += await cpuMs(() => fullDecode(image.bytes));
+        views.push(await cpuMs(() => prepareViews(image.bytes, settings)));
+        full.push(await cpuMs(() => fullDecode(image.bytes)));
       }
     }
     const meta = await sharp(image.bytes).metadata();
@@ -58,19 +60,20 @@ export const measureRatio = async (images: BenchImage[], settings: PrepareViewsO
       width: image.width,
       height: image.height,
       progressive: meta.isProgressive ?? false,
-      fullDecodeCpuMs: round(full / repeats),
-      viewsCpuMs: round(views / repeats),
-      ratio: round(views / full, 3),
+      // Medians: on a shared machine a single preempted or page-faulting run is an outlier.
+      fullDecodeCpuMs: round(median(full)),
+      viewsCpuMs: round(median(views)),
+      ratio: round(median(views) / median(full), 3),
     });
   }
   const fullTotal = perImage.reduce((s, i) => s + i.fullDecodeCpuMs, 0);
   const viewsTotal = perImage.reduce((s, i) => s + i.viewsCpuMs, 0);
-  const ratios = perImage.map((i) => i.ratio).sort((a, b) => a - b);
+  const ratios = perImage.map((i) => i.ratio);
   return {
     images: images.length,
     repeats,
     cpuRatioVsFullDecode: round(viewsTotal / fullTotal, 3),
-    medianImageRatio: ratios.length ? round(ratios[Math.floor((ratios.length - 1) / 2)]! / 2 + ratios[Math.ceil((ratios.length - 1) / 2)]! / 2, 3) : Number.NaN,
+    medianImageRatio: round(median(ratios), 3),
     fullDecodeCpuMs: round(fullTotal),
     viewsCpuMs: round(viewsTotal),
     perImage,

@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     photos: { type: 'string', multiple: true },
     'max-photos': { type: 'string', default: '8' },
     'vendor-images': { type: 'string', default: '12' },
-    repeats: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '5' },
     products: { type: 'string', default: '24' },
     'images-per-product': { type: 'string', default: '2' },
     'throughput-seconds': { type: 'string', default: '4' },
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  process.stdout.write(`npm run bench -- [--json FILE] [--photos DIR]... [--max-photos 8] [--vendor-images 12] [--repeats 3]
+  process.stdout.write(`npm run bench -- [--json FILE] [--photos DIR]... [--max-photos 8] [--vendor-images 12] [--repeats 5]
                  [--products 24] [--images-per-product 2] [--throughput-seconds 4] [--skip-e2e]\n`);
   process.exit(0);
 }

@@ -1,4 +1,7 @@
 /** Small statistics helpers for the benchmark report. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 export interface Summary {
   count: number;
   p50: number;
@@ -29,8 +32,16 @@ export const summarize = (values: readonly number[]): Summary => {
   };
 };
 
-/** CPU milliseconds of this process (all threads, so libvips workers count too). */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/**
+ * CPU milliseconds of this process (all threads, so libvips workers count too). Garbage left by
+ * the previous measurement (a full decode leaves a 30–60 MB buffer) is collected first, so its
+ * collection is not charged to whatever is measured next.
+ */
 export const cpuMs = async (work: () => Promise<unknown>): Promise<number> => {
+  collectGarbage();
   const before = process.cpuUsage();
   await work();
   const used = process.cpuUsage(before);
