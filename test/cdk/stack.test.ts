@@ -4,11 +4,11 @@
  * Each environment is synthesized once per file (bundling dominates the time).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readSync, closeSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routeTable.js';
 import { DERIVED_PREFIX, NOTIFICATION_SUFFIXES } from '../../functions/shared/layout.js';
 import { tableDefinition } from '../../functions/shared/products/tableDefinition.js';
@@ -30,6 +30,10 @@ beforeAll(() => {
   // Bundles are cached per process, so this variant costs only the synth itself.
   devAsyncOpen = synthesize('dev', { inferenceMode: 'async', apiAuthorization: 'none' });
 }, 300_000);
+
+afterAll(() => {
+  for (const s of [dev, prod, staging, devAsyncOpen]) if (s) rmSync(s.outdir, { recursive: true, force: true });
+});
 
 const logicalIdOf = (s: Synthesized, fn: { node: { defaultChild?: unknown } }): string =>
   s.stack.getLogicalId(fn.node.defaultChild as CfnFunction);
