@@ -66,8 +66,9 @@ export class TritonEndpoint extends Construct {
     if (props.mode === 'async' && !props.asyncInference) throw new Error(`${props.endpointName}: async mode needs asyncInference resources`);
     this.endpointArn = stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: props.endpointName.toLowerCase() });
 
-    const archive = new ModelArchive(this, 'ModelData', { tritonRepository: props.model.tritonRepository });
+    // Resolve the container first: an unsupported region should fail before any packing.
     const image = tritonImage(this, props.tritonImageTag);
+    const archive = new ModelArchive(this, 'ModelData', { tritonRepository: props.model.tritonRepository });
 
     this.role = new Role(this, 'ExecutionRole', {
       assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),

@@ -1,4 +1,6 @@
 /** Environment configuration and the small pure pieces of the CDK app (no bundling, fast). */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +13,7 @@ import {
   UnknownEnvironmentError,
   validateEnvironment,
 } from '../../lib/config/environments.js';
-import { loadModelArtifacts, ModelArtifactsError } from '../../lib/config/modelArtifacts.js';
+import { loadModelArtifacts, ModelArtifactsError, REPO_ROOT } from '../../lib/config/modelArtifacts.js';
 import { visibilityTimeoutFor } from '../../lib/ingest/IngestQueue.js';
 import { tritonImage, UnsupportedRegionError } from '../../lib/inference/tritonImage.js';
 import { wildcardFindings } from '../../lib/nag/acknowledge.js';
@@ -143,4 +145,26 @@ describe('small pieces', () => {
   it('explains a missing models folder', () => {
     expect(() => loadModelArtifacts('does/not/exist')).toThrow(ModelArtifactsError);
   });
+});
+
+describe('bin/app.ts', () => {
+  /** Runs the CDK app the way the CLI does: context arrives as CDK_CONTEXT_JSON. */
+  const runApp = (context: Record<string, string>) =>
+    spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs'), join(REPO_ROOT, 'bin/app.ts')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    });
+
+  it('fails on an unknown environment with one line naming the known ones', () => {
+    const result = runApp({ env: 'qa' });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('weft cdk: unknown environment "qa"; known environments: dev, staging, prod');
+  }, 30_000);
+
+  it('fails on a region without the Triton container before bundling anything', () => {
+    const result = runApp({ env: 'dev', region: 'xx-nowhere-1', modelsDir: FIXTURE_MODELS_DIR });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('weft cdk: the SageMaker Triton container is not published in xx-nowhere-1');
+  }, 60_000);
 });
