@@ -1,6 +1,7 @@
 /**
  * image-ingest, without Lambda: one SQS message (an S3 notification) at a time, sharing one image
- * model call per batch through a BatchCollector.
+ * model call per batch through a BatchCollector and one merge per product per batch through a
+ * MergeBarrier.
  *
  * created image → claim the source (pending, sequencer-guarded) → fetch (size-capped) →
  *   prepareViews → both views as PNG under derived/ → model (whole batch at once) → tagged → merge
@@ -25,7 +26,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
-import { MergeCoalescer } from '../shared/ingest/mergeCoalescer.js';
+import type { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
 
 export const VIEW_NAMES = ['downsampled', 'center'] as const;
 
@@ -54,16 +55,12 @@ export const imageWeight = (source: { width: number; height: number }, viewSize:
   Math.round(Math.min(1, Math.max(0.25, Math.min(source.width, source.height) / viewSize)) * 1000) / 1000;
 
 export class ImageIngest {
-  /** One per invocation: merges of the same product across the batch's messages coalesce. */
-  private readonly merges: MergeCoalescer<unknown>;
+  constructor(private readonly deps: ImageIngestDeps) {}
 
-  constructor(private readonly deps: ImageIngestDeps) {
-    this.merges = new MergeCoalescer((vendor, productId) => deps.store.merge(vendor, productId));
-  }
-
-  /** Processes one SQS message; the collector is shared by all messages of the batch. */
-  async handleMessage(body: string, collector: BatchCollector<PreparedViews, TaskProbabilities>): Promise<void> {
+  /** Processes one SQS message; the collector and the merge barrier are shared by all messages of the batch. */
+  async handleMessage(body: string, collector: BatchCollector<PreparedViews, TaskProbabilities>, merges: MergeBarrier<unknown>): Promise<void> {
     let joined = false;
+    let merging = false;
     try {
       const changes = parseS3Notification(body);
       const touched = new ProductSet();
@@ -74,9 +71,11 @@ export class ImageIngest {
       }
       joined = true;
       await this.tag(claimed, collector);
-      await Promise.all(touched.values().map((product) => this.merges.merge(product.vendor, product.productId)));
+      merging = true;
+      await merges.merge(touched.values());
     } finally {
       if (!joined) collector.leave();
+      if (!merging) merges.leave();
     }
   }
 

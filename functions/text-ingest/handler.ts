@@ -10,6 +10,7 @@ import { createTextModel } from '../shared/inference/textModel.js';
 import type { TaskProbabilities } from '../shared/inference/types.js';
 import { BatchCollector } from '../shared/ingest/batchCollector.js';
 import { lazy, loadModelSet } from '../shared/ingest/config.js';
+import { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
 import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
@@ -41,5 +42,7 @@ export const handler = wrapHandler('text-ingest', obs, async (event: SQSEvent, c
   const rt = await runtime();
   const ingest = new TextIngest({ ...rt, logger: obs.logger, metrics: obs.metrics });
   const collector = new BatchCollector<string, TaskProbabilities>(event.Records.length, (texts) => rt.model.predict(texts));
-  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector));
+  // One merge per product for the whole batch, after every message's source writes.
+  const merges = new MergeBarrier(event.Records.length, (vendor, productId) => rt.store.merge(vendor, productId));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector, merges));
 });

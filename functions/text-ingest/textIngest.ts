@@ -1,6 +1,6 @@
 /**
  * text-ingest, without Lambda: product.json events, one SQS message at a time, one text model call
- * per batch through a BatchCollector.
+ * per batch through a BatchCollector, one merge per product per batch through a MergeBarrier.
  *
  * created product.json → claim the text source (pending, sequencer-guarded) → fetch (size-capped)
  *   → validate → clean text → model → text source tagged; vendor color → rules source → merge
@@ -21,7 +21,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
-import { MergeCoalescer } from '../shared/ingest/mergeCoalescer.js';
+import type { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
 import { toPredictions } from '../shared/ingest/predictions.js';
 import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
 
@@ -51,15 +51,11 @@ const textRef = (vendor: string, productId: string): SourceRef => ({ vendor, pro
 const rulesRef = (vendor: string, productId: string): SourceRef => ({ vendor, productId, kind: 'rules' });
 
 export class TextIngest {
-  /** One per invocation: merges of the same product across the batch's messages coalesce. */
-  private readonly merges: MergeCoalescer<unknown>;
+  constructor(private readonly deps: TextIngestDeps) {}
 
-  constructor(private readonly deps: TextIngestDeps) {
-    this.merges = new MergeCoalescer((vendor, productId) => deps.store.merge(vendor, productId));
-  }
-
-  async handleMessage(body: string, collector: BatchCollector<string, TaskProbabilities>): Promise<void> {
+  async handleMessage(body: string, collector: BatchCollector<string, TaskProbabilities>, merges: MergeBarrier<unknown>): Promise<void> {
     let joined = false;
+    let merging = false;
     try {
       const changes = parseS3Notification(body);
       const touched = new ProductSet();
@@ -70,9 +66,11 @@ export class TextIngest {
       }
       joined = true;
       await this.tag(claimed, collector);
-      await Promise.all(touched.values().map((product) => this.merges.merge(product.vendor, product.productId)));
+      merging = true;
+      await merges.merge(touched.values());
     } finally {
       if (!joined) collector.leave();
+      if (!merging) merges.leave();
     }
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchCollector, createLimiter } from '../../functions/shared/ingest/batchCollector.js';
 import { MalformedMessageError, parseS3Notification } from '../../functions/shared/ingest/s3Events.js';
 import { MergeCoalescer } from '../../functions/shared/ingest/mergeCoalescer.js';
+import { MergeBarrier } from '../../functions/shared/ingest/mergeBarrier.js';
 import { normalizeSequencer, sequencerFromTime } from '../../functions/shared/products/keys.js';
 import { PermanentError } from '../../functions/shared/errors.js';
 import { buildModelText, parseProductDocument, vendorColorEvidence } from '../../functions/text-ingest/productDocument.js';
@@ -112,6 +113,42 @@ describe('MergeCoalescer', () => {
     gates.shift()!();
     await Promise.all([second, other]);
     expect(log.filter((l) => l === 'start a/1')).toHaveLength(2);
+  });
+});
+
+describe('MergeBarrier', () => {
+  it('merges each product once, only after every message of the batch asked or left', async () => {
+    const started: string[] = [];
+    const barrier = new MergeBarrier(4, async (vendor, productId) => {
+      started.push(`${vendor}/${productId}`);
+      return started.length;
+    });
+    const first = barrier.merge([{ vendor: 'a', productId: '1' }]);
+    const second = barrier.merge([{ vendor: 'a', productId: '1' }, { vendor: 'a', productId: '2' }]);
+    barrier.leave();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(started).toEqual([]);
+    const third = barrier.merge([]);
+    await Promise.all([first, second, third]);
+    expect(started.sort()).toEqual(['a/1', 'a/2']);
+  });
+
+  it('fails exactly the messages whose product failed to merge', async () => {
+    const barrier = new MergeBarrier(2, async (_vendor, productId) => {
+      if (productId === 'bad') throw new Error('contention');
+      return 1;
+    });
+    const bad = barrier.merge([{ vendor: 'a', productId: 'bad' }]);
+    const good = barrier.merge([{ vendor: 'a', productId: 'good' }]);
+    await expect(bad).rejects.toThrow('contention');
+    await expect(good).resolves.toBeUndefined();
+  });
+
+  it('serves a caller beyond the expected count without waiting', async () => {
+    const merged: string[] = [];
+    const barrier = new MergeBarrier(0, async (_vendor, productId) => void merged.push(productId));
+    await barrier.merge([{ vendor: 'a', productId: '1' }]);
+    expect(merged).toEqual(['1']);
   });
 });
 
