@@ -27,6 +27,7 @@ import { applyHandlerEnv, LOCAL_CREDENTIALS, LOCAL_REGION } from './handlerEnv.j
 import { startModelServer } from './modelServer/server.js';
 import { startS3Server } from './s3Server.js';
 import { ingestSamplesOnce, type SampleIngest } from './samples.js';
+import { lockHome } from './homeLock.js';
 
 export type ServiceName = 'api' | 's3' | 'dynamodb' | 'models';
 
@@ -103,6 +104,7 @@ const importHandler = async <T>(relativePath: string): Promise<T> => {
 export const startStack = async (opts: StackOptions = {}): Promise<RunningStack> => {
   const home = resolve(opts.home ?? process.env.WEFT_HOME ?? '.weft');
   mkdirSync(home, { recursive: true });
+  const unlockHome = lockHome(home);
   const bucket = opts.bucket ?? 'weft-uploads';
   const tableName = opts.tableName ?? 'weft-products';
   const modelsDir = opts.modelsDir ?? resolveModelsDir(process.env, projectRoot);
@@ -117,6 +119,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     // Reverse start order: the API first, the dispatcher (which waits for running batches, which
     // still need S3, the models and DynamoDB) before the servers it calls.
     for (const { stop } of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`[stack] stop: ${(error as Error).message}`));
+    unlockHome();
   };
 
   try {

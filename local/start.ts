@@ -7,6 +7,7 @@
  * artifacts, else fixtures); WEFT_SAMPLES_DIR (samples/catalog, loaded on the first start).
  */
 import { relative, resolve } from 'node:path';
+import { HomeInUseError } from './homeLock.js';
 import { PortInUseError } from './listen.js';
 import { startStack, type RunningStack, type ServiceName } from './stack.js';
 
@@ -87,7 +88,7 @@ const main = async (): Promise<void> => {
   } catch (error) {
     // A busy port or a missing models folder is a message for a person, not a stack trace.
     console.error(`weft: ${(error as Error).message}`);
-    if (!(error instanceof PortInUseError) && process.env.DEBUG) console.error(error);
+    if (!(error instanceof PortInUseError || error instanceof HomeInUseError) && process.env.DEBUG) console.error(error);
     process.exit(1);
   }
   console.log(describe(stack));

@@ -85,6 +85,20 @@ describe('npm start (local/start.ts)', () => {
     expect(await second.exited).toBe(0);
   }, 240_000);
 
+  it('refuses a second stack on the same WEFT_HOME while the first runs', async () => {
+    const env = { WEFT_HOME: join(home, 'shared'), WEFT_SAMPLES_DIR: join(home, 'none') };
+    const first = start(env);
+    try {
+      await ready(first);
+      const second = start(env);
+      expect(await second.exited).toBe(1);
+      expect(second.stderr()).toMatch(/weft: .*shared is in use by another running stack \(pid \d+\)/);
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+  }, 120_000);
+
   it('names the busy port and the variable that moves it', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
