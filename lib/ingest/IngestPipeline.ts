@@ -58,9 +58,10 @@ export class IngestPipeline extends Construct {
     });
 
     const imageFn = this.image.function.fn;
-    // Reads only image uploads; writes only derived views.
+    // Reads only image uploads; writes derived views, and deletes them when their image is deleted.
     props.bucket.grantRead(imageFn, '*/images/*');
     props.bucket.grantPut(imageFn, `${DERIVED_PREFIX}*`);
+    props.bucket.grantDelete(imageFn, `${DERIVED_PREFIX}*`);
     props.table.grantReadWriteData(imageFn);
     props.imageEndpoint.grantInvoke(imageFn);
 
@@ -77,7 +78,8 @@ export class IngestPipeline extends Construct {
     acknowledgeWildcards(imageFn, [
       ...INGEST_WILDCARDS,
       { finding: /^Resource::<\w+\.Arn>\/\*\/images\/\*$/, reason: 'Reads only image uploads: {vendor}/{productId}/images/* of the layout (vendor and product are the wildcards).' },
-      { finding: new RegExp(`^Resource::<\\w+\\.Arn>/${DERIVED_PREFIX}\\*$`), reason: 'Writes the two derived views, only under the derived/ prefix.' },
+      { finding: new RegExp(`^Resource::<\\w+\\.Arn>/${DERIVED_PREFIX}\\*$`), reason: 'Writes (and on image deletion removes) the two derived views, only under the derived/ prefix.' },
+      { finding: /^Action::s3:DeleteObject\*$/, reason: 'CDK delete grant (object and its versions), limited to the derived/ prefix.' },
     ]);
     acknowledgeWildcards(textFn, [
       ...INGEST_WILDCARDS,
