@@ -158,6 +158,27 @@ describe('BoilerplateFilter with DynamoDB (dynalite)', () => {
     expect(Items.every((item) => item.gsi1pk === undefined)).toBe(true);
   });
 
+  it('takes a new product\'s counts from its own writes (no reads), and reads them again on redelivery', async () => {
+    const commands: string[] = [];
+    const counting = { send: (command: { constructor: { name: string } }) => (commands.push(command.constructor.name), table.client.send(command as never)) };
+    const store = new DynamoBoilerplateStore({ client: counting as unknown as typeof table.client, tableName: table.tableName });
+    const filter = new BoilerplateFilter(store, { minProducts: 2, minShare: 0.5 });
+    await filter.apply('rt', 'p1', `${items[0]} ${RETURNS}`);
+    expect(commands.filter((c) => c === 'GetCommand' || c === 'BatchGetCommand')).toEqual([]);
+    // TEXT claim, SEEN claim, two sentence counters, STATS.
+    expect(commands).toHaveLength(5);
+    commands.length = 0;
+    const second = await filter.apply('rt', 'p2', `${items[1]} ${RETURNS}`);
+    expect(second.removed).toEqual([RETURNS]);
+    expect(commands.filter((c) => c === 'GetCommand' || c === 'BatchGetCommand')).toEqual([]);
+    commands.length = 0;
+    const again = await filter.apply('rt', 'p2', `${items[1]} ${RETURNS}`);
+    expect(again.removed).toEqual([RETURNS]);
+    expect(commands).toContain('BatchGetCommand');
+    const stats = await store.stats('rt', [sentenceHash(sentenceKey(RETURNS))]);
+    expect(stats).toEqual({ vendorProducts: 2, sentenceProducts: new Map([[sentenceHash(sentenceKey(RETURNS)), 2]]) });
+  });
+
   it('reads counts for more sentences than one BatchGetItem allows', async () => {
     const store = new DynamoBoilerplateStore({ client: table.client, tableName: table.tableName });
     const sentences = new Map(Array.from({ length: 150 }, (_, i) => [sentenceHash(`sentence number ${i}`), `Sentence number ${i}.`] as const));

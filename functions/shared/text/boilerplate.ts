@@ -45,13 +45,24 @@ export interface BoilerplateStats {
   sentenceProducts: Map<string, number>;
 }
 
+/**
+ * Counts a store learned while recording (the counters' values right after its own increments):
+ * `strip` then reads only what is missing. They can be a moment older than a fresh read, so at
+ * worst lower, which errs towards keeping text, like every other under-count.
+ */
+export interface KnownCounts {
+  vendorProducts?: number;
+  sentenceProducts: ReadonlyMap<string, number>;
+}
+
 export interface BoilerplateStore {
   /**
    * Records that the vendor's product contains these sentences (hash → one example text), unless
    * another product of the vendor already showed a text with the same `fingerprint`. Idempotent
-   * per (product, sentence); a product with no sentences still counts as observed.
+   * per (product, sentence); a product with no sentences still counts as observed. May return the
+   * counts its writes returned, sparing `stats` a read.
    */
-  record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<void>;
+  record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<KnownCounts | void>;
   /** The vendor's product count and the product counts of the given sentence hashes. */
   stats(vendor: string, hashes: readonly string[]): Promise<BoilerplateStats>;
 }
@@ -104,17 +115,20 @@ export class BoilerplateFilter {
   }
 
   /** Counts the product's sentences for its vendor. Safe to call again for the same product. */
-  async observe(vendor: string, productId: string, text: string): Promise<void> {
+  async observe(vendor: string, productId: string, text: string): Promise<KnownCounts | undefined> {
     const sentences = this.candidates(text);
-    await this.store.record(vendor, productId, sentences, textFingerprint(sentences.keys()));
+    return (await this.store.record(vendor, productId, sentences, textFingerprint(sentences.keys()))) ?? undefined;
   }
 
-  /** Removes the sentences that are boilerplate for the vendor according to the stored counts. */
-  async strip(vendor: string, text: string): Promise<StripResult> {
+  /**
+   * Removes the sentences that are boilerplate for the vendor according to the stored counts;
+   * `known` counts (from {@link observe}) are used as they are and only the rest is read.
+   */
+  async strip(vendor: string, text: string, known?: KnownCounts): Promise<StripResult> {
     const lines = splitSentences(text);
     const hashes = [...new Set(lines.flat().filter((s) => wordCount(s.key) >= this.options.minWords).map((s) => s.hash))];
     if (hashes.length === 0) return { text, removed: [] };
-    const stats = await this.store.stats(vendor, hashes);
+    const stats = await this.counts(vendor, hashes, known);
     const { minProducts, minShare } = this.options;
     const isBoilerplate = (sentence: Sentence): boolean => {
       const count = stats.sentenceProducts.get(sentence.hash) ?? 0;
@@ -142,8 +156,20 @@ export class BoilerplateFilter {
 
   /** observe, then strip: what text-ingest calls once per product text. */
   async apply(vendor: string, productId: string, text: string): Promise<StripResult> {
-    await this.observe(vendor, productId, text);
-    return this.strip(vendor, text);
+    return this.strip(vendor, text, await this.observe(vendor, productId, text));
+  }
+
+  private async counts(vendor: string, hashes: readonly string[], known: KnownCounts | undefined): Promise<BoilerplateStats> {
+    const missing = hashes.filter((hash) => !known?.sentenceProducts.has(hash));
+    if (known?.vendorProducts !== undefined && missing.length === 0) {
+      return { vendorProducts: known.vendorProducts, sentenceProducts: new Map(hashes.map((hash) => [hash, known.sentenceProducts.get(hash)!])) };
+    }
+    const read = await this.store.stats(vendor, missing);
+    return {
+      // Counters only grow: the larger of the two is the fresher.
+      vendorProducts: Math.max(known?.vendorProducts ?? 0, read.vendorProducts),
+      sentenceProducts: new Map(hashes.map((hash) => [hash, known?.sentenceProducts.get(hash) ?? read.sentenceProducts.get(hash) ?? 0])),
+    };
   }
 }
 

@@ -23,11 +23,16 @@
  * Redelivery finds them claimed and counts nothing; two concurrent deliveries of one product race
  * on the condition and the loser re-reads. A crash between claim and count loses that count
  * (counts can be low, never inflated): stripping errs towards keeping text.
+ *
+ * Round trips for a product seen the first time: TEXT claim, SEEN claim (written without a read
+ * first; the condition sends a product seen before to the read-and-claim loop), one ADD per
+ * sentence and one on STATS. The ADDs return the new counts (UPDATED_NEW), which `record` hands
+ * back so `BoilerplateFilter.strip` reads only the counts it still lacks (none, for such a product).
  */
 import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../errors.js';
-import type { BoilerplateStats, BoilerplateStore } from './boilerplate.js';
+import type { BoilerplateStats, BoilerplateStore, KnownCounts } from './boilerplate.js';
 
 export const vendorPk = (vendor: string): string => `VENDOR#${vendor}`;
 export const STATS_SK = 'STATS';
@@ -62,7 +67,7 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     this.tableName = opts.tableName;
   }
 
-  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<void> {
+  async record(vendor: string, productId: string, sentences: ReadonlyMap<string, string>, fingerprint: string): Promise<KnownCounts | void> {
     const pk = vendorPk(vendor);
     const owner = await this.withTransient(
       () =>
@@ -80,31 +85,40 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     );
     if (owner.Attributes?.owner !== productId) return;
     const { isNewProduct, claimed } = await this.claim(vendor, productId, [...sentences.keys()]);
-    const writes: (() => Promise<unknown>)[] = claimed.map((hash) => () =>
-      this.client.send(
+    // UPDATED_NEW hands back each counter right after this product's increment, so `strip` need
+    // not read these items again.
+    const counts = new Map<string, number>();
+    let vendorProducts: number | undefined;
+    const writes: (() => Promise<unknown>)[] = claimed.map((hash) => async () => {
+      const result = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk, sk: sentenceSk(hash) },
           UpdateExpression: 'ADD #products :one SET #text = if_not_exists(#text, :text)',
           ExpressionAttributeNames: { '#products': 'products', '#text': 'text' },
           ExpressionAttributeValues: { ':one': 1, ':text': (sentences.get(hash) ?? '').slice(0, MAX_EXAMPLE_CHARS) },
+          ReturnValues: 'UPDATED_NEW',
         }),
-      ),
-    );
+      );
+      counts.set(hash, Number(result.Attributes?.products ?? 1));
+    });
     if (isNewProduct) {
-      writes.push(() =>
-        this.client.send(
+      writes.push(async () => {
+        const result = await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: { pk, sk: STATS_SK },
             UpdateExpression: 'ADD #products :one',
             ExpressionAttributeNames: { '#products': 'products' },
             ExpressionAttributeValues: { ':one': 1 },
+            ReturnValues: 'UPDATED_NEW',
           }),
-        ),
-      );
+        );
+        vendorProducts = Number(result.Attributes?.products ?? 1);
+      });
     }
     await this.run(writes, `recording boilerplate counts for ${vendor}/${productId}`);
+    return { ...(vendorProducts !== undefined ? { vendorProducts } : {}), sentenceProducts: counts };
   }
 
   async stats(vendor: string, hashes: readonly string[]): Promise<BoilerplateStats> {
@@ -132,6 +146,24 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     hashes: string[],
   ): Promise<{ isNewProduct: boolean; claimed: string[] }> {
     const key = { pk: vendorPk(vendor), sk: seenSk(productId) };
+    // Most products are seen for the first time: claim everything in one write, no read first.
+    // A product seen before fails the condition and takes the read-and-claim path below.
+    const all = [...new Set(hashes)];
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: all.length > 0 ? 'SET #version = :next, #counted = :true ADD #sentences :fresh' : 'SET #version = :next, #counted = :true',
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeNames: { '#version': 'version', '#counted': 'counted', ...(all.length > 0 ? { '#sentences': 'sentences' } : {}) },
+          ExpressionAttributeValues: { ':next': 1, ':true': true, ...(all.length > 0 ? { ':fresh': new Set(all) } : {}) },
+        }),
+      );
+      return { isNewProduct: true, claimed: all };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw this.transient(error, `claiming sentences of ${vendor}/${productId}`);
+    }
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       const current = await this.withTransient(
         () => this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
