@@ -27,7 +27,7 @@ DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "build" / "catalog"
 GROUND_TRUTH = ".ground-truth.jsonl"
 
 
-def choose(items: Sequence[CatalogItem], count: int, seed: int, max_pixels: int = 1_300_000) -> list[CatalogItem]:
+def choose(items: Sequence[CatalogItem], count: int, seed: int, max_pixels: int = 1_200_000) -> list[CatalogItem]:
     """``count`` test products spread over vendors and categories, preferring modest resolutions."""
     rng = np.random.default_rng(seed)
     pool = [i for i in items if i.split == "test"]
@@ -70,7 +70,7 @@ def product_document(item: CatalogItem) -> dict[str, object]:
 def write_samples(
     catalog: str | Path = DEFAULT_CATALOG,
     out: str | Path = DEFAULT_OUT,
-    count: int = 60,
+    count: int = 48,
     closeups: int = 8,
     seed: int = 7,
 ) -> Path:
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m weft_models.data.samples", description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--count", type=int, default=48)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
