@@ -71,4 +71,9 @@ export const queueForKey = (key: string): QueueName | undefined =>
     NOTIFICATION_SUFFIXES[queue].some((suffix) => key.endsWith(suffix)),
   );
 
-export const derivedViewKey = (imageKey: string, view: string): string => `${DERIVED_PREFIX}${imageKey}/${view}.png`;
+/**
+ * Views are PNGs (the put sets `Content-Type: image/png`) but their keys carry no extension: S3
+ * notification filters cannot exclude a prefix, so a `.png` suffix would send every derived view
+ * back through the image queue as a message the handler can only skip.
+ */
+export const derivedViewKey = (imageKey: string, view: string): string => `${DERIVED_PREFIX}${imageKey}/${view}`;

@@ -65,7 +65,7 @@ describe('image-ingest handler', () => {
         sqsRecord(s3Notification([{ key: `acme/${corrupt}/images/x.jpg` }])),
         sqsRecord(s3Notification([{ key: `acme/${zero}/images/empty.png` }])),
         sqsRecord(s3Notification([{ key: `acme/${text}/images/huge.png` }])),
-        sqsRecord(s3Notification([{ key: 'stray-upload.jpg' }, { key: `derived/acme/${red}/images/front.png/center.png` }])),
+        sqsRecord(s3Notification([{ key: 'stray-upload.jpg' }, { key: `derived/acme/${red}/images/front.png/center` }])),
         sqsRecord({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'weft-uploads' }),
       ),
     );
@@ -78,12 +78,12 @@ describe('image-ingest handler', () => {
       {
         key: `acme/${red}/images/front.png`,
         status: 'tagged',
-        views: { downsampled: `derived/acme/${red}/images/front.png/downsampled.png`, center: `derived/acme/${red}/images/front.png/center.png` },
+        views: { downsampled: `derived/acme/${red}/images/front.png/downsampled`, center: `derived/acme/${red}/images/front.png/center` },
       },
     ]);
     expect(redView?.attributes.color).toMatchObject({ value: 'red', sources: { 'image:front.png': { value: 'red' } } });
     expect(redView?.modelVersions).toEqual({ image: 'weft-image@0.0.1-test' });
-    const center = s3.objects.get(`derived/acme/${red}/images/front.png/center.png`);
+    const center = s3.objects.get(`derived/acme/${red}/images/front.png/center`);
     expect(await sharp(center!).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
 
     // The URL-encoded key (`+` = space, `%2B` = plus) is decoded before use.
@@ -97,7 +97,7 @@ describe('image-ingest handler', () => {
 
     const rejections = await store.listRejections();
     expect(rejections.items).toContainEqual(expect.objectContaining({ key: 'stray-upload.jpg', code: 'outside_layout' }));
-    expect(rejections.items.map((r) => r.key)).not.toContain(`derived/acme/${red}/images/front.png/center.png`);
+    expect(rejections.items.map((r) => r.key)).not.toContain(`derived/acme/${red}/images/front.png/center`);
   });
 
   it('does not double-count or re-run a redelivered event', async () => {
@@ -165,14 +165,14 @@ describe('image-ingest handler', () => {
     upload(key, await solid(220, 20, 20, 'png'));
     upload(`acme/${id}/images/b.png`, await solid(20, 20, 220, 'png'));
     await handler(sqsEvent(sqsRecord(s3Notification([{ key, sequencer: '10' }])), sqsRecord(s3Notification([{ key: `acme/${id}/images/b.png`, sequencer: '10' }]))));
-    expect(s3.objects.has(`derived/${key}/center.png`)).toBe(true);
+    expect(s3.objects.has(`derived/${key}/center`)).toBe(true);
 
     s3.objects.delete(key);
     await handler(sqsEvent(sqsRecord(s3Notification([{ key, action: 'removed', sequencer: '20' }]))));
     let view = await store.getProduct('acme', id);
     expect(view?.images.map((i) => i.key)).toEqual([`acme/${id}/images/b.png`]);
     expect(view?.attributes.color?.value).toBe('blue');
-    expect(s3.objects.has(`derived/${key}/center.png`)).toBe(false);
+    expect(s3.objects.has(`derived/${key}/center`)).toBe(false);
 
     upload(key, await solid(220, 20, 20, 'png'));
     await handler(sqsEvent(sqsRecord(s3Notification([{ key, sequencer: '18' }]))));
