@@ -11,7 +11,7 @@ import torch
 
 from weft_models.export import ExportError, check_parity, export_model, triton_config
 from weft_models.image.model import ImageModel, ImageModelConfig, load_image_model
-from weft_models.manifest import ManifestError, check_onnx_matches, image_manifest, load_manifest, write_manifest
+from weft_models.manifest import ManifestError, check_onnx_matches, image_manifest, load_manifest, parse_manifest, write_manifest
 from weft_models.tasks import COLOR, DEFAULT_TASKS, TaskSpec
 
 TINY = ImageModelConfig(stem="patch", stem_stride=4, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], dense=[16], dropout=0.0)
@@ -130,50 +130,67 @@ def test_rejects_views_of_wrong_shape() -> None:
         tiny_model()(downsampled=torch.zeros(2, 3, SIZE, SIZE, dtype=torch.uint8), center=torch.zeros(2, 3, SIZE, SIZE, dtype=torch.uint8))
 
 
-def test_export_parity_and_triton_repository(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageModel, Path]:
+    """One export shared by the export tests (exporting is the slow part)."""
+    out = tmp_path_factory.mktemp("export")
     model = tiny_model()
     manifest = image_manifest("weft-image", "test", DEFAULT_TASKS, view_size=SIZE, max_batch_size=16)
-    path = export_model(model, manifest, tmp_path, example=views(2, seed=3), parity_batch=views(5, seed=4))
-    assert path == tmp_path / "manifest.json"
-    written = load_manifest(path)
-    onnx_files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.onnx"))
+    path = export_model(model, manifest, out, example=views(2, seed=3), parity_batch=views(5, seed=4))
+    assert path == out / "manifest.json"
+    return model, out
+
+
+def test_export_parity_and_triton_repository(exported: tuple[ImageModel, Path]) -> None:
+    model, out = exported
+    written = load_manifest(out / "manifest.json")
+    onnx_files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.onnx"))
     assert onnx_files == ["triton/weft-image/1/model.onnx"] == [written.onnx]
     # dynamic batch: parity holds at a batch size the export never saw
-    assert check_parity(model, written, tmp_path / written.onnx, views(7, seed=5)) <= 1e-4
-    config = (tmp_path / "triton" / "weft-image" / "config.pbtxt").read_text()
+    assert check_parity(model, written, out / written.onnx, views(7, seed=5)) <= 1e-4
+    config = (out / "triton" / "weft-image" / "config.pbtxt").read_text()
     assert 'name: "weft-image"' in config and "max_batch_size: 16" in config
     assert "KIND_GPU" in config and "dynamic_batching" in config and "TYPE_UINT8" in config
     assert re.search(r'name: "pattern"\s+data_type: TYPE_FP32\s+dims: \[ 4 \]', config)
 
 
-def test_parity_failure_is_reported(tmp_path: Path) -> None:
-    model = tiny_model()
-    manifest = image_manifest("weft-image", "test", DEFAULT_TASKS, view_size=SIZE)
-    export_model(model, manifest, tmp_path, example=views(2))
+def test_parity_failure_is_reported(exported: tuple[ImageModel, Path]) -> None:
+    model, out = exported
+    drifted = tiny_model()
+    drifted.load_state_dict(model.state_dict())
     with torch.no_grad():
-        model.heads["color"][-1].bias[0] += 3.0  # the PyTorch model drifts from the exported graph
+        drifted.heads["color"][-1].bias[0] += 3.0  # the PyTorch model drifts from the exported graph
+    manifest = load_manifest(out / "manifest.json")
     with pytest.raises(ExportError, match="parity failed"):
-        check_parity(model, manifest, tmp_path / manifest.onnx, views(3))
+        check_parity(drifted, manifest, out / manifest.onnx, views(3))
 
 
-def test_manifest_that_does_not_match_its_onnx_is_rejected(tmp_path: Path) -> None:
-    model = tiny_model()
-    manifest = image_manifest("weft-image", "test", DEFAULT_TASKS, view_size=SIZE)
-    export_model(model, manifest, tmp_path, example=views(2))
-    doc = manifest.to_json()
+def test_manifest_that_does_not_match_its_onnx_is_rejected(exported: tuple[ImageModel, Path], tmp_path: Path) -> None:
+    _, out = exported
+    doc = load_manifest(out / "manifest.json").to_json()
     doc["inputs"][1]["name"] = "centre"
     doc["tasks"][2]["labels"].append("paisley")
     doc["outputs"][2]["shape"] = [-1, 5]
-    bad = load_manifest(write_manifest(load_manifest_from(doc), tmp_path / "bad.json"))
+    bad = load_manifest(write_manifest(parse_manifest(doc), tmp_path / "bad.json"))
     with pytest.raises(ManifestError) as error:
-        check_onnx_matches(bad, tmp_path)
+        check_onnx_matches(bad, out)
     text = str(error.value)
     assert "'centre' is not in the graph" in text
     assert "graph input 'center' is not in the manifest" in text
     assert "dimension 1 is 4 in the graph, 5 in the manifest" in text
     missing = image_manifest("weft-other", "test", DEFAULT_TASKS)
     with pytest.raises(ManifestError, match="ONNX file .* not found"):
-        check_onnx_matches(missing, tmp_path)
+        check_onnx_matches(missing, out)
+
+
+def test_probabilities_sum_to_one_in_onnxruntime(exported: tuple[ImageModel, Path]) -> None:
+    from weft_models.export import onnx_session
+
+    _, out = exported
+    manifest = load_manifest(out / "manifest.json")
+    outputs = onnx_session(out / manifest.onnx).run(None, {k: v.numpy() for k, v in views(3).items()})
+    for value in outputs:
+        assert np.allclose(value.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_export_refuses_a_manifest_without_a_head(tmp_path: Path) -> None:
@@ -187,20 +204,3 @@ def test_export_refuses_a_manifest_without_a_head(tmp_path: Path) -> None:
 def test_triton_config_lists_every_input() -> None:
     text = triton_config(image_manifest("weft-image", "v", DEFAULT_TASKS, max_batch_size=8))
     assert text.count("TYPE_UINT8") == 2 and "dims: [ 224, 224, 3 ]" in text and "preferred_batch_size: [ 2, 4, 8 ]" in text
-
-
-def load_manifest_from(doc: dict):
-    from weft_models.manifest import parse_manifest
-
-    return parse_manifest(doc)
-
-
-def test_probabilities_sum_to_one_in_onnxruntime(tmp_path: Path) -> None:
-    from weft_models.export import onnx_session
-
-    model = tiny_model()
-    manifest = image_manifest("weft-image", "test", DEFAULT_TASKS, view_size=SIZE)
-    export_model(model, manifest, tmp_path, example=views(2))
-    outputs = onnx_session(tmp_path / manifest.onnx).run(None, {k: v.numpy() for k, v in views(3).items()})
-    for value in outputs:
-        assert np.allclose(value.sum(axis=1), 1.0, atol=1e-5)
