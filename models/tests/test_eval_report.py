@@ -44,6 +44,7 @@ def fake_results() -> dict:
         "sizes": {"text/triton/weft-text/1/model.onnx": 23_000_000},
         "timings": {"data": 60.0, "text": 300.0},
         "notes": ["a note"],
+        "breakdowns": {"category accuracy by photo style": {"columns": ["image", "text"], "rows": {"closeup": {"image": 0.2, "text": 0.8}}, "n": {"closeup": 7}}},
     }
 
 
@@ -57,6 +58,7 @@ def test_report_is_written_with_honest_target_checks(tmp_path: Path) -> None:
     assert "**missed**" in readme and "2 of 4 checks met." in readme
     assert "| ensemble | 90.0 | 89.0 | 98.0 | 97.0 |" in readme
     assert "color 40.0%" in readme  # rules coverage shown
+    assert "| closeup | 7 | 20.0 | 80.0 |" in readme
     for task in ("category", "color"):
         png = tmp_path / f"confusion_image_{task}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

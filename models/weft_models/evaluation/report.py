@@ -121,6 +121,14 @@ def write_report(results: Mapping[str, Any], out_dir: str | os.PathLike[str]) ->
             lines.append(f"| {task} | {weights} | {e['threshold']:.3f} | {_pct(e.get('answered'))} | {_pct(e.get('accuracy_answered'))} |")
         lines.append("")
 
+    for title, table in results.get("breakdowns", {}).items():
+        cols = list(table["columns"])
+        lines += [f"### {title[0].upper()}{title[1:]} (test)", "", "| | products | " + " | ".join(cols) + " |",
+                  "|---|---:|" + "---:|" * len(cols)]
+        for group, accs in table["rows"].items():
+            lines.append(f"| {group} | {table['n'][group]} | " + " | ".join(_pct(accs.get(c)) for c in cols) + " |")
+        lines.append("")
+
     for key, title, text in (
         ("multitask", "Multi-task vs single-task", "Same architecture, data and training budget; the only difference is the heads trained."),
         ("views", "Two views vs downsample-only", "The same image model with both views (downsampled + full-resolution center crop) and with the downsampled view only."),

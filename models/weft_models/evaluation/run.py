@@ -1,0 +1,276 @@
+"""The ``evaluate`` stage: predictions → ensemble fit (validation) → test metrics → report.
+
+Image and text predictions come from the exported ONNX graphs in ``artifacts/`` (what the
+pipeline serves, int8 text included); the rules source is the vendor's color name through
+``weft color``. The baselines (PyTorch checkpoints) are evaluated on the same test garments.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..data.catalog import CatalogItem, load_catalog, load_views
+from ..ensemble_fit import TaskPredictions, combine, fit_ensemble, mean_over_groups, save_predictions, write_ensemble
+from ..manifest import load_manifest
+from ..tasks import COLOR, DEFAULT_TASKS, TaskSpec
+from .metrics import abstention, confusion, task_metrics
+from .predict import onnx_predict, rules_predictions
+from .report import TARGETS, write_report
+
+if TYPE_CHECKING:
+    from ..pipeline import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def _rows(items: Sequence[CatalogItem], split: str) -> list[int]:
+    return [i for i, item in enumerate(items) if item.split == split]
+
+
+def _products(items: Sequence[CatalogItem], rows: Sequence[int]) -> tuple[list[str], np.ndarray]:
+    """Product order and, per row, the index of its product (the ensemble is per product)."""
+    order, index = mean_over_groups(np.zeros((len(rows), 1)), [items[r].product_id for r in rows])
+    position = {p: i for i, p in enumerate(order)}
+    return order, np.array([position[items[r].product_id] for r in rows])
+
+
+def _per_product(probs: np.ndarray, product_of_row: np.ndarray, n_products: int) -> np.ndarray:
+    """Mean over a product's rows (a product's images; its text and rules are the same on each row)."""
+    sums = np.zeros((n_products, probs.shape[1]))
+    counts = np.zeros(n_products)
+    np.add.at(sums, product_of_row, probs)
+    np.add.at(counts, product_of_row, 1)
+    return sums / counts[:, None]
+
+
+def image_predictions(model_dir: Path, views: np.ndarray, view_rows: np.ndarray) -> dict[str, np.ndarray]:
+    return onnx_predict(
+        model_dir, len(view_rows),
+        lambda a, b: {"downsampled": np.asarray(views[view_rows[a:b], 0]), "center": np.asarray(views[view_rows[a:b], 1])},
+    )
+
+
+def text_predictions(model_dir: Path, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    from ..text.tokenizer import encode, load_tokenizer
+
+    manifest = load_manifest(model_dir / "manifest.json")
+    assert manifest.preprocessing.text is not None
+    tokenizer = load_tokenizer(model_dir / manifest.preprocessing.text.tokenizer)
+    return onnx_predict(model_dir, len(texts), lambda a, b: {k: v.numpy() for k, v in encode(tokenizer, texts[a:b]).items()})
+
+
+def split_predictions(
+    config: PipelineConfig, items: Sequence[CatalogItem], views: np.ndarray, texts: Sequence[str], split: str, tasks: Sequence[TaskSpec],
+) -> tuple[dict[str, TaskPredictions], dict[str, Any]]:
+    rows = _rows(items, split)
+    order, product_of_row = _products(items, rows)
+    image = image_predictions(config.out("image"), views, np.array([items[r].view_index for r in rows]))
+    text = text_predictions(config.out("text"), [texts[r] for r in rows])
+    rules, rules_present = rules_predictions([items[r].vendor_color for r in rows], COLOR)
+    first_row = np.zeros(len(order), dtype=int)
+    first_row[product_of_row[::-1]] = np.arange(len(rows))[::-1]
+    preds: dict[str, TaskPredictions] = {}
+    for task in tasks:
+        labels = np.array([task.index(items[rows[i]].labels[task.name]) if task.name in items[rows[i]].labels else -100 for i in first_row])
+        probs = {
+            "image": _per_product(image[task.name], product_of_row, len(order)),
+            "text": text[task.name][first_row],
+        }
+        present = {"image": np.ones(len(order), bool), "text": np.ones(len(order), bool)}
+        if task.name == COLOR.name:
+            probs["rules"], present["rules"] = rules[first_row], rules_present[first_row]
+        preds[task.name] = TaskPredictions(labels, probs, present)
+    meta = {"rows": rows, "first_row": first_row, "products": order}
+    return preds, meta
+
+
+@torch.no_grad()
+def torch_image_predictions(checkpoint: Path, views: np.ndarray, view_rows: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+    from ..image.model import load_image_model
+
+    torch.set_num_threads(1)
+    model = load_image_model(checkpoint)
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(view_rows), batch_size):
+        pair = torch.from_numpy(np.asarray(views[view_rows[start : start + batch_size]]))
+        for task, logits in model(downsampled=pair[:, 0], center=pair[:, 1]).items():
+            parts.setdefault(task, []).append(torch.softmax(logits, -1).numpy())
+    return {t: np.concatenate(p) for t, p in parts.items()}
+
+
+def _metrics_of(preds: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    return {task: task_metrics(labels[task], p) for task, p in preds.items() if task in labels}
+
+
+def baseline_results(config: PipelineConfig, views: np.ndarray, view_rows: np.ndarray, labels: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    root = config.path("baselines")
+    best = lambda name: root / name / "checkpoints" / "best.pt"  # noqa: E731
+    out: dict[str, Any] = {}
+    if not best("multitask").exists():
+        return out
+    budget = config.baselines or {}
+    what = f"{budget.get('max_train', 'all')} training products, {budget.get('epochs', '?')} epochs each"
+    multi = _metrics_of(torch_image_predictions(best("multitask"), views, view_rows), labels)
+    single: dict[str, Any] = {}
+    for task in labels:
+        if best(f"single-{task}").exists():
+            single.update(_metrics_of(torch_image_predictions(best(f"single-{task}"), views, view_rows), {task: labels[task]}))
+    if single:
+        out["multitask"] = {
+            "description": f"Image model, two views, same architecture and budget ({what}); one model with all heads vs one model per task.",
+            "rows": {"multi-task (one model)": multi, "single-task (one model per task)": single},
+        }
+    if best("downsampled").exists():
+        down = _metrics_of(torch_image_predictions(best("downsampled"), views, view_rows), labels)
+        out["views"] = {
+            "description": f"Image model, all three heads, same budget ({what}): downsampled + center views vs the downsampled view alone.",
+            "rows": {"two views (downsampled + center)": multi, "downsampled only": down},
+        }
+    return out
+
+
+def _breakdown(groups: Sequence[str], labels: np.ndarray, sources: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    rows: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    for group in sorted(set(groups)):
+        mask = np.array([g == group for g in groups]) & (labels >= 0)
+        counts[group] = int(mask.sum())
+        rows[group] = {name: float((p[mask].argmax(1) == labels[mask]).mean()) for name, p in sources.items()}
+    return {"columns": list(sources), "rows": rows, "n": counts}
+
+
+def directory_sizes(root: Path) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            sizes[str(path.relative_to(root))] = path.stat().st_size
+    return sizes
+
+
+def _machine_note() -> str:
+    load = os.getloadavg()
+    return (f"Measured on this machine: {os.cpu_count()} CPU cores, shared with the other engineers' builds and tests "
+            f"(load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}).")
+
+
+def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
+    from ..text.catalog_text import catalog_texts
+    from ..text.tokenizer import encode, load_tokenizer
+    from ..text.train import load_text_model, predict_texts
+
+    items = load_catalog(config.catalog)
+    views = load_views(config.catalog)
+    image_manifest = load_manifest(config.out("image", "manifest.json"))
+    text_manifest = load_manifest(config.out("text", "manifest.json"))
+    tasks = [t for t in DEFAULT_TASKS]
+    for manifest in (image_manifest, text_manifest):
+        if [t.spec() for t in manifest.tasks] != tasks:
+            raise ValueError(f"{manifest.name} tasks {[t.name for t in manifest.tasks]} differ from the evaluated tasks")
+    texts = catalog_texts(items, config.path("text", "texts.json"))
+    eval_dir = config.path("eval")
+
+    val, _ = split_predictions(config, items, views, texts, "val", tasks)
+    test, test_meta = split_predictions(config, items, views, texts, "test", tasks)
+    save_predictions(val, eval_dir / "val.npz")
+    save_predictions(test, eval_dir / "test.npz")
+
+    models = {"image": f"{image_manifest.name}@{image_manifest.version}", "text": f"{text_manifest.name}@{text_manifest.version}"}
+    doc, fits = fit_ensemble(val, models)
+    write_ensemble(doc, config.out("ensemble.json"))
+
+    sources: dict[str, dict[str, Any]] = {"image": {}, "text": {}, "rules": {}, "ensemble": {}}
+    confusions: dict[str, dict[str, Any]] = {"image": {}, "text": {}, "ensemble": {}}
+    ensemble_info: dict[str, Any] = {}
+    combined: dict[str, np.ndarray] = {}
+    for task, pred in test.items():
+        for kind, probs in pred.probs.items():
+            sources[kind][task] = task_metrics(pred.labels, probs, pred.present[kind])
+            if kind in confusions:
+                confusions[kind][task] = confusion(pred.labels, probs, pred.present[kind])
+        settings = doc["tasks"][task]
+        combined[task] = combine(pred.probs, pred.present, settings["weights"])
+        sources["ensemble"][task] = task_metrics(pred.labels, combined[task])
+        confusions["ensemble"][task] = confusion(pred.labels, combined[task])
+        ensemble_info[task] = {**settings, **abstention(pred.labels, combined[task], settings["threshold"]),
+                               "val_accuracy": fits[task].accuracy}
+    sources = {k: v for k, v in sources.items() if v}
+
+    rows, first_row = test_meta["rows"], test_meta["first_row"]
+    test_items = [items[rows[i]] for i in first_row]
+    breakdowns = {
+        "category accuracy by photo style": _breakdown(
+            [i.style for i in test_items], test["category"].labels,
+            {"image": test["category"].probs["image"], "text": test["category"].probs["text"], "ensemble": combined["category"]},
+        ),
+        "pattern accuracy by pattern scale": _breakdown(
+            [i.scale for i in test_items], test["pattern"].labels,
+            {"image": test["pattern"].probs["image"], "text": test["pattern"].probs["text"], "ensemble": combined["pattern"]},
+        ),
+        "color accuracy by photo style": _breakdown(
+            [i.style for i in test_items], test["color"].labels,
+            {"image": test["color"].probs["image"], "text": test["color"].probs["text"], "ensemble": combined["color"]},
+        ),
+    }
+
+    # Quantization cost: the fp32 PyTorch text model on the same test texts.
+    model, _ = load_text_model(config.path("text", "checkpoints", "best.pt"))
+    torch.set_num_threads(1)
+    tokenizer = load_tokenizer(config.out("text", "tokenizer"))
+    fp32 = predict_texts(model, encode(tokenizer, [texts[r] for r in rows]))
+    labels_by_task = {t: test[t].labels for t in test}
+    export_info = json.loads(config.path("text", "export.json").read_text()) if config.path("text", "export.json").exists() else {}
+    quantization = {
+        "description": "Text model on the test products: fp32 (PyTorch, equal to the fp32 ONNX graph within 1e-4) vs the "
+                       "int8 dynamically quantized ONNX graph that is committed and served.",
+        "rows": {
+            "fp32": {"bytes": int(export_info.get("fp32_onnx_bytes", 0)), "metrics": _metrics_of({t: p[first_row] for t, p in fp32.items()}, labels_by_task)},
+            "int8 (served)": {"bytes": int(config.out(text_manifest.onnx).stat().st_size), "metrics": {t: sources["text"][t] for t in test}},
+        },
+    }
+
+    view_rows = np.array([i.view_index for i in test_items])
+    comparisons = baseline_results(config, views, view_rows, labels_by_task) if config.baselines is not None else {}
+
+    counts = {split: {"products": len({i.product_id for i in items if i.split == split}), "images": sum(i.split == split for i in items)}
+              for split in ("train", "val", "test")}
+    results: dict[str, Any] = {
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": image_manifest.version,
+        "tasks": {t.name: list(t.labels) for t in tasks},
+        "targets": TARGETS,
+        "data": counts,
+        "sources": sources,
+        "ensemble": ensemble_info,
+        "confusion": confusions,
+        "breakdowns": breakdowns,
+        **comparisons,
+        "quantization": quantization,
+        "timings": dict(timings),
+        "machine": _machine_note(),
+        "text_model": {"settings": config.text_settings().to_dict(), "export": export_info},
+    }
+    report_dir = config.out("report")
+    write_report(results, report_dir)
+    results["sizes"] = _artifact_sizes(Path(config.artifacts))
+    return write_report(results, report_dir)
+
+
+def _artifact_sizes(root: Path) -> dict[str, int]:
+    sizes = directory_sizes(root)
+    grouped: dict[str, int] = {}
+    for path, n in sizes.items():
+        parts = path.split("/")
+        key = "/".join(parts[:2]) if parts[0] in ("image", "text", "fixtures") and len(parts) > 1 else parts[0]
+        if path.endswith(".onnx"):
+            key = path
+        grouped[key] = grouped.get(key, 0) + n
+    grouped["total (committed artifacts)"] = sum(sizes.values())
+    return grouped

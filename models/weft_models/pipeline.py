@@ -1,0 +1,251 @@
+"""Rebuild everything from scratch: ``python -m weft_models.pipeline all``.
+
+Stages (each also runs alone: ``python -m weft_models.pipeline text``):
+
+``data``       the vendor catalog (photos, messy texts, views from ``weft preprocess-batch``)
+``image``      the two-view image model, exported to ``artifacts/image``
+``text``       the text model, exported (int8) to ``artifacts/text``
+``baselines``  single-task and downsample-only image models for the report (reduced budget)
+``evaluate``   predictions of the served ONNX graphs + rules, ensemble fit on validation
+               (``artifacts/ensemble.json``), test metrics and ``artifacts/report/``
+
+Training stages resume from their checkpoints; ``--fresh`` deletes the work folder first (the
+from-scratch timing). Stage durations go to ``<work>/timings.json`` and into the report.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parents[1]
+STAGES = ("data", "image", "text", "baselines", "evaluate")
+
+
+@dataclass
+class PipelineConfig:
+    """Where things go and how big they are; :meth:`from_dict` rejects unknown keys."""
+
+    catalog: str = str(MODELS_DIR / "build" / "catalog")
+    work: str = str(MODELS_DIR / "build")
+    artifacts: str = str(MODELS_DIR / "artifacts")
+    version: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """``BuildConfig`` fields (train/val/test sizes, seed, workers)."""
+    image: dict[str, Any] = field(default_factory=dict)
+    """``ImageTrainSettings`` fields (empty: the demo defaults)."""
+    text: dict[str, Any] = field(default_factory=dict)
+    """``TextTrainSettings`` fields (empty: the demo defaults)."""
+    baselines: dict[str, Any] | None = field(default_factory=lambda: {"max_train": 2000, "epochs": 3})
+    """Budget of the comparison models (all trained alike, including a multi-task two-view
+    reference); ``null`` skips them."""
+    quantize_text: bool = True
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown pipeline config keys {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**dict(data))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PipelineConfig:
+        file = Path(path)
+        if not file.exists():
+            raise FileNotFoundError(f"pipeline config not found: {file}")
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"pipeline config {file} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"pipeline config {file} must be a JSON object")
+        return cls.from_dict(data)
+
+    # -- derived ---------------------------------------------------------------------------------
+    def path(self, *parts: str) -> Path:
+        return Path(self.work).joinpath(*parts)
+
+    def out(self, *parts: str) -> Path:
+        return Path(self.artifacts).joinpath(*parts)
+
+    def model_version(self) -> str:
+        if self.version:
+            return self.version
+        from .image.export import default_version
+
+        return default_version()
+
+    def build_config(self) -> Any:
+        from .data.build import BuildConfig
+
+        config = BuildConfig(**self.data)
+        config.validate()
+        return config
+
+    def image_settings(self) -> Any:
+        from .image.train import ImageTrainSettings
+
+        return ImageTrainSettings.from_dict(self.image) if self.image else ImageTrainSettings()
+
+    def text_settings(self) -> Any:
+        from .text.train import TextTrainSettings
+
+        return TextTrainSettings.from_dict(self.text) if self.text else TextTrainSettings()
+
+    def baseline_image_settings(self) -> Any:
+        assert self.baselines is not None
+        unknown = set(self.baselines) - {"max_train", "epochs"}
+        if unknown:
+            raise ValueError(f"unknown baselines keys {sorted(unknown)} (max_train, epochs)")
+        settings = self.image_settings()
+        settings.max_train = self.baselines.get("max_train", settings.max_train)
+        settings.train = dataclasses.replace(settings.train, epochs=self.baselines.get("epochs", settings.train.epochs))
+        return settings
+
+    def validate(self) -> None:
+        """Every sub-config parsed up front: a typo fails before an hour of work, not after."""
+        self.build_config()
+        self.image_settings()
+        self.text_settings()
+        if self.baselines is not None:
+            self.baseline_image_settings()
+
+
+# -- stages ------------------------------------------------------------------------------------------
+def stage_data(config: PipelineConfig) -> None:
+    from .data.build import build
+
+    build(config.build_config(), config.catalog)
+
+
+def stage_image(config: PipelineConfig) -> None:
+    from .image.export import export_image
+    from .image.train import train_image
+
+    model, _ = train_image(config.catalog, config.path("image"), config.image_settings())
+    export_image(model, config.out("image"), config.model_version(), config.catalog)
+
+
+def stage_text(config: PipelineConfig) -> None:
+    from .data.catalog import load_catalog
+    from .tasks import DEFAULT_TASKS
+    from .text.catalog_text import catalog_texts, text_examples
+    from .text.export import export_text
+    from .text.train import load_text_model, train_text
+
+    settings = config.text_settings()
+    items = load_catalog(config.catalog)
+    texts = catalog_texts(items, config.path("text", "texts.json"))
+    result = train_text(
+        text_examples(items, "train", texts), text_examples(items, "val", texts), DEFAULT_TASKS, settings, config.path("text")
+    )
+    model, tasks = load_text_model(result.best_checkpoint)
+    source = settings.model.source_dir() or type(settings.model)().source_dir()
+    assert source is not None
+    exported = export_text(model, tasks, config.out("text"), config.model_version(), source, quantize=config.quantize_text)
+    config.path("text").mkdir(parents=True, exist_ok=True)
+    config.path("text", "export.json").write_text(json.dumps({
+        "onnx_bytes": exported.onnx_bytes, "parity_fp32": exported.parity_fp32,
+        "quantized_max_diff": exported.quantized_max_diff, "fp32_onnx_bytes": _fp32_size(model),
+    }, indent=2) + "\n", encoding="utf-8")
+
+
+def _fp32_size(model: Any) -> int:
+    """Bytes of the fp32 weights (what an unquantized ONNX graph stores)."""
+    return int(sum(p.numel() * 4 for p in model.state_dict().values() if p.is_floating_point()))
+
+
+def stage_baselines(config: PipelineConfig) -> None:
+    if config.baselines is None:
+        log.info("baselines skipped (config.baselines is null)")
+        return
+    from .image.train import baseline_settings, train_image
+    from .tasks import DEFAULT_TASKS
+
+    settings = config.baseline_image_settings()
+    root = config.path("baselines")
+    train_image(config.catalog, root / "multitask", settings)
+    train_image(config.catalog, root / "downsampled", baseline_settings(settings, "downsampled"))
+    for task in DEFAULT_TASKS:
+        train_image(config.catalog, root / f"single-{task.name}", settings, [task])
+
+
+def stage_evaluate(config: PipelineConfig) -> None:
+    from .evaluation.run import evaluate_all
+
+    evaluate_all(config, _read_timings(config))
+
+
+STAGE_FUNCS: dict[str, Callable[[PipelineConfig], None]] = {
+    "data": stage_data, "image": stage_image, "text": stage_text, "baselines": stage_baselines, "evaluate": stage_evaluate,
+}
+
+
+# -- timings -----------------------------------------------------------------------------------------
+def _timings_path(config: PipelineConfig) -> Path:
+    return config.path("timings.json")
+
+
+def _read_timings(config: PipelineConfig) -> dict[str, float]:
+    path = _timings_path(config)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _record(config: PipelineConfig, stage: str, seconds: float) -> None:
+    timings = _read_timings(config)
+    timings[stage] = round(seconds, 1)
+    path = _timings_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+
+
+def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False) -> dict[str, float]:
+    config.validate()
+    if fresh:
+        for folder in (config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog)):
+            if folder.exists():
+                log.info("fresh run: removing %s", folder)
+                shutil.rmtree(folder)
+        _timings_path(config).unlink(missing_ok=True)
+    started = time.monotonic()
+    for stage in stages:
+        log.info("== stage %s ==", stage)
+        t0 = time.monotonic()
+        if stage == "evaluate" and len(stages) > 1:
+            _record(config, "total before evaluate", time.monotonic() - started)
+        STAGE_FUNCS[stage](config)
+        _record(config, stage, time.monotonic() - t0)
+        log.info("== stage %s done in %.0fs ==", stage, time.monotonic() - t0)
+    if len(stages) > 1:
+        _record(config, "total", time.monotonic() - started)
+    return _read_timings(config)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m weft_models.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=("all", *STAGES), help="'all' runs every stage in order")
+    parser.add_argument("--config", help="JSON PipelineConfig (catalog, work, artifacts, data, image, text, baselines, …)")
+    parser.add_argument("--fresh", action="store_true", help="delete the catalog and work folders first (from-scratch rebuild)")
+    parser.add_argument("--skip", action="append", default=[], choices=STAGES, help="leave out a stage of 'all'")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    config = PipelineConfig.load(args.config) if args.config else PipelineConfig()
+    stages = [s for s in STAGES if s not in args.skip] if args.stage == "all" else [args.stage]
+    timings = run(config, stages, fresh=args.fresh)
+    log.info("timings (s): %s", timings)
+
+
+if __name__ == "__main__":
+    main()
