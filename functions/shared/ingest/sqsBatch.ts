@@ -6,7 +6,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { channel } from 'node:diagnostics_channel';
 import { describeError } from '../errors.js';
+
+/**
+ * SQS dead-letters the message body only; the local dispatcher listens here so its dead letters
+ * carry the error too. Publishing without a subscriber (as in Lambda) costs nothing.
+ */
+const recordFailed = channel('weft:sqs:recordFailed');
 
 export const processSqsBatch = async (
   event: SQSEvent,
@@ -26,6 +33,7 @@ export const processSqsBatch = async (
         error: describeError(error),
         errorName: error instanceof Error ? error.name : typeof error,
       });
+      if (recordFailed.hasSubscribers) recordFailed.publish({ messageId: record.messageId, error: describeError(error) });
       throw error;
     }
   };
