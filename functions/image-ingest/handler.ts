@@ -8,10 +8,9 @@ import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.
 import type { PreparedViews } from '../shared/image/prepareViews.js';
 import { predictImages } from '../shared/inference/imageModel.js';
 import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
-import type { TaskProbabilities } from '../shared/inference/types.js';
-import { BatchCollector, createLimiter } from '../shared/ingest/batchCollector.js';
+import { createLimiter } from '../shared/ingest/batchCollector.js';
 import { lazy, loadModelSet } from '../shared/ingest/config.js';
-import { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
+import { createIngestBatch } from '../shared/ingest/ingestBatch.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
 import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
@@ -35,8 +34,7 @@ export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, 
   obs.metrics.addMetric('MessagesReceived', MetricUnit.Count, event.Records.length);
   const rt = await runtime();
   const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
-  const collector = new BatchCollector<PreparedViews, TaskProbabilities>(event.Records.length, (views) => predictImages(rt.endpoint, views));
-  // One merge per product for the whole batch, after every message's source writes.
-  const merges = new MergeBarrier(event.Records.length, (vendor, productId) => rt.store.merge(vendor, productId));
-  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector, merges));
+  // One source-state read, one model call and one merge per product for the whole batch.
+  const batch = createIngestBatch<PreparedViews>(event.Records.length, rt.store, (views) => predictImages(rt.endpoint, views));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch));
 });

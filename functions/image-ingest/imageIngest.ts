@@ -1,10 +1,11 @@
 /**
- * image-ingest, without Lambda: one SQS message (an S3 notification) at a time, sharing one image
- * model call per batch through a BatchCollector and one merge per product per batch through a
- * MergeBarrier.
+ * image-ingest, without Lambda: one SQS message (an S3 notification) at a time, sharing with the
+ * rest of its batch one source-state read, one image model call and one merge per product
+ * (IngestBatch).
  *
- * created image → claim the source (pending, sequencer-guarded) → fetch (size-capped) →
- *   prepareViews → both views as PNG under derived/ → model (whole batch at once) → tagged → merge
+ * created image → still current? (the batch's one BatchGetItem; stale or finished events stop
+ *   here) → fetch (size-capped) → prepareViews → both views as PNG under derived/ → model (whole
+ *   batch at once) → tagged (sequencer-guarded write) → merge; a failure marks it pending for the retry
  * removed image → tombstone the source, drop its derived views → merge
  * key outside the layout → rejection record
  * A PermanentError is recorded on the image and acknowledged; anything else propagates so the
@@ -26,7 +27,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
-import type { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
+import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from '../shared/ingest/ingestBatch.js';
 
 export const VIEW_NAMES = ['downsampled', 'center'] as const;
 
@@ -41,9 +42,12 @@ export interface ImageIngestDeps {
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-interface Claimed {
+interface Created {
   change: S3Change;
   ref: SourceRef;
+}
+
+interface Claimed extends Created {
   views: PreparedViews;
 }
 
@@ -57,29 +61,49 @@ export const imageWeight = (source: { width: number; height: number }, viewSize:
 export class ImageIngest {
   constructor(private readonly deps: ImageIngestDeps) {}
 
-  /** Processes one SQS message; the collector and the merge barrier are shared by all messages of the batch. */
-  async handleMessage(body: string, collector: BatchCollector<PreparedViews, TaskProbabilities>, merges: MergeBarrier<unknown>): Promise<void> {
-    let joined = false;
-    let merging = false;
+  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
+  async handleMessage(body: string, batch: IngestBatch<PreparedViews>): Promise<void> {
+    const progress: BatchProgress = { gated: false, modelled: false, merging: false };
+    /** Events past the gate whose result is not written yet: marked pending if this message fails. */
+    let started: Created[] = [];
     try {
       const changes = parseS3Notification(body);
       const touched = new ProductSet();
-      const claimed: Claimed[] = [];
+      const created: Created[] = [];
       for (const change of changes) {
         const item = await this.route(change, touched);
-        if (item) claimed.push(item);
+        if (item) created.push(item);
       }
-      joined = true;
-      await this.tag(claimed, collector);
-      merging = true;
-      await merges.merge(touched.values());
+      progress.gated = true;
+      const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order })));
+      const claimed: Claimed[] = [];
+      for (const [i, c] of created.entries()) {
+        if (!current[i]) {
+          this.deps.logger.info('image event already processed or superseded', { key: c.change.key });
+          continue;
+        }
+        started.push(c);
+        try {
+          claimed.push({ ...c, views: await this.deps.limit(() => this.prepare(c.change)) });
+        } catch (error) {
+          if (!isPermanent(error)) throw error;
+          await this.recordError(c.change, c.ref, error);
+        }
+      }
+      progress.modelled = true;
+      await this.tag(claimed, batch.model);
+      started = [];
+      progress.merging = true;
+      await batch.merges.merge(touched.values());
+    } catch (error) {
+      await markPending(this.deps.store, started);
+      throw error;
     } finally {
-      if (!joined) collector.leave();
-      if (!merging) merges.leave();
+      leaveUnjoined(batch, progress);
     }
   }
 
-  private async route(change: S3Change, touched: ProductSet): Promise<Claimed | undefined> {
+  private async route(change: S3Change, touched: ProductSet): Promise<Created | undefined> {
     const { logger, store } = this.deps;
     const parsed = parseKey(change.key);
     switch (parsed.kind) {
@@ -102,18 +126,7 @@ export class ImageIngest {
           await this.remove(change, ref);
           return undefined;
         }
-        if (!(await store.beginSource(ref, change.order, change.key))) {
-          logger.info('image event already processed or superseded', { key: change.key });
-          return undefined;
-        }
-        try {
-          const views = await this.deps.limit(() => this.prepare(change));
-          return { change, ref, views };
-        } catch (error) {
-          if (!isPermanent(error)) throw error;
-          await this.recordError(change, ref, error);
-          return undefined;
-        }
+        return { change, ref };
       }
     }
   }
@@ -157,12 +170,17 @@ export class ImageIngest {
     }
     await Promise.all(
       claimed.map(async (c, i) => {
-        const written = await store.completeSource(c.ref, c.change.order, {
-          status: 'tagged',
-          predictions: toPredictions(manifest, results[i]!),
-          modelVersion: modelVersion(manifest),
-          weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize),
-        });
+        const written = await store.completeSource(
+          c.ref,
+          c.change.order,
+          {
+            status: 'tagged',
+            predictions: toPredictions(manifest, results[i]!),
+            modelVersion: modelVersion(manifest),
+            weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize),
+          },
+          c.change.key,
+        );
         if (written) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
       }),
     );
@@ -171,7 +189,7 @@ export class ImageIngest {
   private async recordError(change: S3Change, ref: SourceRef, error: PermanentError): Promise<void> {
     this.deps.logger.warn('image refused', { key: change.key, code: error.code, error: describeError(error) });
     this.deps.metrics.addMetric('ImageErrors', MetricUnit.Count, 1);
-    await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } });
+    await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } }, change.key);
   }
 
   private async remove(change: S3Change, ref: SourceRef): Promise<void> {

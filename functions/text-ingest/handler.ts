@@ -7,10 +7,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
 import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
 import { createTextModel } from '../shared/inference/textModel.js';
-import type { TaskProbabilities } from '../shared/inference/types.js';
-import { BatchCollector } from '../shared/ingest/batchCollector.js';
 import { lazy, loadModelSet } from '../shared/ingest/config.js';
-import { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
+import { createIngestBatch } from '../shared/ingest/ingestBatch.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
 import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
@@ -41,8 +39,7 @@ export const handler = wrapHandler('text-ingest', obs, async (event: SQSEvent, c
   obs.metrics.addMetric('MessagesReceived', MetricUnit.Count, event.Records.length);
   const rt = await runtime();
   const ingest = new TextIngest({ ...rt, logger: obs.logger, metrics: obs.metrics });
-  const collector = new BatchCollector<string, TaskProbabilities>(event.Records.length, (texts) => rt.model.predict(texts));
-  // One merge per product for the whole batch, after every message's source writes.
-  const merges = new MergeBarrier(event.Records.length, (vendor, productId) => rt.store.merge(vendor, productId));
-  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, collector, merges));
+  // One source-state read, one model call and one merge per product for the whole batch.
+  const batch = createIngestBatch<string>(event.Records.length, rt.store, (texts) => rt.model.predict(texts));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch));
 });

@@ -1,9 +1,10 @@
 /**
  * text-ingest, without Lambda: product.json events, one SQS message at a time, one text model call
- * per batch through a BatchCollector, one merge per product per batch through a MergeBarrier.
+ * per batch; the batch shares one source-state read, one model call and one merge per product (IngestBatch).
  *
- * created product.json → claim the text source (pending, sequencer-guarded) → fetch (size-capped)
- *   → validate → clean text → model → text source tagged; vendor color → rules source → merge
+ * created product.json → still current? (the batch's one BatchGetItem; stale or finished events
+ *   stop here) → fetch (size-capped) → validate → clean text → model → text source tagged
+ *   (sequencer-guarded write); vendor color → rules source → merge; a failure marks it pending
  * removed product.json → tombstone text and rules sources → merge
  * Invalid JSON or a missing title is recorded on the product as the text source's error.
  */
@@ -21,7 +22,7 @@ import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
-import type { MergeBarrier } from '../shared/ingest/mergeBarrier.js';
+import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from '../shared/ingest/ingestBatch.js';
 import { toPredictions } from '../shared/ingest/predictions.js';
 import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
 
@@ -39,10 +40,14 @@ export interface TextIngestDeps {
   stripBoilerplate?: (vendor: string, productId: string, text: string) => Promise<string>;
 }
 
-interface Claimed {
+interface Created {
   change: S3Change;
   vendor: string;
   productId: string;
+  ref: SourceRef;
+}
+
+interface Claimed extends Created {
   document: ProductDocument;
   text: string;
 }
@@ -53,28 +58,49 @@ const rulesRef = (vendor: string, productId: string): SourceRef => ({ vendor, pr
 export class TextIngest {
   constructor(private readonly deps: TextIngestDeps) {}
 
-  async handleMessage(body: string, collector: BatchCollector<string, TaskProbabilities>, merges: MergeBarrier<unknown>): Promise<void> {
-    let joined = false;
-    let merging = false;
+  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
+  async handleMessage(body: string, batch: IngestBatch<string>): Promise<void> {
+    const progress: BatchProgress = { gated: false, modelled: false, merging: false };
+    /** Events past the gate whose result is not written yet: marked pending if this message fails. */
+    let started: Created[] = [];
     try {
       const changes = parseS3Notification(body);
       const touched = new ProductSet();
-      const claimed: Claimed[] = [];
+      const created: Created[] = [];
       for (const change of changes) {
         const item = await this.route(change, touched);
-        if (item) claimed.push(item);
+        if (item) created.push(item);
       }
-      joined = true;
-      await this.tag(claimed, collector);
-      merging = true;
-      await merges.merge(touched.values());
+      progress.gated = true;
+      const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order })));
+      const claimed: Claimed[] = [];
+      for (const [i, c] of created.entries()) {
+        if (!current[i]) {
+          this.deps.logger.info('product.json event already processed or superseded', { key: c.change.key });
+          continue;
+        }
+        started.push(c);
+        try {
+          claimed.push({ ...c, ...(await this.prepare(c.change, c.vendor, c.productId)) });
+        } catch (error) {
+          if (!isPermanent(error)) throw error;
+          await this.recordError(c.change, c.vendor, c.productId, error);
+        }
+      }
+      progress.modelled = true;
+      await this.tag(claimed, batch.model);
+      started = [];
+      progress.merging = true;
+      await batch.merges.merge(touched.values());
+    } catch (error) {
+      await markPending(this.deps.store, started);
+      throw error;
     } finally {
-      if (!joined) collector.leave();
-      if (!merging) merges.leave();
+      leaveUnjoined(batch, progress);
     }
   }
 
-  private async route(change: S3Change, touched: ProductSet): Promise<Claimed | undefined> {
+  private async route(change: S3Change, touched: ProductSet): Promise<Created | undefined> {
     const { logger, store } = this.deps;
     const parsed = parseKey(change.key);
     switch (parsed.kind) {
@@ -99,17 +125,7 @@ export class TextIngest {
           }
           return undefined;
         }
-        if (!(await store.beginSource(textRef(vendor, productId), change.order, change.key))) {
-          logger.info('product.json event already processed or superseded', { key: change.key });
-          return undefined;
-        }
-        try {
-          return { change, vendor, productId, ...(await this.prepare(change, vendor, productId)) };
-        } catch (error) {
-          if (!isPermanent(error)) throw error;
-          await this.recordError(change, vendor, productId, error);
-          return undefined;
-        }
+        return { change, vendor, productId, ref: textRef(vendor, productId) };
       }
     }
   }
@@ -138,14 +154,19 @@ export class TextIngest {
       claimed.map(async (c, i) => {
         const { vendorColor, rules } = vendorColorEvidence(c.document, store.catalog);
         const document = storableDocument(c.document);
-        const written = await store.completeSource(textRef(c.vendor, c.productId), c.change.order, {
-          status: 'tagged',
-          predictions: toPredictions(manifest, results[i]!),
-          modelVersion: modelVersion(manifest),
-          text: c.text,
-          ...(vendorColor ? { vendorColor } : {}),
-          ...(document ? { document } : {}),
-        });
+        const written = await store.completeSource(
+          c.ref,
+          c.change.order,
+          {
+            status: 'tagged',
+            predictions: toPredictions(manifest, results[i]!),
+            modelVersion: modelVersion(manifest),
+            text: c.text,
+            ...(vendorColor ? { vendorColor } : {}),
+            ...(document ? { document } : {}),
+          },
+          c.change.key,
+        );
         if (!written) return;
         metrics.addMetric('TextsTagged', MetricUnit.Count, 1);
         if (rules) await store.putSource(rulesRef(c.vendor, c.productId), c.change.order, c.change.key, { status: 'tagged', predictions: rules });
@@ -157,7 +178,7 @@ export class TextIngest {
   private async recordError(change: S3Change, vendor: string, productId: string, error: PermanentError): Promise<void> {
     this.deps.logger.warn('product.json refused', { key: change.key, code: error.code, error: describeError(error) });
     this.deps.metrics.addMetric('TextErrors', MetricUnit.Count, 1);
-    if (await this.deps.store.completeSource(textRef(vendor, productId), change.order, { status: 'error', error: { code: error.code, message: error.message } })) {
+    if (await this.deps.store.completeSource(textRef(vendor, productId), change.order, { status: 'error', error: { code: error.code, message: error.message } }, change.key)) {
       await this.deps.store.removeSource(rulesRef(vendor, productId), change.order, change.key);
     }
   }

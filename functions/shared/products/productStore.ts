@@ -7,7 +7,7 @@
  *     text updates never lose each other;
  *   - per-task index items carry the product version they reflect and only move forward.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../errors.js';
 import type { EnsembleConfig } from '../manifest.js';
 import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
@@ -150,10 +150,64 @@ export class ProductStore {
     return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
   }
 
-  /** Records the result of the event that claimed the source; false if a newer event took over meanwhile. */
-  async completeSource(ref: SourceRef, seq: string, outcome: SourceOutcome): Promise<boolean> {
-    const update = withCondition(this.outcomeUpdate(ref, undefined, seq, outcome), '#cseq = :cseq', { '#cseq': 'seq' }, { ':cseq': seq });
+  /**
+   * Records the result of an event; false if a newer event took over meanwhile or this event has
+   * already finished. The same condition as {@link beginSource}, so it also works without a
+   * pending mark: the ingest functions skip that write (see {@link sourceStates}) and only mark
+   * sources pending whose processing failed and will be retried. Pass the upload `key` when the
+   * source was not begun (it is part of the source item).
+   */
+  async completeSource(ref: SourceRef, seq: string, outcome: SourceOutcome, key?: string): Promise<boolean> {
+    const update = withCondition(
+      this.outcomeUpdate(ref, key, seq, outcome),
+      'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
+      { '#cseq': 'seq', '#cstatus': 'status' },
+      { ':cseq': seq, ':cpending': 'pending' },
+    );
     return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
+  }
+
+  /**
+   * Whether each event still has work to do, read for a whole batch in one strongly consistent
+   * BatchGetItem: the read-only counterpart of {@link beginSource}'s condition. An event found
+   * stale or finished is skipped before any fetch or model call; one found current is processed
+   * and its result written by {@link completeSource}, whose condition decides again at write time,
+   * so a newer event arriving meanwhile still wins.
+   */
+  async sourceStates(events: readonly { ref: SourceRef; seq: string }[]): Promise<boolean[]> {
+    const keys = new Map<string, { pk: string; sk: string }>();
+    for (const { ref } of events) {
+      const key = this.sourceKey(ref);
+      keys.set(`${key.pk}\u0000${key.sk}`, key);
+    }
+    const found = new Map<string, { seq?: string; status?: string }>();
+    const all = [...keys.values()];
+    for (let start = 0; start < all.length; start += 100) {
+      let pending: Record<string, unknown>[] = all.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt > 5) throw new TransientError('source_states_unprocessed', `${pending.length} source states stayed unprocessed`);
+        if (attempt > 0) await delay(25 * 2 ** attempt);
+        const result = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ProjectionExpression: '#pk, #sk, #seq, #status',
+                ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#seq': 'seq', '#status': 'status' },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.pk}\u0000${item.sk}`, { seq: item.seq, status: item.status });
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return events.map(({ ref, seq }) => {
+      const key = this.sourceKey(ref);
+      const current = found.get(`${key.pk}\u0000${key.sk}`);
+      return current?.seq === undefined || current.seq < seq || (current.seq === seq && current.status === 'pending');
+    });
   }
 
   /**

@@ -1,0 +1,54 @@
+/**
+ * What the messages of one SQS batch share, so that DynamoDB and the model see one request per
+ * batch rather than one per message:
+ *   - `gate`: one BatchGetItem tells every message which of its events still have work to do
+ *     (stale or already finished events are skipped before any fetch or model call);
+ *   - `model`: one model call for all inputs of the batch;
+ *   - `merges`: one merge per product, after every message's source writes.
+ * Each message must take part in each of them or leave it (see {@link leaveUnjoined}).
+ */
+import type { TaskProbabilities } from '../inference/types.js';
+import type { SourceRef } from '../products/keys.js';
+import type { ProductStore } from '../products/productStore.js';
+import { BatchCollector } from './batchCollector.js';
+import { MergeBarrier } from './mergeBarrier.js';
+
+export interface SourceEvent {
+  ref: SourceRef;
+  /** Normalized sequencer of the event. */
+  seq: string;
+}
+
+export interface IngestBatch<I> {
+  gate: BatchCollector<SourceEvent, boolean>;
+  model: BatchCollector<I, TaskProbabilities>;
+  merges: MergeBarrier<unknown>;
+}
+
+export const createIngestBatch = <I>(size: number, store: ProductStore, predict: (inputs: I[]) => Promise<TaskProbabilities[]>): IngestBatch<I> => ({
+  gate: new BatchCollector<SourceEvent, boolean>(size, (events) => store.sourceStates(events)),
+  model: new BatchCollector<I, TaskProbabilities>(size, predict),
+  merges: new MergeBarrier(size, (vendor, productId) => store.merge(vendor, productId)),
+});
+
+/** Where a message got to; whatever it did not join, it leaves, so the others never wait for it. */
+export interface BatchProgress {
+  gated: boolean;
+  modelled: boolean;
+  merging: boolean;
+}
+
+export const leaveUnjoined = <I>(batch: IngestBatch<I>, progress: BatchProgress): void => {
+  if (!progress.gated) batch.gate.leave();
+  if (!progress.modelled) batch.model.leave();
+  if (!progress.merging) batch.merges.leave();
+};
+
+/**
+ * A message that fails after the gate is retried; until then its sources show `pending` (the
+ * write the gate saved on the way in). Best effort: the original error is what counts, and the
+ * pending condition never regresses a source that finished or moved on.
+ */
+export const markPending = async (store: ProductStore, events: readonly { ref: SourceRef; change: { order: string; key: string } }[]): Promise<void> => {
+  await Promise.allSettled(events.map((e) => store.beginSource(e.ref, e.change.order, e.change.key)));
+};
