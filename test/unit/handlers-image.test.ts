@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { documentClient } from '../../functions/shared/awsClients.js';
 import { ProductStore } from '../../functions/shared/products/productStore.js';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import { startTestTable, type TestTable } from './support/dynalite.js';
@@ -126,6 +127,39 @@ describe('image-ingest handler', () => {
     const color = (await store.getProduct('acme', id))?.attributes.color;
     expect(color?.value).toBe('red');
     expect(color?.sources['image:big.png']!.weight).toBeGreaterThan(color?.sources['image:thumb.png']!.weight ?? 1);
+  });
+
+  it('reads the batch\'s source states once, writes each source once and merges a product once per batch', async () => {
+    const id = fresh();
+    for (const name of ['1', '2', '3']) upload(`acme/${id}/images/${name}.png`, await solid(220, 20, 20, 'png'));
+    const commands: string[] = [];
+    const client = documentClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: { sk?: string }; Item?: { sk?: string } };
+        commands.push(`${context.commandName} ${String(input.Key?.sk ?? input.Item?.sk ?? '').split('#')[0]}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+    try {
+      const records = ['1', '2', '3'].map((name) => sqsRecord(s3Notification([{ key: `acme/${id}/images/${name}.png` }])));
+      expect((await handler(sqsEvent(...records))).batchItemFailures).toEqual([]);
+      const count = (c: string) => commands.filter((x) => x === c).length;
+      expect(count('BatchGetItemCommand ')).toBe(1);
+      expect(count('UpdateItemCommand SRC')).toBe(3);
+      expect(count('QueryCommand ')).toBe(1);
+      expect(count('PutItemCommand PRODUCT')).toBe(1);
+      commands.length = 0;
+      // Redelivered: the state read finds every event done; no model call, no source write.
+      calls = [];
+      expect((await handler(sqsEvent(...records))).batchItemFailures).toEqual([]);
+      expect(calls).toEqual([]);
+      expect(commands.filter((c) => c.startsWith('UpdateItemCommand SRC') || c.startsWith('PutItemCommand'))).toEqual([]);
+    } finally {
+      client.middlewareStack.remove('countCommands');
+    }
+    expect((await store.getProduct('acme', id))?.images.map((i) => i.status)).toEqual(['tagged', 'tagged', 'tagged']);
   });
 
   it('averages several images of one product', async () => {

@@ -104,6 +104,36 @@ describe('sources guarded by the S3 sequencer', () => {
     expect((await store.findByAttribute('color', 'red', { vendor: 'acme' })).items.map((i) => i.productId)).not.toContain(p.productId);
   });
 
+  it('reads for a whole batch which events still have work, and completes a source that was never marked pending', async () => {
+    const p = product();
+    const ref = (name: string) => ({ ...p, kind: 'image' as const, name });
+    await store.completeSource(ref('done.jpg'), seq('05'), { status: 'tagged', predictions: { color: { red: 1 } } }, 'k/done.jpg');
+    await store.beginSource(ref('retry.jpg'), seq('05'), 'k/retry.jpg');
+    await store.removeSource(ref('gone.jpg'), seq('07'), 'k/gone.jpg');
+    const states = await store.sourceStates([
+      { ref: ref('new.jpg'), seq: seq('05') },
+      { ref: ref('done.jpg'), seq: seq('05') },
+      { ref: ref('done.jpg'), seq: seq('06') },
+      { ref: ref('done.jpg'), seq: seq('04') },
+      { ref: ref('retry.jpg'), seq: seq('05') },
+      { ref: ref('gone.jpg'), seq: seq('06') },
+    ]);
+    expect(states).toEqual([true, false, true, false, true, false]);
+    // Without a pending mark the completion is still guarded: once only, never over a newer event.
+    expect(await store.completeSource(ref('new.jpg'), seq('05'), { status: 'tagged', predictions: { color: { blue: 1 } } }, 'k/new.jpg')).toBe(true);
+    expect(await store.completeSource(ref('new.jpg'), seq('05'), { status: 'tagged', predictions: { color: { red: 1 } } }, 'k/new.jpg')).toBe(false);
+    expect(await store.completeSource(ref('gone.jpg'), seq('06'), { status: 'tagged', predictions: { color: { red: 1 } } }, 'k/gone.jpg')).toBe(false);
+    expect(await store.completeSource(ref('retry.jpg'), seq('05'), { status: 'tagged', predictions: { color: { blue: 1 } } }, 'k/retry.jpg')).toBe(true);
+    await store.merge(p.vendor, p.productId);
+    const view = await store.getProduct(p.vendor, p.productId);
+    expect(view?.images.map((i) => [i.key, i.status])).toEqual([
+      ['k/done.jpg', 'tagged'],
+      ['k/new.jpg', 'tagged'],
+      ['k/retry.jpg', 'tagged'],
+    ]);
+    expect(await store.sourceStates([])).toEqual([]);
+  });
+
   it('records an error with its code and shows it', async () => {
     const p = product();
     const ref = { ...p, kind: 'image' as const, name: 'bad.jpg' };
