@@ -16,7 +16,22 @@ export interface PipelineConfig {
   textEndpointName: string;
   maxInputPixels: number;
   maxObjectBytes: number;
+  /** `realtime` (InvokeEndpoint, the default and what runs locally) or `async` (InvokeEndpointAsync). */
+  inferenceMode: InferenceModeName;
+  /** Async mode: bucket for request payloads (`requests/<endpoint>/`) and results. */
+  asyncInferenceBucket?: string;
 }
+
+export type InferenceModeName = 'realtime' | 'async';
+
+const inferenceMode = (env: NodeJS.ProcessEnv): Pick<PipelineConfig, 'inferenceMode' | 'asyncInferenceBucket'> => {
+  const mode = env.WEFT_INFERENCE_MODE || 'realtime';
+  if (mode !== 'realtime' && mode !== 'async') throw new Error(`WEFT_INFERENCE_MODE must be realtime or async, got "${mode}"`);
+  if (mode === 'realtime') return { inferenceMode: mode };
+  const bucket = env.WEFT_ASYNC_INFERENCE_BUCKET;
+  if (!bucket) throw new Error('WEFT_INFERENCE_MODE=async needs WEFT_ASYNC_INFERENCE_BUCKET (the async inference I/O bucket)');
+  return { inferenceMode: mode, asyncInferenceBucket: bucket };
+};
 
 const positiveInt = (env: NodeJS.ProcessEnv, name: string, fallback: number): number => {
   const raw = env[name];
@@ -34,6 +49,7 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): PipelineConfig
   textEndpointName: env.TEXT_ENDPOINT_NAME || 'weft-text',
   maxInputPixels: positiveInt(env, 'WEFT_MAX_INPUT_PIXELS', 80_000_000),
   maxObjectBytes: positiveInt(env, 'WEFT_MAX_OBJECT_BYTES', 52_428_800),
+  ...inferenceMode(env),
 });
 
 export interface ModelSet {
