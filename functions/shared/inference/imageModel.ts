@@ -4,6 +4,7 @@
  * a batch in as few calls as the model's batch limit allows.
  */
 import type { PreparedViews } from '../image/prepareViews.js';
+import type { LoadedManifest } from '../manifest.js';
 import type { ModelEndpoint } from './modelEndpoint.js';
 import { ModelContractError } from './modelEndpoint.js';
 import type { Tensor } from './triton.js';
@@ -24,13 +25,17 @@ const stack = (name: string, views: Uint8Array[], size: number): Tensor => {
 export const toRows = (byTask: Record<string, number[][]>, rows: number): TaskProbabilities[] =>
   Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(byTask).map(([task, probs]) => [task, probs[r]!])));
 
-export const predictImages = async (endpoint: ModelEndpoint, views: PreparedViews[]): Promise<TaskProbabilities[]> => {
-  if (views.length === 0) return [];
-  const image = endpoint.manifest.preprocessing.image;
-  if (!image) throw new ModelContractError(`model ${endpoint.manifest.name} has no image preprocessing in its manifest`);
-  const inputs = [
+/** The model's input tensors for a batch of images (also what async inference writes to S3). */
+export const imageInputs = (manifest: LoadedManifest, views: PreparedViews[]): Tensor[] => {
+  const image = manifest.preprocessing.image;
+  if (!image) throw new ModelContractError(`model ${manifest.name} has no image preprocessing in its manifest`);
+  return [
     stack(image.views.downsampled, views.map((v) => v.downsampled), image.viewSize),
     stack(image.views.center, views.map((v) => v.center), image.viewSize),
   ];
-  return toRows(await endpoint.invoke(inputs), views.length);
+};
+
+export const predictImages = async (endpoint: ModelEndpoint, views: PreparedViews[]): Promise<TaskProbabilities[]> => {
+  if (views.length === 0) return [];
+  return toRows(await endpoint.invoke(imageInputs(endpoint.manifest, views)), views.length);
 };

@@ -145,7 +145,8 @@ export class ModelEndpoint {
     return result;
   }
 
-  private checkInputs(inputs: Tensor[]): number {
+  /** Checks the tensors against the manifest's inputs; returns the batch size. */
+  checkInputs(inputs: Tensor[]): number {
     const expected = this.manifest.inputs;
     const given = new Map(inputs.map((t) => [t.name, t]));
     for (const spec of expected) {
@@ -194,7 +195,8 @@ export class ModelEndpoint {
     return this.toProbabilities(outputs, rows);
   }
 
-  private toProbabilities(outputs: Tensor[], rows: number): Record<string, number[][]> {
+  /** Output tensors of a reply → per task, one probability row per input row (checked against the manifest). */
+  toProbabilities(outputs: Tensor[], rows: number): Record<string, number[][]> {
     const byName = new Map(outputs.map((t) => [t.name, t]));
     const result: Record<string, number[][]> = {};
     for (const spec of this.manifest.outputs) {

@@ -13,6 +13,8 @@ import type { TaskProbabilities } from './types.js';
 export interface TextModel {
   readonly tokenizer: ManifestTokenizer;
   predict(texts: string[]): Promise<TaskProbabilities[]>;
+  /** The model's input tensors for a batch of texts (also what async inference writes to S3). */
+  inputs(texts: string[]): Tensor[];
 }
 
 const TOKEN_INPUTS: Record<string, (batch: TokenizedBatch) => BigInt64Array> = {
@@ -31,18 +33,21 @@ export const createTextModel = async (endpoint: ModelEndpoint): Promise<TextMode
     if (input.datatype !== 'INT64') throw new ModelContractError(`text model input ${input.name} must be INT64, manifest says ${input.datatype}`);
   }
   const tokenizer = await ManifestTokenizer.fromManifest(manifest);
+  const inputs = (texts: string[]): Tensor[] => {
+    const batch = tokenizer.encodeBatch(texts);
+    return manifest.inputs.map((spec) => ({
+      name: spec.name,
+      datatype: 'INT64',
+      shape: [batch.rows, batch.length],
+      data: TOKEN_INPUTS[spec.name]!(batch),
+    }));
+  };
   return {
     tokenizer,
+    inputs,
     async predict(texts: string[]): Promise<TaskProbabilities[]> {
       if (texts.length === 0) return [];
-      const batch = tokenizer.encodeBatch(texts);
-      const inputs: Tensor[] = manifest.inputs.map((spec) => ({
-        name: spec.name,
-        datatype: 'INT64',
-        shape: [batch.rows, batch.length],
-        data: TOKEN_INPUTS[spec.name]!(batch),
-      }));
-      return toRows(await endpoint.invoke(inputs), texts.length);
+      return toRows(await endpoint.invoke(inputs(texts)), texts.length);
     },
   };
 };

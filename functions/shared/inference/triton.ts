@@ -300,15 +300,20 @@ export interface EncodedBody {
   headerLength: number;
 }
 
-/** Binary request: every input as raw bytes, every named output asked for as binary (all outputs if none named). */
-export const encodeInferRequest = (inputs: Tensor[], outputNames: string[]): EncodedBody => {
+/**
+ * Binary request: every input as raw bytes, every named output asked for as binary (all outputs if
+ * none named). `binaryOutputs: false` asks for JSON outputs instead, for replies read without the
+ * response's content type (SageMaker async inference stores the body in S3).
+ */
+export const encodeInferRequest = (inputs: Tensor[], outputNames: string[], options: { binaryOutputs?: boolean } = {}): EncodedBody => {
+  const binary = options.binaryOutputs ?? true;
   inputs.forEach(checkTensor);
   const chunks = inputs.map(toBytes);
   const header: Record<string, unknown> = {
     inputs: inputs.map((t, i) => ({ name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: chunks[i]!.length } })),
   };
-  if (outputNames.length > 0) header.outputs = outputNames.map((name) => ({ name, parameters: { binary_data: true } }));
-  else header.parameters = { binary_data_output: true };
+  if (outputNames.length > 0) header.outputs = outputNames.map((name) => ({ name, parameters: { binary_data: binary } }));
+  else header.parameters = { binary_data_output: binary };
   const { body, headerLength } = frame(header, chunks);
   return { body, contentType: binaryContentType(headerLength), headerLength };
 };
