@@ -113,7 +113,8 @@ def describe(
     else:
         body = []
         if says_category:
-            body.append(f"This {cat_word} comes in {_pick(rng, MATERIALS)} with a {_pick(rng, FITS)}.")
+            fit = _pick(rng, FITS)
+            body.append(f"This {cat_word} comes in {_pick(rng, MATERIALS)} with {'an' if fit[0] in 'aeiou' else 'a'} {fit}.")
         if says_color:
             body.append(_pick(rng, (f"Colour: {color_word}.", f"Shown in {color_word}.", f"A rich {color_word} shade.")))
         if says_pattern:
