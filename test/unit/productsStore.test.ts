@@ -175,6 +175,67 @@ describe('merge under concurrency', () => {
     expect(view?.attributes.pattern?.value).toBe('striped');
   });
 
+  it('rewrites only the index entries whose value or confidence changed, and repairs one left behind', async () => {
+    const p = product();
+    const sks: string[] = [];
+    const counting = { send: (command: { input: { Key?: { sk?: string } } }) => (sks.push(String(command.input.Key?.sk ?? '')), table.client.send(command as never)) };
+    const counted = new ProductStore({ client: counting as unknown as typeof table.client, tableName: table.tableName, catalog, ensemble });
+    const ref = { ...p, kind: 'image' as const, name: 'a.jpg' };
+    await counted.completeSource(ref, seq('01'), { status: 'tagged', predictions: { color: { red: 1 }, pattern: { striped: 1 } } }, 'k');
+    await counted.merge(p.vendor, p.productId);
+    expect(sks.filter((sk) => sk.startsWith('ATTR#')).sort()).toEqual(['ATTR#color', 'ATTR#pattern']);
+
+    // A correction changes pattern only: color's entry is not rewritten.
+    sks.length = 0;
+    await counted.putCorrection(p.vendor, p.productId, 'pattern', 'solid');
+    expect(await counted.merge(p.vendor, p.productId)).toMatchObject({ changed: true, version: 2 });
+    expect(sks.filter((sk) => sk.startsWith('ATTR#'))).toEqual(['ATTR#pattern']);
+    const ids = async (task: string, value: string) => (await store.findByAttribute(task, value, { vendor: 'acme' })).items.map((i) => i.productId);
+    expect(await ids('color', 'red')).toContain(p.productId);
+    expect(await ids('pattern', 'solid')).toContain(p.productId);
+    expect(await ids('pattern', 'striped')).not.toContain(p.productId);
+    expect((await store.getProductItem(p.vendor, p.productId))?.indexVersions).toEqual({ color: 1, pattern: 2 });
+
+    // The pattern write was lost (a crash after the product write): the next merge repairs it, color stays.
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `P#acme#${p.productId}`, sk: 'ATTR#pattern' },
+        UpdateExpression: 'SET #v = :one, #value = :striped, gsi1pk = :gsi',
+        ExpressionAttributeNames: { '#v': 'version', '#value': 'value' },
+        ExpressionAttributeValues: { ':one': 1, ':striped': 'striped', ':gsi': 'pattern#striped' },
+      }),
+    );
+    expect(await ids('pattern', 'solid')).not.toContain(p.productId);
+    sks.length = 0;
+    expect(await counted.merge(p.vendor, p.productId)).toMatchObject({ changed: false, version: 2 });
+    expect(sks.filter((sk) => sk.startsWith('ATTR#'))).toEqual(['ATTR#pattern']);
+    expect(await ids('pattern', 'solid')).toContain(p.productId);
+    expect(await ids('pattern', 'striped')).not.toContain(p.productId);
+
+    // Nothing changed and nothing is behind: no write at all.
+    sks.length = 0;
+    await counted.merge(p.vendor, p.productId);
+    expect(sks.filter((sk) => sk !== '')).toEqual([]);
+  });
+
+  it('keeps indexing a product written before index versions existed', async () => {
+    const p = product();
+    const ref = { ...p, kind: 'image' as const, name: 'a.jpg' };
+    await store.completeSource(ref, seq('01'), { status: 'tagged', predictions: { color: { red: 1 }, pattern: { striped: 1 } } }, 'k');
+    await store.merge(p.vendor, p.productId);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    await table.client.send(
+      new UpdateCommand({ TableName: table.tableName, Key: { pk: `P#acme#${p.productId}`, sk: 'PRODUCT' }, UpdateExpression: 'REMOVE indexVersions' }),
+    );
+    await store.putCorrection(p.vendor, p.productId, 'color', 'blue');
+    await store.merge(p.vendor, p.productId);
+    expect((await store.findByAttribute('color', 'blue', { vendor: 'acme' })).items.map((i) => i.productId)).toContain(p.productId);
+    expect((await store.findByAttribute('pattern', 'striped', { vendor: 'acme' })).items.map((i) => i.productId)).toContain(p.productId);
+    expect((await store.getProductItem(p.vendor, p.productId))?.indexVersions).toEqual({ color: 2, pattern: 1 });
+  });
+
   it('repairs an index left behind by an interrupted merge', async () => {
     const p = product();
     const ref = { ...p, kind: 'text' as const };

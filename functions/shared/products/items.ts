@@ -62,6 +62,12 @@ export interface ProductItem {
   productId: string;
   attributes: Attributes;
   version: number;
+  /**
+   * task → the product version at which the task's index entry (value, confidence) last changed;
+   * the `ATTR#{task}` item is current when its `version` is at least this. Absent on items written
+   * before it existed (then every entry is expected at `version`).
+   */
+  indexVersions?: Record<string, number>;
   modelVersions: Record<string, string>;
   vendorColor?: VendorColor;
   updatedAt: string;

@@ -106,6 +106,41 @@ export const decodeCursor = (cursor: string | undefined): Record<string, unknown
 const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What an index item shows of a task: a change here, and only here, needs an index write. */
+const indexEntry = (attribute: Attributes[string] | undefined) => ({ value: attribute?.value ?? null, confidence: attribute?.confidence ?? 0 });
+
+const sameIndexEntry = (a: Attributes[string] | undefined, b: Attributes[string] | undefined): boolean => {
+  const [x, y] = [indexEntry(a), indexEntry(b)];
+  return x.value === y.value && x.confidence === y.confidence;
+};
+
+const indexedTasks = (attributes: Attributes, items: readonly AttributeIndexItem[]): string[] => [...new Set([...Object.keys(attributes), ...items.map((item) => item.task)])];
+
+/**
+ * task → the product version at which its index entry last changed. Product items written before
+ * `indexVersions` existed had every entry rewritten at every version, so their own version stands in.
+ */
+const currentIndexVersions = (product: ProductItem, items: readonly AttributeIndexItem[]): Record<string, number> =>
+  Object.fromEntries(indexedTasks(product.attributes, items).map((task) => [task, product.indexVersions?.[task] ?? product.version]));
+
+/** An entry whose value and confidence are as in the previous product keeps its version; any other gets the new one. */
+const nextIndexVersions = (previous: ProductItem | undefined, attributes: Attributes, items: readonly AttributeIndexItem[], version: number): Record<string, number> => {
+  const before = previous ? currentIndexVersions(previous, items) : {};
+  const tasks = new Set([...indexedTasks(attributes, items), ...Object.keys(before)]);
+  return Object.fromEntries(
+    [...tasks].map((task) => [task, previous && before[task] !== undefined && sameIndexEntry(previous.attributes[task], attributes[task]) ? before[task] : version]),
+  );
+};
+
+/** An entry is behind when its item is older than the version it last changed at, or missing while it has a value. */
+const indexIsBehind = (attributes: Attributes, indexVersions: Record<string, number>, items: readonly AttributeIndexItem[]): boolean => {
+  const byTask = new Map(items.map((item) => [item.task, item]));
+  return indexedTasks(attributes, items).some((task) => {
+    const item = byTask.get(task);
+    return item === undefined ? (attributes[task]?.value ?? null) !== null : item.version < (indexVersions[task] ?? 0);
+  });
+};
+
 export class ProductStore {
   private readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -304,10 +339,12 @@ export class ProductStore {
       const indexItems = attributeItems as AttributeIndexItem[];
       if (product && stableStringify(content) === stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor })) {
         // Unchanged, but an earlier attempt may have died between the product write and the index.
-        if (this.indexIsBehind(product, indexItems)) await this.writeIndex(product.vendor, product.productId, product.attributes, indexItems, product.version);
+        const indexVersions = currentIndexVersions(product, indexItems);
+        if (indexIsBehind(product.attributes, indexVersions, indexItems)) await this.writeIndex(vendor, productId, product.attributes, indexVersions, indexItems);
         return { exists: true, changed: false, version: product.version, attributes: product.attributes };
       }
       const version = (product?.version ?? 0) + 1;
+      const indexVersions = nextIndexVersions(product, attributes, indexItems, version);
       const item: ProductItem = {
         pk: productPk(vendor, productId),
         sk: PRODUCT_SK,
@@ -316,6 +353,7 @@ export class ProductStore {
         productId,
         ...content,
         version,
+        indexVersions,
         updatedAt: this.timestamp(),
       };
       try {
@@ -333,27 +371,28 @@ export class ProductStore {
         await delay(Math.random() * 20 * attempt);
         continue;
       }
-      await this.writeIndex(vendor, productId, attributes, indexItems, version);
+      await this.writeIndex(vendor, productId, attributes, indexVersions, indexItems);
       return { exists: true, changed: true, version, attributes };
     }
     throw new TransientError('merge_contention', `product ${vendor}/${productId}: gave up after ${this.maxMergeAttempts} concurrent merges`);
   }
 
-  private indexIsBehind(product: ProductItem, indexItems: readonly AttributeIndexItem[]): boolean {
-    const byTask = new Map(indexItems.map((item) => [item.task, item]));
-    for (const [task, attribute] of Object.entries(product.attributes)) {
+  /**
+   * Writes the index items that are missing or older than the version their task's entry last
+   * changed at; an entry that did not change is not rewritten. Guarded by that version, so a
+   * late write from an older merge never replaces a newer entry.
+   */
+  private async writeIndex(vendor: string, productId: string, attributes: Attributes, indexVersions: Record<string, number>, existing: readonly AttributeIndexItem[]): Promise<void> {
+    const byTask = new Map(existing.map((item) => [item.task, item]));
+    const tasks = [...new Set([...Object.keys(attributes), ...byTask.keys()])].filter((task) => {
       const item = byTask.get(task);
-      if (item === undefined ? attribute.value !== null : item.version < product.version) return true;
-    }
-    return indexItems.some((item) => item.version < product.version);
-  }
-
-  private async writeIndex(vendor: string, productId: string, attributes: Attributes, existing: readonly AttributeIndexItem[], version: number): Promise<void> {
-    const tasks = new Set([...Object.keys(attributes), ...existing.map((item) => item.task)]);
+      return item === undefined || item.version < (indexVersions[task] ?? 0);
+    });
     await Promise.all(
-      [...tasks].map(async (task) => {
+      tasks.map(async (task) => {
         const attribute = attributes[task];
         const value = attribute?.value ?? null;
+        const version = indexVersions[task] ?? 0;
         const fields = { type: 'attribute', vendor, productId, task, value, confidence: attribute?.confidence ?? 0, version };
         const update =
           value === null
