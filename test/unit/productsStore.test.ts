@@ -175,7 +175,7 @@ describe('merge under concurrency', () => {
     expect(view?.attributes.pattern?.value).toBe('striped');
   });
 
-  it('rewrites only the index entries whose value or confidence changed, and repairs one left behind', async () => {
+  it('rewrites only the index entries whose value changed, serves the current confidence, and repairs an entry left behind', async () => {
     const p = product();
     const sks: string[] = [];
     const counting = { send: (command: { input: { Key?: { sk?: string } } }) => (sks.push(String(command.input.Key?.sk ?? '')), table.client.send(command as never)) };
@@ -211,8 +211,19 @@ describe('merge under concurrency', () => {
     sks.length = 0;
     expect(await counted.merge(p.vendor, p.productId)).toMatchObject({ changed: false, version: 2 });
     expect(sks.filter((sk) => sk.startsWith('ATTR#'))).toEqual(['ATTR#pattern']);
+    expect(await ids('pattern', 'striped')).not.toContain(p.productId);
     expect(await ids('pattern', 'solid')).toContain(p.productId);
     expect(await ids('pattern', 'striped')).not.toContain(p.productId);
+
+    // A second image moves color's confidence, not its value: no index write, queries see the new confidence.
+    sks.length = 0;
+    await counted.completeSource({ ...p, kind: 'image', name: 'b.jpg' }, seq('01'), { status: 'tagged', predictions: { color: { red: 0.6, blue: 0.4 } } }, 'k2');
+    const moved = await counted.merge(p.vendor, p.productId);
+    expect(moved).toMatchObject({ changed: true, version: 3 });
+    expect(sks.filter((sk) => sk.startsWith('ATTR#'))).toEqual([]);
+    const found = (await store.findByAttribute('color', 'red', { vendor: 'acme' })).items.find((i) => i.productId === p.productId);
+    expect(found?.confidence).toBe(moved.attributes.color?.confidence);
+    expect(found?.confidence).toBeLessThan(1);
 
     // Nothing changed and nothing is behind: no write at all.
     sks.length = 0;

@@ -106,13 +106,14 @@ export const decodeCursor = (cursor: string | undefined): Record<string, unknown
 const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What an index item shows of a task: a change here, and only here, needs an index write. */
+/** What an index item holds of a task. */
 const indexEntry = (attribute: Attributes[string] | undefined) => ({ value: attribute?.value ?? null, confidence: attribute?.confidence ?? 0 });
 
-const sameIndexEntry = (a: Attributes[string] | undefined, b: Attributes[string] | undefined): boolean => {
-  const [x, y] = [indexEntry(a), indexEntry(b)];
-  return x.value === y.value && x.confidence === y.confidence;
-};
+/**
+ * Only the value decides whether an index entry changes: confidence moves with nearly every new
+ * source and would rewrite every entry on every merge, so queries read it from the product item.
+ */
+const sameIndexEntry = (a: Attributes[string] | undefined, b: Attributes[string] | undefined): boolean => indexEntry(a).value === indexEntry(b).value;
 
 const indexedTasks = (attributes: Attributes, items: readonly AttributeIndexItem[]): string[] => [...new Set([...Object.keys(attributes), ...items.map((item) => item.task)])];
 
@@ -378,8 +379,8 @@ export class ProductStore {
   }
 
   /**
-   * Writes the index items that are missing or older than the version their task's entry last
-   * changed at; an entry that did not change is not rewritten. Guarded by that version, so a
+   * Writes the index items that are missing or older than the version their task's value last
+   * changed at; an entry whose value did not change is not rewritten. Guarded by that version, so a
    * late write from an older merge never replaces a newer entry.
    */
   private async writeIndex(vendor: string, productId: string, attributes: Attributes, indexVersions: Record<string, number>, existing: readonly AttributeIndexItem[]): Promise<void> {
@@ -421,9 +422,50 @@ export class ProductStore {
         ExclusiveStartKey: decodeCursor(options.cursor),
       }),
     );
-    const items = ((page.Items ?? []) as AttributeIndexItem[]).map((item) => ({ vendor: item.vendor, productId: item.productId, confidence: item.confidence }));
+    const indexed = (page.Items ?? []) as AttributeIndexItem[];
+    const current = await this.currentAttributes(indexed, task);
+    const items = indexed.flatMap((item) => {
+      const attribute = current.get(productPk(item.vendor, item.productId));
+      // The GSI is eventually consistent: a product whose merged value has moved on is left out.
+      if (attribute !== undefined && attribute.value !== value) return [];
+      return [{ vendor: item.vendor, productId: item.productId, confidence: attribute?.confidence ?? item.confidence }];
+    });
     const nextCursor = encodeCursor(page.LastEvaluatedKey);
     return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * The task's current value and confidence from the product items of one result page (one
+   * BatchGetItem per 100). Index items change only with the value, so their confidence is the one
+   * the value was set with; the product item has the current one.
+   */
+  private async currentAttributes(items: readonly AttributeIndexItem[], task: string): Promise<Map<string, { value: string | null; confidence: number }>> {
+    const found = new Map<string, { value: string | null; confidence: number }>();
+    const keys = [...new Set(items.map((item) => productPk(item.vendor, item.productId)))].map((pk) => ({ pk, sk: PRODUCT_SK }));
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Record<string, unknown>[] = keys.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0 && attempt <= 5; attempt += 1) {
+        if (attempt > 0) await delay(25 * 2 ** attempt);
+        const result = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: pending,
+                ProjectionExpression: '#pk, #attributes.#task',
+                ExpressionAttributeNames: { '#pk': 'pk', '#attributes': 'attributes', '#task': task },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const attribute = (item.attributes as Attributes | undefined)?.[task];
+          if (attribute) found.set(String(item.pk), { value: attribute.value, confidence: attribute.confidence });
+        }
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+      // Keys still unprocessed after the retries keep the index item's own confidence.
+    }
+    return found;
   }
 
   /** An upload whose key fits no product. Keyed by the object key, so redelivery overwrites. */
