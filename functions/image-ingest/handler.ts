@@ -6,7 +6,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
 import type { PreparedViews } from '../shared/image/prepareViews.js';
-import { predictImages } from '../shared/inference/imageModel.js';
+import { inferenceFor } from '../shared/asyncInference/inferenceMode.js';
+import { imageInputs, predictImages } from '../shared/inference/imageModel.js';
 import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
 import { createLimiter } from '../shared/ingest/batchCollector.js';
 import { lazy, loadModelSet } from '../shared/ingest/config.js';
@@ -25,9 +26,20 @@ const DECODE_CONCURRENCY = 2;
 const runtime = lazy((config) => {
   const models = loadModelSet(config.modelsDir);
   if (!models.image) throw new Error(`no image model manifest under ${config.modelsDir}`);
-  const endpoint = new ModelEndpoint({ client: obs.tracer.captureAWSv3Client(sageMakerClient()), endpointName: config.imageEndpointName, manifest: models.image });
+  const sagemaker = obs.tracer.captureAWSv3Client(sageMakerClient());
+  const endpoint = new ModelEndpoint({ client: sagemaker, endpointName: config.imageEndpointName, manifest: models.image });
   const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
-  return { config, manifest: models.image, endpoint, store, s3: s3Client() };
+  const manifest = models.image;
+  // realtime: InvokeEndpoint per batch; async: request + sidecar to S3, InvokeEndpointAsync (WEFT_INFERENCE_MODE).
+  const infer = inferenceFor<PreparedViews>(config, {
+    endpoint,
+    predict: (views) => predictImages(endpoint, views),
+    tensors: (views) => imageInputs(manifest, views),
+    s3: s3Client(),
+    sagemaker,
+    store,
+  });
+  return { config, manifest, endpoint, store, s3: s3Client(), infer };
 });
 
 export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
@@ -35,6 +47,6 @@ export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, 
   const rt = await runtime();
   const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
   // One source-state read, one model call and one merge per product for the whole batch.
-  const batch = createIngestBatch<PreparedViews>(event.Records.length, rt.store, (views) => predictImages(rt.endpoint, views));
+  const batch = createIngestBatch<PreparedViews>(event.Records.length, rt.store, rt.infer);
   return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch));
 });

@@ -18,12 +18,12 @@ import { PermanentError, describeError, isPermanent } from '../shared/errors.js'
 import { derivedViewKey, parseKey } from '../shared/layout.js';
 import type { LoadedManifest } from '../shared/manifest.js';
 import { prepareViews, viewToPng, type PreparedViews } from '../shared/image/prepareViews.js';
-import type { TaskProbabilities } from '../shared/inference/types.js';
-import { toPredictions } from '../shared/ingest/predictions.js';
+import { writeTagged } from '../shared/asyncInference/pendingSource.js';
+import type { RowOutcome, SourceRow } from '../shared/asyncInference/inferenceMode.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { ProductStore } from '../shared/products/productStore.js';
 import type { BatchCollector } from '../shared/ingest/batchCollector.js';
-import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
+import type { PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
@@ -158,30 +158,25 @@ export class ImageIngest {
     return views;
   }
 
-  private async tag(claimed: Claimed[], collector: BatchCollector<PreparedViews, TaskProbabilities>): Promise<void> {
+  private async tag(claimed: Claimed[], collector: BatchCollector<SourceRow<PreparedViews>, RowOutcome>): Promise<void> {
     const { store, manifest, metrics } = this.deps;
-    let results: TaskProbabilities[];
+    const rows: SourceRow<PreparedViews>[] = claimed.map((c) => ({
+      input: c.views,
+      source: { ref: c.ref, seq: c.change.order, key: c.change.key, fields: { weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize) } },
+    }));
+    let results: RowOutcome[];
     try {
-      results = await collector.submit(claimed.map((c) => c.views));
+      results = await collector.submit(rows);
     } catch (error) {
       if (!isPermanent(error)) throw error;
       for (const c of claimed) await this.recordError(c.change, c.ref, error);
       return;
     }
     await Promise.all(
-      claimed.map(async (c, i) => {
-        const written = await store.completeSource(
-          c.ref,
-          c.change.order,
-          {
-            status: 'tagged',
-            predictions: toPredictions(manifest, results[i]!),
-            modelVersion: modelVersion(manifest),
-            weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize),
-          },
-          c.change.key,
-        );
-        if (written) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
+      rows.map(async (row, i) => {
+        // Async inference: submitted; inference-result writes the source when the result arrives.
+        if (results[i] === undefined) return;
+        if (await writeTagged(store, manifest, row.source, results[i])) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
       }),
     );
   }

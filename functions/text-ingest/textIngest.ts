@@ -14,16 +14,16 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { PermanentError, describeError, isPermanent } from '../shared/errors.js';
 import { parseKey } from '../shared/layout.js';
 import type { LoadedManifest } from '../shared/manifest.js';
-import type { TaskProbabilities } from '../shared/inference/types.js';
+import { writeTagged } from '../shared/asyncInference/pendingSource.js';
+import type { RowOutcome, SourceRow } from '../shared/asyncInference/inferenceMode.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { ProductStore } from '../shared/products/productStore.js';
 import type { BatchCollector } from '../shared/ingest/batchCollector.js';
-import { modelVersion, type PipelineConfig } from '../shared/ingest/config.js';
+import type { PipelineConfig } from '../shared/ingest/config.js';
 import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import { ProductSet } from '../shared/ingest/sqsBatch.js';
 import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from '../shared/ingest/ingestBatch.js';
-import { toPredictions } from '../shared/ingest/predictions.js';
 import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
 
 /** product.json is metadata; anything bigger than this is not a product description. */
@@ -140,37 +140,36 @@ export class TextIngest {
     return { document, text };
   }
 
-  private async tag(claimed: Claimed[], collector: BatchCollector<string, TaskProbabilities>): Promise<void> {
+  private async tag(claimed: Claimed[], collector: BatchCollector<SourceRow<string>, RowOutcome>): Promise<void> {
     const { store, manifest, metrics } = this.deps;
-    let results: TaskProbabilities[];
+    const rows: SourceRow<string>[] = claimed.map((c) => {
+      const { vendorColor, rules } = vendorColorEvidence(c.document, store.catalog);
+      const document = storableDocument(c.document);
+      return {
+        input: c.text,
+        source: {
+          ref: c.ref,
+          seq: c.change.order,
+          key: c.change.key,
+          fields: { text: c.text, ...(vendorColor ? { vendorColor } : {}), ...(document ? { document } : {}) },
+          // The vendor's color name is a source of its own, written (or cleared) with the text source.
+          related: [{ ref: rulesRef(c.vendor, c.productId), predictions: rules ?? null }],
+        },
+      };
+    });
+    let results: RowOutcome[];
     try {
-      results = await collector.submit(claimed.map((c) => c.text));
+      results = await collector.submit(rows);
     } catch (error) {
       if (!isPermanent(error)) throw error;
       for (const c of claimed) await this.recordError(c.change, c.vendor, c.productId, error);
       return;
     }
     await Promise.all(
-      claimed.map(async (c, i) => {
-        const { vendorColor, rules } = vendorColorEvidence(c.document, store.catalog);
-        const document = storableDocument(c.document);
-        const written = await store.completeSource(
-          c.ref,
-          c.change.order,
-          {
-            status: 'tagged',
-            predictions: toPredictions(manifest, results[i]!),
-            modelVersion: modelVersion(manifest),
-            text: c.text,
-            ...(vendorColor ? { vendorColor } : {}),
-            ...(document ? { document } : {}),
-          },
-          c.change.key,
-        );
-        if (!written) return;
-        metrics.addMetric('TextsTagged', MetricUnit.Count, 1);
-        if (rules) await store.putSource(rulesRef(c.vendor, c.productId), c.change.order, c.change.key, { status: 'tagged', predictions: rules });
-        else await store.removeSource(rulesRef(c.vendor, c.productId), c.change.order, c.change.key);
+      rows.map(async (row, i) => {
+        // Async inference: submitted; inference-result writes the sources when the result arrives.
+        if (results[i] === undefined) return;
+        if (await writeTagged(store, manifest, row.source, results[i])) metrics.addMetric('TextsTagged', MetricUnit.Count, 1);
       }),
     );
   }

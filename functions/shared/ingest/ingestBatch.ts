@@ -7,7 +7,7 @@
  *   - `merges`: one merge per product, after every message's source writes.
  * Each message must take part in each of them or leave it (see {@link leaveUnjoined}).
  */
-import type { TaskProbabilities } from '../inference/types.js';
+import type { InferenceMode, RowOutcome, SourceRow } from '../asyncInference/inferenceMode.js';
 import type { SourceRef } from '../products/keys.js';
 import type { ProductStore } from '../products/productStore.js';
 import { BatchCollector } from './batchCollector.js';
@@ -21,13 +21,14 @@ export interface SourceEvent {
 
 export interface IngestBatch<I> {
   gate: BatchCollector<SourceEvent, boolean>;
-  model: BatchCollector<I, TaskProbabilities>;
+  /** Each row's probabilities, or undefined when the row went to async inference (written later by inference-result). */
+  model: BatchCollector<SourceRow<I>, RowOutcome>;
   merges: MergeBarrier<unknown>;
 }
 
-export const createIngestBatch = <I>(size: number, store: ProductStore, predict: (inputs: I[]) => Promise<TaskProbabilities[]>): IngestBatch<I> => ({
+export const createIngestBatch = <I>(size: number, store: ProductStore, infer: InferenceMode<I>): IngestBatch<I> => ({
   gate: new BatchCollector<SourceEvent, boolean>(size, (events) => store.sourceStates(events)),
-  model: new BatchCollector<I, TaskProbabilities>(size, predict),
+  model: new BatchCollector<SourceRow<I>, RowOutcome>(size, infer),
   merges: new MergeBarrier(size, (vendor, productId) => store.merge(vendor, productId)),
 });
 
