@@ -6,6 +6,7 @@ import type { ModelArtifacts } from './config/modelArtifacts.js';
 import { WeftFunction } from './functions/WeftFunction.js';
 import { IngestPipeline } from './ingest/IngestPipeline.js';
 import { AsyncInferenceIo } from './inference/AsyncInferenceIo.js';
+import { AsyncInferenceResults } from './inference/AsyncInferenceResults.js';
 import { TritonEndpoint } from './inference/TritonEndpoint.js';
 import { acknowledge, acknowledgeManagedPolicies, acknowledgeWildcards, LAMBDA_BASIC_EXECUTION } from './nag/acknowledge.js';
 import { Operations } from './operations/Operations.js';
@@ -29,6 +30,8 @@ export class WeftStack extends Stack {
   readonly api: ProductsApi;
   readonly operations: Operations;
   readonly asyncIo?: AsyncInferenceIo;
+  /** Async mode: notification queue + inference-result function. */
+  readonly asyncResults?: AsyncInferenceResults;
 
   constructor(scope: Construct, id: string, props: WeftStackProps) {
     super(scope, id, props);
@@ -81,6 +84,18 @@ export class WeftStack extends Stack {
       metricsNamespace: METRICS_NAMESPACE,
     });
 
+    if (this.asyncIo) {
+      this.asyncResults = new AsyncInferenceResults(this, 'AsyncResults', {
+        config,
+        models,
+        io: this.asyncIo,
+        table: this.table.table,
+        endpoints: [this.endpoints.image, this.endpoints.text],
+        sharedEnvironment,
+        metricsNamespace: METRICS_NAMESPACE,
+      });
+    }
+
     this.apiFunction = new WeftFunction(this, 'ApiFunction', {
       handlerDir: 'api',
       description: 'Weft: product and attribute lookups, manual corrections',
@@ -115,6 +130,7 @@ export class WeftStack extends Stack {
       endpoints: [this.endpoints.image, this.endpoints.text],
       api: { function: this.apiFunction, http: this.api },
       asyncErrorTopics: this.asyncIo ? [this.asyncIo.errorTopic] : [],
+      ...(this.asyncResults ? { asyncResults: { queue: this.asyncResults.queue, function: this.asyncResults.function } } : {}),
     });
 
     this.suppressCdkInternals();

@@ -51,6 +51,8 @@ export interface EnvironmentConfig {
   readonly functions: {
     readonly imageIngest: FunctionSizing;
     readonly textIngest: FunctionSizing;
+    /** Async mode only: completes async inference requests from the SageMaker notification topics. */
+    readonly inferenceResult: FunctionSizing;
     readonly api: Omit<FunctionSizing, 'batchSize' | 'maxBatchingWindowSeconds'>;
   };
   readonly queues: {
@@ -96,6 +98,8 @@ export interface EnvironmentConfig {
 const ingestDefaults = {
   imageIngest: { memoryMb: 2048, timeoutSeconds: 90, batchSize: 10, maxBatchingWindowSeconds: 2 },
   textIngest: { memoryMb: 1024, timeoutSeconds: 60, batchSize: 25, maxBatchingWindowSeconds: 2 },
+  // Reads a small JSON result and writes ≤ maxBatchSize sources per notification: no sharp, no model.
+  inferenceResult: { memoryMb: 512, timeoutSeconds: 60, batchSize: 10, maxBatchingWindowSeconds: 1 },
   api: { memoryMb: 512, timeoutSeconds: 10 },
 } as const;
 
@@ -140,14 +144,14 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     functions: {
       imageIngest: { ...ingestDefaults.imageIngest, reservedConcurrency: 20 },
       textIngest: { ...ingestDefaults.textIngest, reservedConcurrency: 20 },
+      inferenceResult: { ...ingestDefaults.inferenceResult, reservedConcurrency: 10 },
       api: { ...ingestDefaults.api, reservedConcurrency: 20 },
     },
     queues: { maxReceiveCount: 5, dlqRetentionDays: 14 },
     uploads: { derivedRetentionDays: 14, maxInputPixels: 80_000_000, maxObjectBytes: 52_428_800 },
     inference: {
-      // Async inference (scale to zero) suits staging's bursts and idle stretches, but the ingest
-      // functions call InvokeEndpoint synchronously today; `-c inferenceMode=async` opts in once
-      // they use InvokeEndpointAsync (docs/deployment.md, "Real-time or async").
+      // Async inference (scale to zero) suits staging's bursts and idle stretches:
+      // `-c inferenceMode=async` switches it (docs/deployment.md, "Real-time or async").
       mode: 'realtime',
       tritonImageTag: '24.09-py3',
       containerStartupHealthCheckTimeoutSeconds: 900,
@@ -168,6 +172,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     functions: {
       imageIngest: { ...ingestDefaults.imageIngest, memoryMb: 3008, reservedConcurrency: 100 },
       textIngest: { ...ingestDefaults.textIngest, reservedConcurrency: 50 },
+      inferenceResult: { ...ingestDefaults.inferenceResult, reservedConcurrency: 20 },
       api: { ...ingestDefaults.api, memoryMb: 1024, reservedConcurrency: 200 },
     },
     queues: { maxReceiveCount: 5, dlqRetentionDays: 14 },

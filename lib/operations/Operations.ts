@@ -18,6 +18,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/environments.js';
 import type { IngestBranch } from '../ingest/IngestPipeline.js';
+import type { IngestQueue } from '../ingest/IngestQueue.js';
 import type { TritonEndpoint } from '../inference/TritonEndpoint.js';
 import type { WeftFunction } from '../functions/WeftFunction.js';
 import type { ProductsApi } from '../api/ProductsApi.js';
@@ -28,6 +29,8 @@ export interface OperationsProps {
   readonly endpoints: readonly TritonEndpoint[];
   readonly api: { readonly function: WeftFunction; readonly http: ProductsApi };
   readonly asyncErrorTopics?: readonly Topic[];
+  /** Async mode: the notification queue and the function completing async requests. */
+  readonly asyncResults?: { readonly queue: IngestQueue; readonly function: WeftFunction };
 }
 
 /** Alarms on everything that loses or delays products, one SNS topic for them, one dashboard. */
@@ -81,8 +84,24 @@ export class Operations extends Construct {
         `${label} ingest: queue backlog older than 15 minutes (endpoint down or functions throttled)`,
       );
     }
+    const results = props.asyncResults;
+    if (results) {
+      alarm(
+        'AsyncResultsDeadLetters',
+        results.queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+        config.alarms.dlqDepth,
+        'async inference results: notifications in the dead-letter queue (unattributable or unreadable results; their sources stay pending)',
+      );
+      alarm(
+        'AsyncResultsOldestMessage',
+        results.queue.queue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: 'Maximum' }),
+        900,
+        'async inference results: notifications older than 15 minutes (inference-result failing or throttled)',
+      );
+    }
     const functions: [string, WeftFunction][] = [
       ...props.branches.map((b): [string, WeftFunction] => [`${cap(b.name)}Ingest`, b.function]),
+      ...(results ? [['InferenceResult', results.function] as [string, WeftFunction]] : []),
       ['Api', props.api.function],
     ];
     for (const [name, fn] of functions) {
@@ -123,7 +142,10 @@ export class Operations extends Construct {
       new GraphWidget({
         title: 'Queue depth',
         width: 12,
-        left: props.branches.flatMap((b) => [
+        left: [
+          ...props.branches.map((b) => ({ name: b.name, queue: b.queue })),
+          ...(results ? [{ name: 'async results', queue: results.queue }] : []),
+        ].flatMap((b) => [
           b.queue.queue.metricApproximateNumberOfMessagesVisible({ label: `${b.name} queue` }),
           b.queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: `${b.name} DLQ` }),
         ]),

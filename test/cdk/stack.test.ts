@@ -70,6 +70,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
   const env = variant.split(' ')[0]!;
   // A getter: the synthesized variants exist only once beforeAll has run.
   const cfg = () => s().config;
+  /** Async mode adds one queue (+ DLQ) and one function: inference-result. */
+  const extra = () => (cfg().inference.mode === 'async' ? 1 : 0);
 
   it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
     expect(s().nagViolations).toEqual([]);
@@ -112,7 +114,7 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
 
   it('gives each queue an encrypted DLQ and a visibility timeout covering six function timeouts', () => {
     const t = s().template;
-    t.resourceCountIs('AWS::SQS::Queue', 4);
+    t.resourceCountIs('AWS::SQS::Queue', 4 + 2 * extra());
     for (const [, queue] of resourcesOfType(s().json, 'AWS::SQS::Queue')) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
     for (const [name, sizing] of [['image', cfg().functions.imageIngest], ['text', cfg().functions.textIngest]] as const) {
       const queue = s().stack.getLogicalId(s().stack.ingest[name].queue.queue.node.defaultChild as never);
@@ -161,7 +163,7 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
 
   it('consumes the queues with partial batch failures', () => {
     const t = s().template;
-    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2 + extra());
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: cfg().functions.imageIngest.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -239,9 +241,9 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     const alarms = resourcesOfType(s().json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
     const withAction = alarms.filter((a) => (a.AlarmActions as unknown[] | undefined)?.length);
     const metrics = withAction.map((a) => `${a.Namespace}/${a.MetricName}`);
-    expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2);
-    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(3);
-    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(3);
+    expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2 + extra());
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(3 + extra());
+    expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(3 + extra());
     expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2);
     const latency = withAction.filter((a) => a.MetricName === 'ModelLatency');
     expect(latency).toHaveLength(2);
@@ -319,6 +321,58 @@ describe('inference modes', () => {
     t.resourceCountIs('AWS::SNS::Topic', 3);
     for (const [, topic] of resourcesOfType(devAsyncOpen.json, 'AWS::SNS::Topic')) expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
     for (const [, c] of resourcesOfType(devAsyncOpen.json, 'AWS::SageMaker::Endpoint')) expect(c.Properties?.DeploymentConfig).toBeUndefined();
+  });
+
+  it('real-time stacks have no inference-result function', () => {
+    for (const s of [dev, staging, prod]) {
+      expect(s.stack.asyncResults).toBeUndefined();
+      expect(JSON.stringify(s.json)).not.toContain('InvokeEndpointAsync');
+    }
+  });
+
+  it('async results flow from both SageMaker topics through a queue with a DLQ into inference-result', () => {
+    const s = devAsyncOpen;
+    const results = s.stack.asyncResults!;
+    const queueId = s.stack.getLogicalId(results.queue.queue.node.defaultChild as never);
+    const subscriptions = resourcesOfType(s.json, 'AWS::SNS::Subscription').map(([, sub]) => sub.Properties ?? {});
+    const toQueue = subscriptions.filter((sub) => sub.Protocol === 'sqs' && JSON.stringify(sub.Endpoint).includes(queueId));
+    expect(toQueue.map((sub) => JSON.stringify(sub.TopicArn)).sort()).toEqual([expect.stringMatching(/Error/), expect.stringMatching(/Success/)]);
+    for (const sub of toQueue) expect(sub.RawMessageDelivery).toBe(true);
+    expect(s.json.Resources[queueId]?.Properties?.RedrivePolicy).toMatchObject({ maxReceiveCount: s.config.queues.maxReceiveCount });
+
+    const fnId = s.stack.getLogicalId(results.function.fn.node.defaultChild as CfnFunction);
+    const sizing = s.config.functions.inferenceResult;
+    expect(s.json.Resources[fnId]?.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      MemorySize: sizing.memoryMb,
+      Timeout: sizing.timeoutSeconds,
+      Environment: { Variables: expect.objectContaining({ WEFT_INFERENCE_MODE: 'async', WEFT_ASYNC_INFERENCE_BUCKET: expect.anything(), TABLE_NAME: expect.anything() }) },
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId },
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      BatchSize: sizing.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+
+    // Reads sidecars and results of each endpoint, may resubmit to each, writes no objects.
+    const statements = statementsOf(s.json, fnId);
+    const reads = resourcesFor(statements, 's3:GetObject*').filter((r) => r.includes('AsyncInferencePayloads') && r.includes('Fn::Join'));
+    expect(reads.map((r) => /"\/((?:requests|results)\/weft-[a-z]+-dev\/\*)"/.exec(r)?.[1]).sort()).toEqual([
+      'requests/weft-image-dev/*',
+      'requests/weft-text-dev/*',
+      'results/weft-image-dev/*',
+      'results/weft-text-dev/*',
+    ]);
+    expect(resourcesFor(statements, 's3:PutObject')).toEqual([]);
+    expect(resourcesFor(statements, 'sagemaker:InvokeEndpointAsync')).toEqual([expect.stringMatching(/endpoint\/weft-image-dev/), expect.stringMatching(/endpoint\/weft-text-dev/)]);
+    expect(resourcesFor(statements, 'sagemaker:InvokeEndpoint')).toEqual([]);
+    expect(resourcesFor(statements, 'dynamodb:UpdateItem').every((r) => r.includes('ProductsTable'))).toBe(true);
+
+    const alarms = resourcesOfType(s.json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
+    const dlq = s.stack.getLogicalId(results.queue.deadLetterQueue.node.defaultChild as never);
+    expect(alarms.some((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes(dlq))).toBe(true);
   });
 });
 
