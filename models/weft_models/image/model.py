@@ -200,8 +200,14 @@ class ImageModel(MultiTaskModel):
         else:
             if center is None:
                 raise ValueError("the two-view model needs both 'downsampled' and 'center'")
-            # The same backbone module (same weights) embeds both views.
-            pooled = torch.cat([self._embed(downsampled), self._embed(center)], dim=1)
+            # One backbone pass over both views stacked on the batch axis: the same weights see
+            # both, and batch norm's batch statistics cover both views exactly as its running
+            # statistics (used at inference) do. Two separate passes would normalize each view
+            # by its own statistics in training but by their mixture at inference.
+            n = downsampled.shape[0]
+            both = self.backbone(torch.cat([self.normalize(downsampled), self.normalize(center)], dim=0)).pooler_output.flatten(1)
+            # Slicing, not chunk(): chunk's size arithmetic would pin the batch size in torch.export.
+            pooled = torch.cat([both[:n], both[n:]], dim=1)
         return self.dense(pooled)
 
     # -- persistence ------------------------------------------------------------------------------
