@@ -449,6 +449,11 @@ describe('bundled functions run', () => {
   it('the text-ingest bundle loads as an ES module and exports handler', () => {
     expect(runInBundle(bundleDir(dev, functionIds(dev).text), `const m = await import('./index.mjs'); console.log(typeof m.handler);`)).toBe('function');
   });
+
+  it('the inference-result bundle (async mode) loads as an ES module and exports handler', () => {
+    const fnId = devAsyncOpen.stack.getLogicalId(devAsyncOpen.stack.asyncResults!.function.fn.node.defaultChild as CfnFunction);
+    expect(runInBundle(bundleDir(devAsyncOpen, fnId), `const m = await import('./index.mjs'); console.log(typeof m.handler);`)).toBe('function');
+  });
 });
 
 describe('template checks', () => {
