@@ -204,3 +204,23 @@ def test_export_refuses_a_manifest_without_a_head(tmp_path: Path) -> None:
 def test_triton_config_lists_every_input() -> None:
     text = triton_config(image_manifest("weft-image", "v", DEFAULT_TASKS, max_batch_size=8))
     assert text.count("TYPE_UINT8") == 2 and "dims: [ 224, 224, 3 ]" in text and "preferred_batch_size: [ 2, 4, 8 ]" in text
+
+
+def test_batch_norm_sees_the_same_statistics_in_training_and_inference() -> None:
+    """Both views share the backbone's batch norms; their running statistics must describe the
+    batches they normalize in training, or inference sees different features than training did."""
+    model = tiny_model()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # running stats = cumulative average of the batches seen
+    batch = views(64, seed=9)
+    batch["center"] = (batch["center"] // 4).to(torch.uint8)  # the two views differ in distribution
+    model.train()
+    with torch.no_grad():
+        trained = model(**batch)
+    model.eval()
+    with torch.no_grad():
+        inferred = model(**batch)
+    for task, value in trained.items():
+        assert torch.allclose(value, inferred[task], atol=0.05, rtol=0.05), task
