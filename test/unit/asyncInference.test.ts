@@ -12,6 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '../../functions/shared/errors.js';
 import { AsyncEndpoint } from '../../functions/shared/asyncInference/asyncEndpoint.js';
@@ -42,6 +43,7 @@ let asyncCalls: InvokeEndpointAsyncCommandInput[] = [];
 let table: TestTable;
 let restoreEnv: () => void;
 let textIngest: Handler;
+let imageIngest: Handler;
 let inferenceResult: Handler;
 let store: ProductStore;
 let n = 0;
@@ -68,7 +70,7 @@ const completeLikeSageMaker = (call: InvokeEndpointAsyncCommandInput, winner: (t
   });
   // Asked for JSON outputs, the container answers application/json.
   expect(request.outputs.every((o) => !o.binary)).toBe(true);
-  const reply = encodeInferResponse({ name: 'weft-text', version: '1' }, outputs, false);
+  const reply = encodeInferResponse({ name: sidecar.model.name, version: '1' }, outputs, false);
   const outputKey = `results/${call.EndpointName}/${randomUUID()}.out`;
   s3.objects.set(outputKey, reply.body);
   return notification(call, { invocationStatus: 'Completed', responseParameters: { contentType: reply.contentType, outputLocation: `s3://${IO_BUCKET}/${outputKey}` } });
@@ -105,10 +107,12 @@ beforeAll(async () => {
     WEFT_MODELS_DIR: FIXTURES,
     AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
     TEXT_ENDPOINT_NAME: TEXT_ENDPOINT,
+    IMAGE_ENDPOINT_NAME: 'weft-image-test',
     WEFT_INFERENCE_MODE: 'async',
     WEFT_ASYNC_INFERENCE_BUCKET: IO_BUCKET,
   });
   ({ handler: textIngest } = await import('../../functions/text-ingest/handler.js'));
+  ({ handler: imageIngest } = await import('../../functions/image-ingest/handler.js'));
   ({ handler: inferenceResult } = await import('../../functions/inference-result/handler.js'));
   store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
 });
@@ -237,6 +241,36 @@ describe('async mode end to end (text-ingest → SageMaker notification → infe
     const before = (await sources(id))['SRC#text']!.updatedAt;
     expect(await results().handleMessage(JSON.stringify(done))).toEqual({ kind: 'tagged', written: 0, stale: 1 });
     expect((await sources(id))['SRC#text']!.updatedAt).toBe(before);
+  });
+
+  it('image-ingest submits one request for the batch, each row naming its image and weight', async () => {
+    const [a, b] = [fresh(), fresh()];
+    const jpeg = (r: number, g: number, b: number, size: number) => sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+    s3.objects.set(`acme/${a}/images/front.jpg`, await jpeg(220, 20, 20, 448));
+    s3.objects.set(`acme/${b}/images/side.jpg`, await jpeg(20, 20, 220, 112));
+    const response = await imageIngest(
+      sqsEvent(sqsRecord(s3Notification([{ key: `acme/${a}/images/front.jpg` }])), sqsRecord(s3Notification([{ key: `acme/${b}/images/side.jpg` }]))),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(asyncCalls).toHaveLength(1);
+    expect(asyncCalls[0]!.EndpointName).toBe('weft-image-test');
+    const rows = sidecarOf(asyncCalls[0]!).rows;
+    expect(rows.map((r) => [r.ref, r.fields])).toEqual(
+      expect.arrayContaining([
+        [{ vendor: 'acme', productId: a, kind: 'image', name: 'front.jpg' }, { weight: 1 }],
+        [{ vendor: 'acme', productId: b, kind: 'image', name: 'side.jpg' }, { weight: 0.5 }],
+      ]),
+    );
+    expect((await sources(a))['SRC#image#front.jpg']).toMatchObject({ status: 'pending' });
+    // The request holds both images' two views as uint8 NHWC.
+    const request = decodeInferRequest(s3.objects.get(asyncCalls[0]!.InputLocation!.replace(`s3://${IO_BUCKET}/`, ''))!, asyncCalls[0]!.ContentType);
+    expect(request.inputs.map((t) => t.shape)).toEqual([
+      [2, 224, 224, 3],
+      [2, 224, 224, 3],
+    ]);
+
+    expect(await results().handleMessage(JSON.stringify(completeLikeSageMaker(asyncCalls[0]!)))).toEqual({ kind: 'tagged', written: 2, stale: 0 });
+    expect((await sources(b))['SRC#image#side.jpg']).toMatchObject({ status: 'tagged', weight: 0.5, modelVersion: `weft-image@${models.image!.version}` });
   });
 
   it('reads notifications wrapped in the SNS envelope too', async () => {
