@@ -206,15 +206,14 @@ export class TritonEndpoint extends Construct {
     });
   }
 
-  /** Lets a function call this endpoint (synchronously, or asynchronously with its I/O objects). */
+  /**
+   * Lets a function call this endpoint: synchronously, or asynchronously by writing its request
+   * (and sidecar) under `requests/<endpoint>/`. Results are read by inference-result, not the caller.
+   */
   grantInvoke(grantee: IGrantable): void {
     const actions = this.mode === 'async' ? ['sagemaker:InvokeEndpointAsync'] : ['sagemaker:InvokeEndpoint'];
     grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions, resources: [this.endpointArn] }));
-    if (this.asyncInference) {
-      this.asyncInference.bucket.grantPut(grantee, `requests/${this.endpointName}/*`);
-      this.asyncInference.bucket.grantRead(grantee, `results/${this.endpointName}/*`);
-      this.asyncInference.bucket.grantRead(grantee, `failures/${this.endpointName}/*`);
-    }
+    if (this.asyncInference) this.asyncInference.bucket.grantPut(grantee, `requests/${this.endpointName}/*`);
   }
 
   private addAutoscaling(props: TritonEndpointProps): void {

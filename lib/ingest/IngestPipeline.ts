@@ -138,7 +138,7 @@ const INGEST_WILDCARDS: readonly WildcardRule[] = [
   { finding: /^Action::s3:(GetObject|GetBucket|List)\*$/, reason: 'CDK read grant: GetObject* (object and its version/metadata), and bucket List* so a key deleted before processing reads as 404 rather than 403.' },
   { finding: /^Action::s3:Abort\*$/, reason: 'Part of the CDK put grant (derived views, async requests): lets a failed multipart write be aborted.' },
   { finding: /^Resource::<\w+\.Arn>\/index\/\*$/, reason: 'The products table grant covers its byAttribute index (table ARN + /index/*).' },
-  { finding: /^Resource::<\w+\.Arn>\/(requests|results|failures)\/weft-[a-z0-9-]+\/\*$/, reason: 'Async inference: the function writes requests and reads results/failures under its own endpoint prefix only.' },
+  { finding: /^Resource::<\w+\.Arn>\/requests\/weft-[a-z0-9-]+\/\*$/, reason: 'Async inference: the function writes its requests and their sidecars under its own endpoint prefix only; object names are inference ids chosen at run time.' },
 ];
 
 const capitalize = (value: string): string => value.charAt(0).toUpperCase() + value.slice(1);

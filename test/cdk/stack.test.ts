@@ -277,6 +277,14 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
       expect(actionsOf(fn).some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
     }
     expect(actionsOf(api).filter((a) => a.startsWith('sagemaker:') || a.startsWith('s3:'))).toEqual([]);
+    if (cfg().inference.mode === 'async') {
+      // The ingest functions only write requests (and sidecars) under their endpoint's prefix; inference-result reads results.
+      for (const [fn, model] of [[image, 'image'], [text, 'text']] as const) {
+        const io = (action: string) => resourcesFor(fn, action).filter((r) => r.includes('AsyncInferencePayloads') && r.includes('Fn::Join'));
+        expect(io('s3:PutObject')).toEqual([expect.stringMatching(new RegExp(`"/requests/weft-${model}-${env}/\\*"`))]);
+        expect(io('s3:GetObject*')).toEqual([]);
+      }
+    }
   });
 });
 
