@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -210,8 +212,26 @@ def _record(config: PipelineConfig, stage: str, seconds: float) -> None:
     path.write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
 
 
-def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False) -> dict[str, float]:
+def run_stage_in_child(config: PipelineConfig, stage: str) -> None:
+    """One stage in its own Python process.
+
+    Stages share nothing but files, and a child process starts clean: the data builder's worker
+    pools and native libraries never meet the training threads of the next stage (in one process
+    that combination crashed torch's backward pass), and each stage's memory is returned.
+    """
+    config.path().mkdir(parents=True, exist_ok=True)
+    config_file = config.path(f"pipeline-{stage}.json")
+    config_file.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "weft_models.pipeline", stage, "--config", str(config_file), "--no-record"]
+    result = subprocess.run(command, cwd=MODELS_DIR, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"stage {stage} failed (exit {result.returncode}); rerun it alone with: {' '.join(command)}")
+
+
+def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False, isolate: bool | None = None) -> dict[str, float]:
+    """Run ``stages`` in order; with several stages each runs in a child process (``isolate``)."""
     config.validate()
+    isolate = len(stages) > 1 if isolate is None else isolate
     if fresh:
         for folder in (config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog)):
             if folder.exists():
@@ -224,7 +244,10 @@ def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False) -> d
         t0 = time.monotonic()
         if stage == "evaluate" and len(stages) > 1:
             _record(config, "total before evaluate", time.monotonic() - started)
-        STAGE_FUNCS[stage](config)
+        if isolate:
+            run_stage_in_child(config, stage)
+        else:
+            STAGE_FUNCS[stage](config)
         _record(config, stage, time.monotonic() - t0)
         log.info("== stage %s done in %.0fs ==", stage, time.monotonic() - t0)
     if len(stages) > 1:
@@ -238,11 +261,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", help="JSON PipelineConfig (catalog, work, artifacts, data, image, text, baselines, …)")
     parser.add_argument("--fresh", action="store_true", help="delete the catalog and work folders first (from-scratch rebuild)")
     parser.add_argument("--skip", action="append", default=[], choices=STAGES, help="leave out a stage of 'all'")
+    parser.add_argument("--no-record", action="store_true", help=argparse.SUPPRESS)  # a child stage: the parent times it
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("transformers").setLevel(logging.ERROR)
     config = PipelineConfig.load(args.config) if args.config else PipelineConfig()
     stages = [s for s in STAGES if s not in args.skip] if args.stage == "all" else [args.stage]
+    if args.no_record:
+        config.validate()
+        STAGE_FUNCS[args.stage](config)
+        return
     timings = run(config, stages, fresh=args.fresh)
     log.info("timings (s): %s", timings)
 

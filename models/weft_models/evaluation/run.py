@@ -232,7 +232,7 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
                        "int8 dynamically quantized ONNX graph that is committed and served.",
         "rows": {
             "fp32": {"bytes": int(export_info.get("fp32_onnx_bytes", 0)), "metrics": _metrics_of({t: p[first_row] for t, p in fp32.items()}, labels_by_task)},
-            "int8 (served)": {"bytes": int(config.out(text_manifest.onnx).stat().st_size), "metrics": {t: sources["text"][t] for t in test}},
+            "int8 (served)": {"bytes": int(config.out("text", text_manifest.onnx).stat().st_size), "metrics": {t: sources["text"][t] for t in test}},
         },
     }
 
