@@ -147,6 +147,32 @@ def _breakdown(groups: Sequence[str], labels: np.ndarray, sources: Mapping[str, 
     return {"columns": list(sources), "rows": rows, "n": counts}
 
 
+def _mention_breakdowns(test: Mapping[str, TaskPredictions], combined: Mapping[str, np.ndarray], texts: Sequence[str]) -> dict[str, Any]:
+    """Accuracy split by whether the product's model text names its true label at all (with the
+    vocabulary the data builder writes). Where it does not, text can only guess: this is the
+    ceiling of the text source, and where the image has to carry the ensemble."""
+    import re
+
+    from ..data.text import CATEGORY_WORDS, COLOR_WORDS, PATTERN_WORDS
+    from ..tasks import CATEGORY, PATTERN
+
+    vocab = {CATEGORY.name: (CATEGORY, CATEGORY_WORDS), COLOR.name: (COLOR, COLOR_WORDS), PATTERN.name: (PATTERN, PATTERN_WORDS)}
+    out: dict[str, Any] = {}
+    for task, (spec, words) in vocab.items():
+        if task not in test:
+            continue
+        pred = test[task]
+        lowered = [t.lower() for t in texts]
+        named = []
+        for text, label in zip(lowered, pred.labels):
+            names = words.get(spec.labels[label], ()) if label >= 0 else ()
+            named.append("text names it" if any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in names) else "text does not name it")
+        out[f"{task} accuracy by whether the text names the true {task}"] = _breakdown(
+            named, pred.labels, {"image": pred.probs["image"], "text": pred.probs["text"], "ensemble": combined[task]},
+        )
+    return out
+
+
 def directory_sizes(root: Path) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for path in sorted(root.rglob("*")):
@@ -219,6 +245,8 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
             {"image": test["color"].probs["image"], "text": test["color"].probs["text"], "ensemble": combined["color"]},
         ),
     }
+
+    breakdowns.update(_mention_breakdowns(test, combined, [texts[rows[i]] for i in first_row]))
 
     # Quantization cost: the fp32 PyTorch text model on the same test texts.
     model, _ = load_text_model(config.path("text", "checkpoints", "best.pt"))
