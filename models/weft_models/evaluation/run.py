@@ -285,10 +285,39 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         "machine": _machine_note(),
         "text_model": {"settings": config.text_settings().to_dict(), "export": export_info},
     }
+    results["notes"] = _notes(results, config)
     report_dir = config.out("report")
     write_report(results, report_dir)
     results["sizes"] = _artifact_sizes(Path(config.artifacts))
     return write_report(results, report_dir)
+
+
+def _notes(results: Mapping[str, Any], config: PipelineConfig) -> list[str]:
+    """Facts worth reading next to the tables, derived from the numbers (nothing typed in)."""
+    notes: list[str] = []
+    text = config.text_settings()
+    n_train = int(results.get("data", {}).get("train", {}).get("products", 0))
+    used = min(text.max_train, n_train) if text.max_train else n_train
+    notes.append(
+        f"Text model: {text.model.pretrained or 'from-scratch BERT'} encoder, top {text.model.trainable_layers or 'all'} "
+        f"transformer layer(s) fine-tuned, {text.model.pooling} pooling, max {text.model.max_length} tokens, {used} training "
+        f"products, {text.train.epochs} epochs; served as {'int8' if config.quantize_text else 'fp32'} ONNX."
+    )
+    for title, table in results.get("breakdowns", {}).items():
+        if "ensemble" not in table["columns"]:
+            continue
+        worst = min(table["rows"], key=lambda g: table["rows"][g]["ensemble"])
+        row = table["rows"][worst]
+        parts = ", ".join(f"{c} {100 * row[c]:.1f}%" for c in table["columns"])
+        notes.append(f"{title[0].upper()}{title[1:]}: weakest group '{worst}' ({table['n'][worst]} products): {parts}.")
+    quant = results.get("quantization", {}).get("rows", {})
+    if "fp32" in quant and "int8 (served)" in quant:
+        diffs = [
+            f"{t} {100 * (quant['int8 (served)']['metrics'][t]['accuracy'] - m['accuracy']):+.1f} pt"
+            for t, m in quant["fp32"]["metrics"].items() if t in quant["int8 (served)"]["metrics"]
+        ]
+        notes.append("int8 quantization changes text accuracy by " + ", ".join(diffs) + " (test, vs fp32).")
+    return notes
 
 
 def _artifact_sizes(root: Path) -> dict[str, int]:
