@@ -16,10 +16,10 @@ import logging
 import math
 import os
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -307,7 +307,7 @@ def _atomic_save(obj: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _schedule(config: TrainConfig, total: int) -> Union[Any]:
+def _schedule(config: TrainConfig, total: int) -> Callable[[int], float]:
     warmup = int(config.warmup_fraction * total)
 
     def factor(step: int) -> float:

@@ -194,6 +194,3 @@ def model_from_checkpoint_extra(extra: Mapping[str, Any], tasks: Mapping[str, in
 def checkpoint_extra(model: TextMultiTaskModel) -> dict[str, Any]:
     return {"text_model": model.config.to_dict(), "encoder_config": model.encoder_config()}
 
-
-def to_device(model: TextMultiTaskModel, device: str | torch.device) -> TextMultiTaskModel:
-    return model.to(torch.device(device))
