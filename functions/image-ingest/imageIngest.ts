@@ -1,7 +1,7 @@
 /**
- * image-ingest, without Lambda: one SQS message (an S3 notification) at a time, sharing with the
- * rest of its batch one source-state read, one image model call and one merge per product
- * (IngestBatch).
+ * image-ingest, without Lambda: what is specific to images in the shared per-message mechanism
+ * (IngestStep), which shares with the rest of the batch one source-state read, one image model
+ * call and one merge per product (IngestBatch).
  *
  * created image → still current? (the batch's one BatchGetItem; stale or finished events stop
  *   here) → fetch (size-capped) → prepareViews → both views as PNG under derived/ → model (whole
@@ -14,20 +14,17 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { PermanentError, describeError, isPermanent } from '../shared/errors.js';
-import { derivedViewKey, parseKey } from '../shared/layout.js';
+import { describeError, type PermanentError } from '../shared/errors.js';
+import { derivedViewKey } from '../shared/layout.js';
 import type { LoadedManifest } from '../shared/manifest.js';
 import { prepareViews, viewToPng, type PreparedViews } from '../shared/image/prepareViews.js';
-import { writeTagged } from '../shared/asyncInference/pendingSource.js';
-import type { RowOutcome, SourceRow } from '../shared/asyncInference/inferenceMode.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { ProductStore } from '../shared/products/productStore.js';
-import type { BatchCollector } from '../shared/ingest/batchCollector.js';
 import type { PipelineConfig } from '../shared/ingest/config.js';
-import { parseS3Notification, type S3Change } from '../shared/ingest/s3Events.js';
+import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
-import { ProductSet } from '../shared/ingest/sqsBatch.js';
-import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from '../shared/ingest/ingestBatch.js';
+import type { IngestBatch } from '../shared/ingest/ingestBatch.js';
+import { IngestStep, type IngestEvent } from '../shared/ingest/ingestStep.js';
 
 export const VIEW_NAMES = ['downsampled', 'center'] as const;
 
@@ -42,15 +39,6 @@ export interface ImageIngestDeps {
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-interface Created {
-  change: S3Change;
-  ref: SourceRef;
-}
-
-interface Claimed extends Created {
-  views: PreparedViews;
-}
-
 /**
  * Relative say of an image among the product's images: a source smaller than the model's view is
  * upscaled and blurry, so it counts less (down to a quarter); anything at least view-sized counts fully.
@@ -59,76 +47,23 @@ export const imageWeight = (source: { width: number; height: number }, viewSize:
   Math.round(Math.min(1, Math.max(0.25, Math.min(source.width, source.height) / viewSize)) * 1000) / 1000;
 
 export class ImageIngest {
-  constructor(private readonly deps: ImageIngestDeps) {}
+  private readonly step: IngestStep<'image', PreparedViews, PreparedViews>;
 
-  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
-  async handleMessage(body: string, batch: IngestBatch<PreparedViews>): Promise<void> {
-    const progress: BatchProgress = { gated: false, modelled: false, merging: false };
-    /** Events past the gate whose result is not written yet: marked pending if this message fails. */
-    let started: Created[] = [];
-    try {
-      const changes = parseS3Notification(body);
-      const touched = new ProductSet();
-      const created: Created[] = [];
-      for (const change of changes) {
-        const item = await this.route(change, touched);
-        if (item) created.push(item);
-      }
-      progress.gated = true;
-      const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order })));
-      const claimed: Claimed[] = [];
-      for (const [i, c] of created.entries()) {
-        if (!current[i]) {
-          this.deps.logger.info('image event already processed or superseded', { key: c.change.key });
-          continue;
-        }
-        started.push(c);
-        try {
-          claimed.push({ ...c, views: await this.deps.limit(() => this.prepare(c.change)) });
-        } catch (error) {
-          if (!isPermanent(error)) throw error;
-          await this.recordError(c.change, c.ref, error);
-        }
-      }
-      progress.modelled = true;
-      await this.tag(claimed, batch.model);
-      started = [];
-      progress.merging = true;
-      await batch.merges.merge(touched.values());
-    } catch (error) {
-      await markPending(this.deps.store, started);
-      throw error;
-    } finally {
-      leaveUnjoined(batch, progress);
-    }
+  constructor(private readonly deps: ImageIngestDeps) {
+    this.step = new IngestStep(deps, {
+      kind: 'image',
+      sourceRef: ({ vendor, productId, name }) => ({ vendor, productId, kind: 'image', name }),
+      remove: (change, ref) => this.remove(change, ref),
+      prepare: ({ change }) => deps.limit(() => this.prepare(change)),
+      row: (_event, views) => ({ input: views, source: { fields: { weight: imageWeight(views.source, deps.manifest.preprocessing.image!.viewSize) } } }),
+      recordError: (event, error) => this.recordError(event, error),
+      taggedMetric: 'ImagesTagged',
+    });
   }
 
-  private async route(change: S3Change, touched: ProductSet): Promise<Created | undefined> {
-    const { logger, store } = this.deps;
-    const parsed = parseKey(change.key);
-    switch (parsed.kind) {
-      case 'derived':
-        return undefined;
-      case 'rejected':
-        if (change.action === 'created') {
-          await store.recordRejection({ key: change.key, bucket: change.bucket, code: 'outside_layout', reason: parsed.reason, eventTime: change.eventTime });
-          this.deps.metrics.addMetric('Rejections', MetricUnit.Count, 1);
-          logger.warn('upload rejected', { key: change.key, reason: parsed.reason });
-        }
-        return undefined;
-      case 'text':
-        logger.warn('product.json delivered to image-ingest; ignored', { key: change.key });
-        return undefined;
-      case 'image': {
-        const ref: SourceRef = { vendor: parsed.vendor, productId: parsed.productId, kind: 'image', name: parsed.name };
-        touched.add(parsed);
-        if (change.action === 'removed') {
-          await this.remove(change, ref);
-          return undefined;
-        }
-        return { change, ref };
-      }
-    }
+  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
+  handleMessage(body: string, batch: IngestBatch<PreparedViews>): Promise<void> {
+    return this.step.handleMessage(body, batch);
   }
 
   private async prepare(change: S3Change): Promise<PreparedViews> {
@@ -158,30 +93,7 @@ export class ImageIngest {
     return views;
   }
 
-  private async tag(claimed: Claimed[], collector: BatchCollector<SourceRow<PreparedViews>, RowOutcome>): Promise<void> {
-    const { store, manifest, metrics } = this.deps;
-    const rows: SourceRow<PreparedViews>[] = claimed.map((c) => ({
-      input: c.views,
-      source: { ref: c.ref, seq: c.change.order, key: c.change.key, fields: { weight: imageWeight(c.views.source, manifest.preprocessing.image!.viewSize) } },
-    }));
-    let results: RowOutcome[];
-    try {
-      results = await collector.submit(rows);
-    } catch (error) {
-      if (!isPermanent(error)) throw error;
-      for (const c of claimed) await this.recordError(c.change, c.ref, error);
-      return;
-    }
-    await Promise.all(
-      rows.map(async (row, i) => {
-        // Async inference: submitted; inference-result writes the source when the result arrives.
-        if (results[i] === undefined) return;
-        if (await writeTagged(store, manifest, row.source, results[i])) metrics.addMetric('ImagesTagged', MetricUnit.Count, 1);
-      }),
-    );
-  }
-
-  private async recordError(change: S3Change, ref: SourceRef, error: PermanentError): Promise<void> {
+  private async recordError({ change, ref }: IngestEvent, error: PermanentError): Promise<void> {
     this.deps.logger.warn('image refused', { key: change.key, code: error.code, error: describeError(error) });
     this.deps.metrics.addMetric('ImageErrors', MetricUnit.Count, 1);
     await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } }, change.key);
