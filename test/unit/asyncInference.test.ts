@@ -11,9 +11,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import sharp from 'sharp';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransientError } from '../../functions/shared/errors.js';
 import { AsyncEndpoint } from '../../functions/shared/asyncInference/asyncEndpoint.js';
 import { InferenceResults, UnattributedResultError } from '../../functions/shared/asyncInference/inferenceResults.js';
@@ -25,10 +24,7 @@ import { ModelEndpoint } from '../../functions/shared/inference/modelEndpoint.js
 import { decodeInferRequest, encodeInferResponse, type Tensor } from '../../functions/shared/inference/triton.js';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import type { PreparedViews } from '../../functions/shared/image/prepareViews.js';
-import { ProductStore } from '../../functions/shared/products/productStore.js';
-import { startTestTable, type TestTable } from './support/dynalite.js';
-import { useTestEnv } from './support/env.js';
-import { mockS3 } from './support/s3Mock.js';
+import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
 const FIXTURES = join(process.cwd(), 'models', 'artifacts', 'fixtures');
@@ -37,15 +33,17 @@ const TEXT_ENDPOINT = 'weft-text-test';
 
 type Handler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
-const s3 = mockS3();
-const sagemaker = mockClient(SageMakerRuntimeClient);
+const h = useIngestHarness({
+  tableName: 'weft-async-test',
+  modelsDir: FIXTURES,
+  env: { TEXT_ENDPOINT_NAME: TEXT_ENDPOINT, IMAGE_ENDPOINT_NAME: 'weft-image-test', WEFT_INFERENCE_MODE: 'async', WEFT_ASYNC_INFERENCE_BUCKET: IO_BUCKET },
+  realtime: false,
+});
+const { s3, sagemaker } = h;
 let asyncCalls: InvokeEndpointAsyncCommandInput[] = [];
-let table: TestTable;
-let restoreEnv: () => void;
 let textIngest: Handler;
 let imageIngest: Handler;
 let inferenceResult: Handler;
-let store: ProductStore;
 let n = 0;
 const fresh = () => `a${++n}`;
 
@@ -91,37 +89,19 @@ const notification = (call: Pick<InvokeEndpointAsyncCommandInput, 'EndpointName'
 const failed = (call: InvokeEndpointAsyncCommandInput, reason: string) =>
   notification(call, { invocationStatus: 'Failed', failureReason: reason, responseParameters: { contentType: 'text/plain; charset=utf-8' } });
 
-const sources = async (productId: string) => Object.fromEntries((await store.readPartition('acme', productId)).filter((i) => i.sk.startsWith('SRC#')).map((i) => [i.sk, i as Record<string, any>]));
+const sources = async (productId: string) => Object.fromEntries((await h.store.readPartition('acme', productId)).filter((i) => i.sk.startsWith('SRC#')).map((i) => [i.sk, i as Record<string, any>]));
 
 const uploadProduct = async (productId: string, document: Record<string, unknown>, sequencer = '0055AED6DCD90281E5') => {
   s3.objects.set(`acme/${productId}/product.json`, new TextEncoder().encode(JSON.stringify(document)));
   return textIngest(sqsEvent(sqsRecord(s3Notification([{ key: `acme/${productId}/product.json`, sequencer }]))));
 };
 
-const results = () => new InferenceResults({ s3: new S3Client({ region: 'us-east-1' }), sagemaker: new SageMakerRuntimeClient({ region: 'us-east-1' }), bucket: IO_BUCKET, store, ...quiet });
+const results = () => new InferenceResults({ s3: new S3Client({ region: 'us-east-1' }), sagemaker: new SageMakerRuntimeClient({ region: 'us-east-1' }), bucket: IO_BUCKET, store: h.store, ...quiet });
 
 beforeAll(async () => {
-  table = await startTestTable('weft-async-test');
-  restoreEnv = useTestEnv({
-    TABLE_NAME: table.tableName,
-    WEFT_MODELS_DIR: FIXTURES,
-    AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
-    TEXT_ENDPOINT_NAME: TEXT_ENDPOINT,
-    IMAGE_ENDPOINT_NAME: 'weft-image-test',
-    WEFT_INFERENCE_MODE: 'async',
-    WEFT_ASYNC_INFERENCE_BUCKET: IO_BUCKET,
-  });
   ({ handler: textIngest } = await import('../../functions/text-ingest/handler.js'));
   ({ handler: imageIngest } = await import('../../functions/image-ingest/handler.js'));
   ({ handler: inferenceResult } = await import('../../functions/inference-result/handler.js'));
-  store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
-});
-
-afterAll(async () => {
-  restoreEnv();
-  s3.mock.restore();
-  sagemaker.restore();
-  await table.stop();
 });
 
 beforeEach(() => {
@@ -233,7 +213,7 @@ describe('async mode end to end (text-ingest → SageMaker notification → infe
     expect(src['SRC#text']).toMatchObject({ status: 'tagged', modelVersion: `weft-text@${models.text!.version}`, text: 'Red cotton tee\nSoft red shirt\nAcme', vendorColor: { raw: 'Red', normalized: 'red' } });
     expect(src['SRC#text']!.predictions.color.red).toBeCloseTo(0.9);
     expect(src['SRC#rules']).toMatchObject({ status: 'tagged' });
-    const view = await store.getProduct('acme', id);
+    const view = await h.store.getProduct('acme', id);
     expect(view?.text).toMatchObject({ status: 'tagged' });
     expect(view?.attributes.color?.value).toBe('red');
 
@@ -314,7 +294,7 @@ describe('async mode end to end (text-ingest → SageMaker notification → infe
     expect(src['SRC#text']!.error.message).toContain(TEXT_ENDPOINT);
     // The vendor color needs no model: it still counts.
     expect(src['SRC#rules']).toMatchObject({ status: 'tagged' });
-    expect((await store.getProduct('acme', id))?.text).toMatchObject({ status: 'error' });
+    expect((await h.store.getProduct('acme', id))?.text).toMatchObject({ status: 'error' });
   });
 
   it('an unknown inference is a clear error and its message is retried (then dead-lettered), neighbours unaffected', async () => {

@@ -1,25 +1,14 @@
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import sharp from 'sharp';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../functions/shared/awsClients.js';
-import { ProductStore } from '../../functions/shared/products/productStore.js';
-import { loadModelSet } from '../../functions/shared/ingest/config.js';
-import { startTestTable, type TestTable } from './support/dynalite.js';
-import { useTestEnv } from './support/env.js';
-import { fakeInvoke } from './support/fakeEndpoint.js';
-import { writeModelsDir } from './support/models.js';
-import { mockS3 } from './support/s3Mock.js';
+import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
-let table: TestTable;
-let restoreEnv: () => void;
+const h = useIngestHarness({ tableName: 'weft-image-test', env: { WEFT_MAX_OBJECT_BYTES: '200000' } });
+const { s3, sagemaker, calls } = h;
 let handler: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
-let store: ProductStore;
-const s3 = mockS3();
-const sagemaker = mockClient(SageMakerRuntimeClient);
-let calls: { endpoint: string; rows: number }[] = [];
 let n = 0;
 
 const solid = (r: number, g: number, b: number, format: 'png' | 'jpeg', width = 60, height = 40) =>
@@ -29,25 +18,7 @@ const upload = (key: string, bytes: Uint8Array) => s3.objects.set(key, bytes);
 const fresh = () => `p${++n}`;
 
 beforeAll(async () => {
-  table = await startTestTable('weft-image-test');
-  const modelsDir = writeModelsDir();
-  restoreEnv = useTestEnv({ TABLE_NAME: table.tableName, WEFT_MODELS_DIR: modelsDir, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, WEFT_MAX_OBJECT_BYTES: '200000' });
   ({ handler } = await import('../../functions/image-ingest/handler.js'));
-  const models = loadModelSet(modelsDir);
-  store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
-});
-
-afterAll(async () => {
-  restoreEnv();
-  s3.mock.restore();
-  sagemaker.restore();
-  await table.stop();
-});
-
-beforeEach(() => {
-  calls = [];
-  sagemaker.reset();
-  sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
 });
 
 describe('image-ingest handler', () => {
@@ -74,7 +45,7 @@ describe('image-ingest handler', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(calls).toEqual([{ endpoint: 'weft-image', rows: 2 }]);
 
-    const redView = await store.getProduct('acme', red);
+    const redView = await h.store.getProduct('acme', red);
     expect(redView?.images).toEqual([
       {
         key: `acme/${red}/images/front.png`,
@@ -88,15 +59,15 @@ describe('image-ingest handler', () => {
     expect(await sharp(center!).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
 
     // The URL-encoded key (`+` = space, `%2B` = plus) is decoded before use.
-    const blueView = await store.getProduct('acme', blue);
+    const blueView = await h.store.getProduct('acme', blue);
     expect(blueView?.images[0]?.key).toBe(`acme/${blue}/images/blue shirt+1.jpg`);
     expect(blueView?.attributes.color?.value).toBe('blue');
 
-    expect((await store.getProduct('acme', corrupt))?.images[0]).toMatchObject({ status: 'error', errorCode: 'not_an_image' });
-    expect((await store.getProduct('acme', zero))?.images[0]).toMatchObject({ status: 'error', errorCode: 'empty_object' });
-    expect((await store.getProduct('acme', text))?.images[0]).toMatchObject({ status: 'error', errorCode: 'too_large' });
+    expect((await h.store.getProduct('acme', corrupt))?.images[0]).toMatchObject({ status: 'error', errorCode: 'not_an_image' });
+    expect((await h.store.getProduct('acme', zero))?.images[0]).toMatchObject({ status: 'error', errorCode: 'empty_object' });
+    expect((await h.store.getProduct('acme', text))?.images[0]).toMatchObject({ status: 'error', errorCode: 'too_large' });
 
-    const rejections = await store.listRejections();
+    const rejections = await h.store.listRejections();
     expect(rejections.items).toContainEqual(expect.objectContaining({ key: 'stray-upload.jpg', code: 'outside_layout' }));
     expect(rejections.items.map((r) => r.key)).not.toContain(`derived/acme/${red}/images/front.png/center`);
   });
@@ -106,11 +77,11 @@ describe('image-ingest handler', () => {
     upload(`acme/${id}/images/a.png`, await solid(220, 20, 20, 'png'));
     const event = sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/images/a.png`, sequencer: '0A' }])));
     await handler(event);
-    const first = await store.getProductItem('acme', id);
+    const first = await h.store.getProductItem('acme', id);
     const again = await handler(event);
     expect(again.batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(1);
-    const second = await store.getProductItem('acme', id);
+    const second = await h.store.getProductItem('acme', id);
     expect(second?.version).toBe(first?.version);
     expect(Object.keys(second?.attributes.color?.sources ?? {})).toEqual(['image:a.png']);
   });
@@ -124,7 +95,7 @@ describe('image-ingest handler', () => {
     upload(`acme/${id}/images/big.png`, await solid(220, 20, 20, 'png', 64, 64));
     upload(`acme/${id}/images/thumb.png`, await solid(20, 20, 220, 'png', 8, 8));
     await handler(sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/images/big.png` }])), sqsRecord(s3Notification([{ key: `acme/${id}/images/thumb.png` }]))));
-    const color = (await store.getProduct('acme', id))?.attributes.color;
+    const color = (await h.store.getProduct('acme', id))?.attributes.color;
     expect(color?.value).toBe('red');
     expect(color?.sources['image:big.png']!.weight).toBeGreaterThan(color?.sources['image:thumb.png']!.weight ?? 1);
   });
@@ -152,14 +123,14 @@ describe('image-ingest handler', () => {
       expect(count('PutItemCommand PRODUCT')).toBe(1);
       commands.length = 0;
       // Redelivered: the state read finds every event done; no model call, no source write.
-      calls = [];
+      calls.length = 0;
       expect((await handler(sqsEvent(...records))).batchItemFailures).toEqual([]);
       expect(calls).toEqual([]);
       expect(commands.filter((c) => c.startsWith('UpdateItemCommand SRC') || c.startsWith('PutItemCommand'))).toEqual([]);
     } finally {
       client.middlewareStack.remove('countCommands');
     }
-    expect((await store.getProduct('acme', id))?.images.map((i) => i.status)).toEqual(['tagged', 'tagged', 'tagged']);
+    expect((await h.store.getProduct('acme', id))?.images.map((i) => i.status)).toEqual(['tagged', 'tagged', 'tagged']);
   });
 
   it('averages several images of one product', async () => {
@@ -168,7 +139,7 @@ describe('image-ingest handler', () => {
     upload(`acme/${id}/images/2.png`, await solid(220, 20, 20, 'png'));
     upload(`acme/${id}/images/3.png`, await solid(20, 20, 220, 'png'));
     await handler(sqsEvent(...['1', '2', '3'].map((name) => sqsRecord(s3Notification([{ key: `acme/${id}/images/${name}.png` }])))));
-    const view = await store.getProduct('acme', id);
+    const view = await h.store.getProduct('acme', id);
     expect(view?.attributes.color?.value).toBe('red');
     expect(Object.keys(view?.attributes.color?.sources ?? {}).sort()).toEqual(['image:1.png', 'image:2.png', 'image:3.png']);
   });
@@ -184,13 +155,13 @@ describe('image-ingest handler', () => {
     const malformed = sqsRecord('this is not an S3 notification');
     const response = await handler(sqsEvent(goodRecord, badRecord, malformed));
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([goodRecord.messageId, malformed.messageId].sort());
-    expect((await store.getProduct('acme', good))?.images[0]?.status).toBe('pending');
-    expect((await store.getProduct('acme', bad))?.images[0]?.status).toBe('error');
+    expect((await h.store.getProduct('acme', good))?.images[0]?.status).toBe('pending');
+    expect((await h.store.getProduct('acme', bad))?.images[0]?.status).toBe('error');
 
     sagemaker.reset();
-    sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
+    h.answerRealtime();
     expect((await handler(sqsEvent(goodRecord))).batchItemFailures).toEqual([]);
-    expect((await store.getProduct('acme', good))?.attributes.color?.value).toBe('green');
+    expect((await h.store.getProduct('acme', good))?.attributes.color?.value).toBe('green');
   });
 
   it('removes a deleted image and ignores a late older create', async () => {
@@ -203,14 +174,14 @@ describe('image-ingest handler', () => {
 
     s3.objects.delete(key);
     await handler(sqsEvent(sqsRecord(s3Notification([{ key, action: 'removed', sequencer: '20' }]))));
-    let view = await store.getProduct('acme', id);
+    let view = await h.store.getProduct('acme', id);
     expect(view?.images.map((i) => i.key)).toEqual([`acme/${id}/images/b.png`]);
     expect(view?.attributes.color?.value).toBe('blue');
     expect(s3.objects.has(`derived/${key}/center`)).toBe(false);
 
     upload(key, await solid(220, 20, 20, 'png'));
     await handler(sqsEvent(sqsRecord(s3Notification([{ key, sequencer: '18' }]))));
-    view = await store.getProduct('acme', id);
+    view = await h.store.getProduct('acme', id);
     expect(view?.images.map((i) => i.key)).toEqual([`acme/${id}/images/b.png`]);
   });
 });

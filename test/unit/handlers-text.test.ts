@@ -1,51 +1,22 @@
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ProductStore } from '../../functions/shared/products/productStore.js';
-import { loadModelSet } from '../../functions/shared/ingest/config.js';
-import { startTestTable, type TestTable } from './support/dynalite.js';
-import { useTestEnv } from './support/env.js';
-import { fakeInvoke } from './support/fakeEndpoint.js';
-import { writeModelsDir } from './support/models.js';
-import { mockS3 } from './support/s3Mock.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
-let table: TestTable;
-let restoreEnv: () => void;
+const h = useIngestHarness({ tableName: 'weft-text-test' });
+const { s3, calls } = h;
 let handler: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
-let store: ProductStore;
-const s3 = mockS3();
-const sagemaker = mockClient(SageMakerRuntimeClient);
-let calls: { endpoint: string; rows: number }[] = [];
 let n = 0;
 
 const fresh = () => `t${++n}`;
 const put = (key: string, content: string | Uint8Array) => s3.objects.set(key, typeof content === 'string' ? new TextEncoder().encode(content) : content);
 const created = (key: string, sequencer?: string) => sqsRecord(s3Notification([{ key, ...(sequencer ? { sequencer } : {}) }]));
-const textItem = async (id: string) => (await store.readPartition('acme', id)).find((item) => item.sk === 'SRC#text') as Record<string, any> | undefined;
+const textItem = async (id: string) => (await h.store.readPartition('acme', id)).find((item) => item.sk === 'SRC#text') as Record<string, any> | undefined;
 
 beforeAll(async () => {
-  table = await startTestTable('weft-text-test');
-  const modelsDir = writeModelsDir();
-  restoreEnv = useTestEnv({ TABLE_NAME: table.tableName, WEFT_MODELS_DIR: modelsDir, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint });
   ({ handler } = await import('../../functions/text-ingest/handler.js'));
-  const models = loadModelSet(modelsDir);
-  store = new ProductStore({ client: table.client, tableName: table.tableName, catalog: models.catalog, ensemble: models.ensemble });
-});
-
-afterAll(async () => {
-  restoreEnv();
-  s3.mock.restore();
-  sagemaker.restore();
-  await table.stop();
-});
-
-beforeEach(() => {
-  calls = [];
-  sagemaker.reset();
-  sagemaker.on(InvokeEndpointCommand).callsFake(fakeInvoke(calls));
 });
 
 describe('text-ingest handler', () => {
@@ -63,7 +34,7 @@ describe('text-ingest handler', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(calls).toEqual([{ endpoint: 'weft-text', rows: 3 }]);
 
-    const view = await store.getProduct('acme', tee);
+    const view = await h.store.getProduct('acme', tee);
     expect(view?.text).toEqual({ status: 'tagged', key: `acme/${tee}/product.json` });
     expect(view?.vendorColor).toEqual({ raw: 'Oxblood', normalized: 'red' });
     expect(view?.attributes.color?.sources).toMatchObject({ text: { value: 'red' }, rules: { value: 'red', confidence: 1 } });
@@ -73,15 +44,15 @@ describe('text-ingest handler', () => {
     expect(JSON.parse(stored?.document)).toMatchObject({ sku: 'A-1', color: 'Oxblood' });
 
     // Navy normalizes to blue; a long description is capped, not refused.
-    const navyView = await store.getProduct('acme', navy);
+    const navyView = await h.store.getProduct('acme', navy);
     expect(navyView?.vendorColor).toEqual({ raw: 'Navy', normalized: 'blue' });
     expect(navyView?.attributes.color?.sources.rules).toMatchObject({ value: 'blue' });
     expect(((await textItem(navy))?.text as string).length).toBeLessThanOrEqual(4_000);
 
-    expect((await store.getProduct('acme', broken))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_json' });
-    expect((await store.getProduct('acme', untitled))?.text).toMatchObject({ status: 'error', errorCode: 'missing_title' });
-    expect((await store.getProduct('acme', array))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_product' });
-    expect((await store.getProduct('acme', latin1))?.text.status).toBe('tagged');
+    expect((await h.store.getProduct('acme', broken))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_json' });
+    expect((await h.store.getProduct('acme', untitled))?.text).toMatchObject({ status: 'error', errorCode: 'missing_title' });
+    expect((await h.store.getProduct('acme', array))?.text).toMatchObject({ status: 'error', errorCode: 'invalid_product' });
+    expect((await h.store.getProduct('acme', latin1))?.text.status).toBe('tagged');
     expect((await textItem(latin1))?.text).toBe('Caf\uFFFD blue tee');
   });
 
@@ -90,7 +61,7 @@ describe('text-ingest handler', () => {
     put(`acme/${id}/product.json`, '{"title": "Tee", "": "empty key", "weight": 1e400, "variants": [{"size": "M", "stock": null}], "brand": 42}');
     const response = await handler(sqsEvent(created(`acme/${id}/product.json`)));
     expect(response.batchItemFailures).toEqual([]);
-    expect((await store.getProduct('acme', id))?.text.status).toBe('tagged');
+    expect((await h.store.getProduct('acme', id))?.text.status).toBe('tagged');
     const stored = await textItem(id);
     expect(JSON.parse(stored?.document)).toMatchObject({ '': 'empty key', variants: [{ size: 'M', stock: null }] });
     expect(stored?.text).toBe('Tee\n42');
@@ -100,13 +71,13 @@ describe('text-ingest handler', () => {
     const id = fresh();
     put(`acme/${id}/product.json`, JSON.stringify({ title: 'Green tee', color: 'emerald' }));
     await handler(sqsEvent(created(`acme/${id}/product.json`, '10')));
-    expect((await store.getProduct('acme', id))?.attributes.color?.sources.rules).toMatchObject({ value: 'green' });
+    expect((await h.store.getProduct('acme', id))?.attributes.color?.sources.rules).toMatchObject({ value: 'green' });
 
     await handler(sqsEvent(sqsRecord(s3Notification([{ key: `acme/${id}/product.json`, action: 'removed', sequencer: '20' }]))));
-    expect(await store.getProduct('acme', id)).toBeUndefined();
+    expect(await h.store.getProduct('acme', id)).toBeUndefined();
 
     await handler(sqsEvent(created(`acme/${id}/product.json`, '15')));
-    expect(await store.getProduct('acme', id)).toBeUndefined();
+    expect(await h.store.getProduct('acme', id)).toBeUndefined();
     expect(calls).toHaveLength(1);
   });
 
@@ -116,7 +87,7 @@ describe('text-ingest handler', () => {
     await handler(sqsEvent(created(`acme/${id}/product.json`, '01')));
     put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee' }));
     await handler(sqsEvent(created(`acme/${id}/product.json`, '02')));
-    const view = await store.getProduct('acme', id);
+    const view = await h.store.getProduct('acme', id);
     expect(view?.vendorColor).toBeUndefined();
     expect(view?.attributes.color?.sources.rules).toBeUndefined();
   });
