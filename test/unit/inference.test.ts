@@ -16,6 +16,7 @@ import {
   encodeInferResponse,
   type Tensor,
 } from '../../functions/shared/inference/triton.js';
+import { wordPieceTokenizerJson } from './support/models.js';
 
 const S = 8;
 const sagemaker = mockClient(SageMakerRuntimeClient);
@@ -180,24 +181,8 @@ describe('endpoint error classification', () => {
   });
 });
 
-// A small WordPiece tokenizer in the tokenizer.json format, as a model artifact ships it.
-const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'blue', 'denim', 'jacket', 'red', 'shirt', '##s', 'with', 'pockets'];
-const tokenizerJson = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-  pre_tokenizer: { type: 'BertPreTokenizer' },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
-  },
-  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
-};
+// The vocabulary of the text model tests' tokenizer.
+const tokenizerJson = wordPieceTokenizerJson(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'blue', 'denim', 'jacket', 'red', 'shirt', '##s', 'with', 'pockets']);
 
 const textManifest = (dir: string, maxLength: number, withTypeIds: boolean): LoadedManifest => ({
   ...parseManifest(

@@ -36,9 +36,8 @@ const manifest = (modality: 'image' | 'text') => ({
   triton: { repository: 'triton', modelName: `weft-${modality}`, maxBatchSize: 8 },
 });
 
-// A small WordPiece tokenizer in the tokenizer.json format, as a text model artifact ships it.
-export const TEST_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'red', 'blue', 'green', 'black', 'white', 'shirt', 'tee', 'dress', 'trousers', 'cotton'];
-const tokenizerJson = {
+/** A small WordPiece tokenizer over `vocab` in the tokenizer.json format, as a text model artifact ships it. */
+export const wordPieceTokenizerJson = (vocab: readonly string[]) => ({
   version: '1.0',
   truncation: null,
   padding: null,
@@ -52,8 +51,10 @@ const tokenizerJson = {
     special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
   },
   decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(TEST_VOCAB.map((t, i) => [t, i])) },
-};
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+});
+
+export const TEST_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'red', 'blue', 'green', 'black', 'white', 'shirt', 'tee', 'dress', 'trousers', 'cotton'];
 
 export const writeModelsDir = (ensemble?: unknown): string => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-models-'));
@@ -62,7 +63,7 @@ export const writeModelsDir = (ensemble?: unknown): string => {
     writeFileSync(join(dir, modality, 'manifest.json'), JSON.stringify(manifest(modality)));
   }
   mkdirSync(join(dir, 'text', 'tokenizer'));
-  writeFileSync(join(dir, 'text', 'tokenizer', 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  writeFileSync(join(dir, 'text', 'tokenizer', 'tokenizer.json'), JSON.stringify(wordPieceTokenizerJson(TEST_VOCAB)));
   writeFileSync(
     join(dir, 'ensemble.json'),
     JSON.stringify(
