@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { close, listen, urlOf } from './listen.js';
+import { readBody } from './readBody.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | object | void | undefined>;
 
@@ -15,23 +16,6 @@ export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Pr
 export type LocalRoute = (method: string, path: string, query: URLSearchParams, body: Buffer) => Promise<{ status: number; body: unknown } | undefined>;
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
-
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
-        reject(Object.assign(new Error('Request Entity Too Large'), { status: 413 }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 
 const isText = (contentType: string | undefined): boolean =>
   !contentType || /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript))|\+json|\+xml/i.test(contentType);
@@ -183,7 +167,7 @@ export interface ApiServerOptions {
 export const createApiServer = ({ handler, routes, localRoutes = [], log = console.error }: ApiServerOptions): Server =>
   createServer((req, res) => {
     void (async () => {
-      const body = await readBody(req);
+      const body = await readBody(req, MAX_BODY_BYTES, () => Object.assign(new Error('Request Entity Too Large'), { status: 413 }));
       const url = new URL(req.url ?? '/', 'http://localhost');
       for (const local of localRoutes) {
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);

@@ -19,6 +19,7 @@ import type { ModelOptions, OnnxModel } from './OnnxModel.js';
 import { InvalidInferenceRequest } from './validateInputs.js';
 import { loadModels } from './modelRepository.js';
 import { close, listen, urlOf } from '../listen.js';
+import { readBody } from '../readBody.js';
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const ACCOUNT_ID = '000000000000';
@@ -32,22 +33,7 @@ class HttpError extends Error {
   }
 }
 
-const readBody = (req: IncomingMessage): Promise<Uint8Array> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+const readRequest = (req: IncomingMessage): Promise<Uint8Array> => readBody(req, MAX_BODY_BYTES, () => new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`));
 
 const sendJson = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify(value);
@@ -121,7 +107,7 @@ const route = async (models: Map<string, OnnxModel>, req: IncomingMessage, res: 
     return sendJson(res, 200, { model_stats: [{ name, version: model.manifest.version, inference_count: inferenceCount, execution_count: executionCount }] });
   }
   if (method === 'POST' && action === '/infer') {
-    const body = await readBody(req);
+    const body = await readRequest(req);
     try {
       const reply = await infer(model, req, body);
       const headers: Record<string, string | number> = { 'content-length': reply.body.length };
@@ -148,7 +134,7 @@ const invokeEndpoint = async (models: Map<string, OnnxModel>, name: string, req:
   if (!model) {
     return sendJson(res, 400, { message: `Endpoint ${name} of account ${ACCOUNT_ID} not found.` }, { 'x-amzn-errortype': 'ValidationError' });
   }
-  const body = await readBody(req);
+  const body = await readRequest(req);
   try {
     const reply = await infer(model, req, body);
     res.writeHead(200, {
