@@ -34,10 +34,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "artifacts" / "fixtures"
 
 TINY_IMAGE = ImageModelConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], dense=[16], dropout=0.0)
 TINY_TEXT_ENCODER = {
-    "hidden_size": 16,
+    "hidden_size": 8,
     "num_hidden_layers": 1,
     "num_attention_heads": 2,
-    "intermediate_size": 32,
+    "intermediate_size": 16,
     "max_position_embeddings": TEXT_MAX_LENGTH,
 }
 
