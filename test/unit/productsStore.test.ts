@@ -1,7 +1,10 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EnsembleConfigSchema } from '../../functions/shared/manifest.js';
 import { taskCatalog } from '../../functions/shared/products/ensemble.js';
-import { normalizeSequencer } from '../../functions/shared/products/keys.js';
+import { normalizeSequencer, productPk, sourceSk } from '../../functions/shared/products/keys.js';
 import { ProductStore, decodeCursor, InvalidCursorError } from '../../functions/shared/products/productStore.js';
 import { startTestTable, type TestTable } from './support/dynalite.js';
 
@@ -314,5 +317,32 @@ describe('rejections and paging', () => {
     const second = await store.findByAttribute('pattern', 'solid', { vendor: 'pager', limit: 2, cursor: first.nextCursor });
     expect([...first.items, ...second.items].map((i) => i.productId).sort()).toEqual(['q0', 'q1', 'q2']);
     expect(() => decodeCursor('%%%')).toThrow(InvalidCursorError);
+  });
+});
+
+describe('batched source-state reads', () => {
+  const mocked = () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }));
+    return { mock: mockClient(client), store: new ProductStore({ client, tableName: 'weft-mocked', catalog, ensemble }) };
+  };
+  const ref = (productId: string) => ({ vendor: 'acme', productId, kind: 'text' as const });
+
+  it('retries unprocessed keys and answers from every response', async () => {
+    const { mock, store: mockedStore } = mocked();
+    const [k1, k2] = [{ pk: productPk('acme', 'a'), sk: sourceSk({ kind: 'text' }) }, { pk: productPk('acme', 'b'), sk: sourceSk({ kind: 'text' }) }];
+    mock
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { 'weft-mocked': [{ ...k1, seq: seq('05'), status: 'tagged' }] }, UnprocessedKeys: { 'weft-mocked': { Keys: [k2] } } })
+      .resolvesOnce({ Responses: { 'weft-mocked': [{ ...k2, seq: seq('01'), status: 'tagged' }] } });
+    expect(await mockedStore.sourceStates([{ ref: ref('a'), seq: seq('05') }, { ref: ref('b'), seq: seq('02') }])).toEqual([false, true]);
+    expect(mock.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(mock.commandCalls(BatchGetCommand)[1]!.args[0].input.RequestItems?.['weft-mocked']).toMatchObject({ Keys: [k2], ConsistentRead: true });
+  });
+
+  it('fails as transient when keys stay unprocessed', async () => {
+    const { mock, store: mockedStore } = mocked();
+    mock.on(BatchGetCommand).callsFake(async (input) => ({ Responses: {}, UnprocessedKeys: { 'weft-mocked': { Keys: input.RequestItems['weft-mocked'].Keys } } }));
+    await expect(mockedStore.sourceStates([{ ref: ref('a'), seq: seq('01') }])).rejects.toMatchObject({ code: 'source_states_unprocessed' });
+    expect(mock.commandCalls(BatchGetCommand)).toHaveLength(6);
   });
 });

@@ -217,28 +217,14 @@ export class ProductStore {
       keys.set(`${key.pk}\u0000${key.sk}`, key);
     }
     const found = new Map<string, { seq?: string; status?: string }>();
-    const all = [...keys.values()];
-    for (let start = 0; start < all.length; start += 100) {
-      let pending: Record<string, unknown>[] = all.slice(start, start + 100);
-      for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt > 5) throw new TransientError('source_states_unprocessed', `${pending.length} source states stayed unprocessed`);
-        if (attempt > 0) await delay(25 * 2 ** attempt);
-        const result = await this.client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ProjectionExpression: '#pk, #sk, #seq, #status',
-                ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#seq': 'seq', '#status': 'status' },
-              },
-            },
-          }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.pk}\u0000${item.sk}`, { seq: item.seq, status: item.status });
-        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    }
+    const items = await this.batchGet(
+      [...keys.values()],
+      { ConsistentRead: true, ProjectionExpression: '#pk, #sk, #seq, #status', ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#seq': 'seq', '#status': 'status' } },
+      (unprocessed) => {
+        throw new TransientError('source_states_unprocessed', `${unprocessed} source states stayed unprocessed`);
+      },
+    );
+    for (const item of items) found.set(`${item.pk}\u0000${item.sk}`, { seq: item.seq, status: item.status });
     return events.map(({ ref, seq }) => {
       const key = this.sourceKey(ref);
       const current = found.get(`${key.pk}\u0000${key.sk}`);
@@ -442,30 +428,40 @@ export class ProductStore {
   private async currentAttributes(items: readonly AttributeIndexItem[], task: string): Promise<Map<string, { value: string | null; confidence: number }>> {
     const found = new Map<string, { value: string | null; confidence: number }>();
     const keys = [...new Set(items.map((item) => productPk(item.vendor, item.productId)))].map((pk) => ({ pk, sk: PRODUCT_SK }));
-    for (let start = 0; start < keys.length; start += 100) {
-      let pending: Record<string, unknown>[] = keys.slice(start, start + 100);
-      for (let attempt = 0; pending.length > 0 && attempt <= 5; attempt += 1) {
-        if (attempt > 0) await delay(25 * 2 ** attempt);
-        const result = await this.client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: pending,
-                ProjectionExpression: '#pk, #attributes.#task',
-                ExpressionAttributeNames: { '#pk': 'pk', '#attributes': 'attributes', '#task': task },
-              },
-            },
-          }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          const attribute = (item.attributes as Attributes | undefined)?.[task];
-          if (attribute) found.set(String(item.pk), { value: attribute.value, confidence: attribute.confidence });
-        }
-        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-      // Keys still unprocessed after the retries keep the index item's own confidence.
+    // Keys still unprocessed after the retries keep the index item's own confidence.
+    const rows = await this.batchGet(keys, { ProjectionExpression: '#pk, #attributes.#task', ExpressionAttributeNames: { '#pk': 'pk', '#attributes': 'attributes', '#task': task } });
+    for (const row of rows) {
+      const attribute = (row.attributes as Attributes | undefined)?.[task];
+      if (attribute) found.set(String(row.pk), { value: attribute.value, confidence: attribute.confidence });
     }
     return found;
+  }
+
+  /**
+   * BatchGetItem over any number of keys, 100 per request, retrying unprocessed keys with backoff.
+   * Keys of a request still unprocessed after five retries are handed to `onExhausted` (which may
+   * throw) and otherwise left out.
+   */
+  private async batchGet(
+    keys: readonly Record<string, unknown>[],
+    read: { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string>; ConsistentRead?: boolean },
+    onExhausted?: (unprocessed: number) => void,
+  ): Promise<Record<string, any>[]> {
+    const items: Record<string, any>[] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Record<string, unknown>[] = keys.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt > 5) {
+          onExhausted?.(pending.length);
+          break;
+        }
+        if (attempt > 0) await delay(25 * 2 ** attempt);
+        const result = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ...read } } }));
+        items.push(...(result.Responses?.[this.tableName] ?? []));
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return items;
   }
 
   /** An upload whose key fits no product. Keyed by the object key, so redelivery overwrites. */
