@@ -11,30 +11,20 @@
  * A PermanentError is recorded on the image and acknowledged; anything else propagates so the
  * message is retried and eventually dead-lettered.
  */
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeError, type PermanentError } from '../shared/errors.js';
 import { derivedViewKey } from '../shared/layout.js';
-import type { LoadedManifest } from '../shared/manifest.js';
 import { prepareViews, viewToPng, type PreparedViews } from '../shared/image/prepareViews.js';
 import type { SourceRef } from '../shared/products/keys.js';
-import type { ProductStore } from '../shared/products/productStore.js';
-import type { PipelineConfig } from '../shared/ingest/config.js';
 import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import type { IngestBatch } from '../shared/ingest/ingestBatch.js';
-import { IngestStep, type IngestEvent } from '../shared/ingest/ingestStep.js';
+import { IngestStep, type IngestDeps, type IngestEvent } from '../shared/ingest/ingestStep.js';
 
 export const VIEW_NAMES = ['downsampled', 'center'] as const;
 
-export interface ImageIngestDeps {
-  config: PipelineConfig;
-  manifest: LoadedManifest;
-  s3: S3Client;
-  store: ProductStore;
-  logger: Logger;
-  metrics: Metrics;
+export interface ImageIngestDeps extends IngestDeps {
   /** Runs `fn` under the per-invocation decode concurrency limit. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }

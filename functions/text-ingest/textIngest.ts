@@ -9,30 +9,19 @@
  * removed product.json → tombstone text and rules sources → merge
  * Invalid JSON or a missing title is recorded on the product as the text source's error.
  */
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeError, type PermanentError } from '../shared/errors.js';
-import type { LoadedManifest } from '../shared/manifest.js';
 import type { SourceRef } from '../shared/products/keys.js';
-import type { ProductStore } from '../shared/products/productStore.js';
-import type { PipelineConfig } from '../shared/ingest/config.js';
 import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import type { IngestBatch } from '../shared/ingest/ingestBatch.js';
-import { IngestStep, type IngestEvent, type ModelRow } from '../shared/ingest/ingestStep.js';
+import { IngestStep, type IngestDeps, type IngestEvent, type ModelRow } from '../shared/ingest/ingestStep.js';
 import { buildModelText, parseProductDocument, storableDocument, vendorColorEvidence, type ProductDocument } from './productDocument.js';
 
 /** product.json is metadata; anything bigger than this is not a product description. */
 export const MAX_PRODUCT_JSON_BYTES = 1_048_576;
 
-export interface TextIngestDeps {
-  config: PipelineConfig;
-  manifest: LoadedManifest;
-  s3: S3Client;
-  store: ProductStore;
-  logger: Logger;
-  metrics: Metrics;
+export interface TextIngestDeps extends IngestDeps {
   /** Optional per-vendor boilerplate removal applied to the model text. */
   stripBoilerplate?: (vendor: string, productId: string, text: string) => Promise<string>;
 }

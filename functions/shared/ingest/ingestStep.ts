@@ -10,6 +10,7 @@
  * message is retried and eventually dead-lettered; whatever the message did not join of the
  * batch it leaves, so the other messages never wait for it.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { isPermanent, type PermanentError } from '../errors.js';
@@ -19,6 +20,7 @@ import { writeTagged, type PendingSource } from '../asyncInference/pendingSource
 import type { RowOutcome, SourceRow } from '../asyncInference/inferenceMode.js';
 import type { SourceRef } from '../products/keys.js';
 import type { ProductStore } from '../products/productStore.js';
+import type { PipelineConfig } from './config.js';
 import { parseS3Notification, type S3Change } from './s3Events.js';
 import { ProductSet } from './sqsBatch.js';
 import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from './ingestBatch.js';
@@ -61,6 +63,12 @@ export interface IngestStepDeps {
   store: ProductStore;
   logger: Logger;
   metrics: Metrics;
+}
+
+/** What the modality parts of an ingest function need as well: configuration and S3. */
+export interface IngestDeps extends IngestStepDeps {
+  config: PipelineConfig;
+  s3: S3Client;
 }
 
 export class IngestStep<K extends SourceKind, P, I> {
