@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +194,16 @@ def train_text(
     val_batches = list(eval_loader(val_set, names, 64))
     extra = {**checkpoint_extra(model), "labels": {t.name: list(t.labels) for t in tasks}, "settings": settings.to_dict()}
     trainer = Trainer(model, loader, val_batches, settings.train, out / "checkpoints", extra=extra)
+    started = time.monotonic()
+    resumed = resume and (out / "checkpoints" / "last.pt").exists()
     result = trainer.fit(resume=resume)
-    log.info("text model: best validation score %.4f at epoch %d", result.best_score, result.best_epoch)
+    seconds = time.monotonic() - started
+    log.info("text model: best validation score %.4f at epoch %d (%.0fs)", result.best_score, result.best_epoch, seconds)
+    history = out / "history.json"
+    if not history.exists() or result.history[-1]["epoch"] > json.loads(history.read_text())["history"][-1]["epoch"]:
+        history.write_text(json.dumps({"best_score": result.best_score, "best_epoch": result.best_epoch,
+                                       "seconds": round(seconds, 1), "resumed": resumed,
+                                       "history": result.history}, indent=2) + "\n", encoding="utf-8")
     return result
 
 
