@@ -64,3 +64,12 @@ def test_report_is_written_with_honest_target_checks(tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png.name})" in readme
     assert json.loads((tmp_path / "results.json").read_text())["version"] == "test"
+
+
+def test_timings_count_a_reused_catalog_with_its_build_time() -> None:
+    from weft_models.evaluation.run import timing_rows
+
+    rows = timing_rows({"data": 7.0, "data: reused catalog, measured when it was built": 990.0, "image": 800.0, "text": 260.0,
+                        "total before evaluate": 1067.0, "evaluate": 150.0})
+    assert rows["from scratch: sum of the stages above"] == 2200.0
+    assert "data" not in rows and rows["evaluate (last completed run)"] == 150.0
