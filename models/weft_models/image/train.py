@@ -47,7 +47,7 @@ class ImageTrainSettings:
 
     model: ImageModelConfig = field(default_factory=demo_model_config)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=6, lr=3e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0, threads=1)
+        default_factory=lambda: TrainConfig(epochs=9, lr=3e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0, threads=1)
     )
     batch_size: int = 64
     sampling: Sampling = "proportional"
