@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import from_dict
+
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
@@ -55,11 +57,7 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown pipeline config keys {sorted(unknown)}; known: {sorted(names)}")
-        return cls(**dict(data))
+        return from_dict(cls, data, what="pipeline config")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PipelineConfig:

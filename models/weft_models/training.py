@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from .config import from_dict
 from .multidata import IGNORE, Batch, MultiDatasetLoader, SourcedBatch
 from .multitask import MultiTaskModel
 
@@ -58,11 +59,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown training config keys {sorted(unknown)}; known: {sorted(names)}")
-        config = cls(**data)
+        config = from_dict(cls, data, what="training config")
         config.validate()
         return config
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from transformers import ResNetConfig, ResNetModel
 
+from ..config import from_dict
 from ..multitask import MultiTaskModel
 from ..tasks import TaskSpec, task_classes
 
@@ -59,11 +60,7 @@ class ImageModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown image model config keys {sorted(unknown)}; known: {sorted(names)}")
-        config = cls(**dict(data))
+        config = from_dict(cls, data, what="image model config")
         config.validate()
         return config
 

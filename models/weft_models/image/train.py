@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import from_dict
 from ..data.catalog import CatalogItem, load_catalog, load_views
 from ..multidata import MultiDatasetLoader, Sampling, eval_loader
 from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
@@ -58,16 +59,9 @@ class ImageTrainSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageTrainSettings:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown image training keys {sorted(unknown)}; known: {sorted(names)}")
-        values = dict(data)
-        if "model" in values:
-            values["model"] = ImageModelConfig.from_dict(values["model"])
-        if "train" in values:
-            values["train"] = TrainConfig.from_dict(values["train"])
-        settings = cls(**values)
+        settings = from_dict(
+            cls, data, what="image training", nested={"model": ImageModelConfig.from_dict, "train": TrainConfig.from_dict}
+        )
         settings.validate()
         return settings
 

@@ -20,6 +20,7 @@ from torch import Tensor
 from transformers import BertConfig, BertModel
 from transformers.masking_utils import create_bidirectional_mask
 
+from ..config import from_dict
 from ..multitask import MultiTaskModel
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,7 @@ class TextModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown text model config keys {sorted(unknown)}; known: {sorted(names)}")
-        config = cls(**dict(data))
+        config = from_dict(cls, data, what="text model config")
         config.validate()
         return config
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import from_dict
 from ..multidata import IGNORE, MultiDatasetLoader, Sampling, TensorTaskDataset, eval_loader
 from ..tasks import TaskSpec, task_classes
 from ..training import Trainer, TrainConfig, TrainResult, load_weights, read_checkpoint_extra, seed_everything
@@ -68,16 +69,9 @@ class TextTrainSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextTrainSettings:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown text training keys {sorted(unknown)}; known: {sorted(names)}")
-        values = dict(data)
-        if "model" in values:
-            values["model"] = TextModelConfig.from_dict(values["model"])
-        if "train" in values:
-            values["train"] = TrainConfig.from_dict(values["train"])
-        return cls(**values)
+        return from_dict(
+            cls, data, what="text training", nested={"model": TextModelConfig.from_dict, "train": TrainConfig.from_dict}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
