@@ -93,16 +93,19 @@ export const parseManifest = (json: unknown, source: string): Manifest => {
   return result.data;
 };
 
+/** Both model files are read at cold start: a missing or broken one must say which file it is. */
+const readJsonFile = (file: string, what: string): unknown => {
+  if (!existsSync(file)) throw new ManifestError(`${what} not found: ${file}`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ManifestError(`${what} ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+};
+
 export const loadManifest = (path: string): LoadedManifest => {
   const file = resolve(path);
-  if (!existsSync(file)) throw new ManifestError(`model manifest not found: ${file}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ManifestError(`model manifest ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  return { ...parseManifest(json, file), dir: dirname(file) };
+  return { ...parseManifest(readJsonFile(file, 'model manifest'), file), dir: dirname(file) };
 };
 
 export const manifestPath = (manifest: LoadedManifest, relative: string): string => join(manifest.dir, relative);
@@ -134,8 +137,7 @@ export type EnsembleConfig = z.infer<typeof EnsembleConfigSchema>;
 
 export const loadEnsembleConfig = (path: string): EnsembleConfig => {
   const file = resolve(path);
-  if (!existsSync(file)) throw new ManifestError(`ensemble config not found: ${file}`);
-  const result = EnsembleConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  const result = EnsembleConfigSchema.safeParse(readJsonFile(file, 'ensemble config'));
   if (!result.success) throw new ManifestError(`invalid ensemble config ${file}: ${result.error.message}`);
   return result.data;
 };
