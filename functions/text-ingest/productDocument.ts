@@ -12,10 +12,31 @@ import type { VendorColor } from '../shared/products/items.js';
 export const MAX_MODEL_TEXT_CHARS = 4_000;
 /** The stored copy of product.json stays well inside DynamoDB's 400 KB item limit. */
 export const MAX_STORED_DOCUMENT_CHARS = 64_000;
+/**
+ * Deepest nesting of arrays and objects accepted. JSON.parse takes any depth, but re-serializing
+ * (the stored copy) recurses and overflows the stack near ten thousand levels; vendor documents
+ * nest a handful of levels (variants → sizes → stock).
+ */
+export const MAX_DOCUMENT_DEPTH = 64;
 /** The rules source votes only for a task of this name, and only with one of its labels. */
 export const COLOR_TASK = 'color';
 
 export type ProductDocument = Record<string, unknown> & { title: string };
+
+/** Walks parsed JSON without recursion (the depth is what is being checked). */
+const exceedsDepth = (root: object, maxDepth: number): boolean => {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(value)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+};
+
+/** A field of the vendor's document, never one inherited from Object.prototype (`constructor`...). */
+const ownField = (document: Record<string, unknown>, field: string): unknown => (Object.hasOwn(document, field) ? document[field] : undefined);
 
 // Invalid UTF-8 becomes U+FFFD rather than an error: the vendor's text is still mostly usable.
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -32,8 +53,12 @@ export const parseProductDocument = (bytes: Uint8Array): ProductDocument => {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new PermanentError('invalid_product', 'product.json must be a JSON object');
   }
+  if (exceedsDepth(json, MAX_DOCUMENT_DEPTH)) {
+    throw new PermanentError('document_too_deep', `product.json nests arrays or objects more than ${MAX_DOCUMENT_DEPTH} levels deep`);
+  }
   const document = json as Record<string, unknown>;
-  if (typeof document.title !== 'string' || cleanText(document.title).length === 0) {
+  const title = ownField(document, 'title');
+  if (typeof title !== 'string' || cleanText(title).length === 0) {
     throw new PermanentError('missing_title', 'product.json needs a non-empty string "title"');
   }
   return document as ProductDocument;
@@ -52,7 +77,7 @@ const fieldText = (value: unknown): string | undefined => {
  */
 export const buildModelText = (document: Record<string, unknown>, fields: readonly string[], maxChars = MAX_MODEL_TEXT_CHARS): string => {
   const parts = fields
-    .map((field) => fieldText(document[field]))
+    .map((field) => fieldText(ownField(document, field)))
     .filter((value): value is string => value !== undefined)
     .map((value) => cleanText(value, { maxChars }))
     .filter((value) => value.length > 0);
@@ -72,7 +97,7 @@ export interface VendorColorEvidence {
 }
 
 export const vendorColorEvidence = (document: Record<string, unknown>, catalog: TaskCatalog): VendorColorEvidence => {
-  const raw = document.color;
+  const raw = ownField(document, 'color');
   if (typeof raw !== 'string' || raw.trim() === '') return {};
   const { normalized } = normalizeColor(raw);
   const vendorColor = { raw, normalized };

@@ -1,5 +1,12 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { BatchCollector, createLimiter } from '../../functions/shared/ingest/batchCollector.js';
+import { IngestStep } from '../../functions/shared/ingest/ingestStep.js';
+import type { IngestBatch } from '../../functions/shared/ingest/ingestBatch.js';
+import type { RowOutcome, SourceRow } from '../../functions/shared/asyncInference/inferenceMode.js';
+import type { ProductStore } from '../../functions/shared/products/productStore.js';
+import type { LoadedManifest } from '../../functions/shared/manifest.js';
 import { MalformedMessageError, parseS3Notification } from '../../functions/shared/ingest/s3Events.js';
 import { MergeCoalescer } from '../../functions/shared/ingest/mergeCoalescer.js';
 import { MergeBarrier } from '../../functions/shared/ingest/mergeBarrier.js';
@@ -168,6 +175,11 @@ describe('product.json', () => {
     expect(codeOf('"tee"')).toBe('invalid_product');
     expect(codeOf('{"title": "   "}')).toBe('missing_title');
     expect(codeOf('{"title": 5}')).toBe('missing_title');
+    // The document itself is level 1: 63 nested arrays inside it are the most accepted.
+    const nested = (levels: number) => `{"title": "Tee", "a": ${'['.repeat(levels)}${']'.repeat(levels)}}`;
+    expect(codeOf(nested(63))).toBeUndefined();
+    expect(codeOf(nested(64))).toBe('document_too_deep');
+    expect(codeOf('{"constructor": "Tee"}')).toBe('missing_title');
   });
 
   it('builds the model text from the manifest fields, cleaned, in order, capped', () => {
@@ -184,5 +196,54 @@ describe('product.json', () => {
     expect(vendorColorEvidence({ color: 'Heather Grey' }, { color: ['red', 'blue'] })).toEqual({ vendorColor: { raw: 'Heather Grey', normalized: 'grey' } });
     expect(vendorColorEvidence({ color: 'Rainbow' }, { color: ['grey', 'red'] }).rules).toBeUndefined();
     expect(vendorColorEvidence({ color: 7 }, { color: ['grey'] })).toEqual({});
+  });
+});
+
+describe('IngestStep', () => {
+  /** A batch of `size` messages over an in-memory store; `modelInputs` records what the one model call got. */
+  const harness = (size: number) => {
+    const modelInputs: string[][] = [];
+    const store = {
+      catalog: {},
+      completeSource: async () => true,
+      beginSource: async () => true,
+      putSource: async () => true,
+      removeSource: async () => true,
+    } as unknown as ProductStore;
+    const batch: IngestBatch<string> = {
+      gate: new BatchCollector(size, async (events) => events.map(() => true)),
+      model: new BatchCollector<SourceRow<string>, RowOutcome>(size, async (rows) => {
+        modelInputs.push(rows.map((r) => r.input));
+        return rows.map(() => ({ color: [1] }));
+      }),
+      merges: new MergeBarrier(size, async () => undefined),
+    };
+    const manifest = { name: 'm', version: '1', tasks: [{ name: 'color', labels: ['red'] }] } as unknown as LoadedManifest;
+    return { store, batch, manifest, modelInputs };
+  };
+
+  it('fails only the message whose model row cannot be built; the others get the batch call without waiting', async () => {
+    const { store, batch, manifest, modelInputs } = harness(3);
+    const step = new IngestStep(
+      { manifest, store, logger: new Logger({ logLevel: 'SILENT' }), metrics: new Metrics({ namespace: 'test' }) },
+      {
+        kind: 'image',
+        sourceRef: ({ vendor, productId, name }) => ({ vendor, productId, kind: 'image', name }),
+        remove: async () => undefined,
+        prepare: async ({ ref }) => ref.name!,
+        row: (_event, name) => {
+          if (name === 'bad.jpg') throw new RangeError('Maximum call stack size exceeded');
+          return { input: name, source: {} };
+        },
+        recordError: async () => undefined,
+        taggedMetric: 'Tagged',
+      },
+    );
+    const body = (name: string) => JSON.stringify(s3Notification([{ key: `acme/p1/images/${name}` }]));
+    const stalled = new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 2_000).unref());
+    const outcome = await Promise.race([Promise.allSettled(['a.jpg', 'bad.jpg', 'c.jpg'].map((name) => step.handleMessage(body(name), batch))), stalled]);
+    expect(outcome).not.toBe('stalled');
+    expect((outcome as PromiseSettledResult<void>[]).map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(modelInputs).toEqual([['a.jpg', 'c.jpg']]);
   });
 });

@@ -92,6 +92,21 @@ describe('text-ingest handler', () => {
     expect(view?.attributes.color?.sources.rules).toBeUndefined();
   });
 
+  it('records a deeply nested product.json as its own error without stalling the rest of its batch', async () => {
+    const ids = Array.from({ length: 10 }, fresh);
+    const [bomb, ...valid] = ids as [string, ...string[]];
+    for (const id of valid) put(`acme/${id}/product.json`, JSON.stringify({ title: `Red tee ${id}`, color: 'red' }));
+    // JSON.parse takes any depth; re-serializing 200,000 nested arrays overflows the stack.
+    put(`acme/${bomb}/product.json`, `{"title": "Tee", "specs": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`);
+
+    const response = await handler(sqsEvent(...ids.map((id) => created(`acme/${id}/product.json`))));
+    expect(response.batchItemFailures).toEqual([]);
+    // One model call for the batch (the test model takes 8 rows per request).
+    expect(calls.map((c) => c.rows)).toEqual([8, 1]);
+    for (const id of valid) expect((await h.store.getProduct('acme', id))?.text.status).toBe('tagged');
+    expect((await h.store.getProduct('acme', bomb))?.text).toMatchObject({ status: 'error', errorCode: 'document_too_deep' });
+  }, 20_000);
+
   it('retries a message whose DynamoDB writes are throttled, without failing its neighbours', async () => {
     const ddb = mockClient(DynamoDBDocumentClient);
     try {

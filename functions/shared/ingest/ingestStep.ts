@@ -3,9 +3,10 @@
  * modality ({@link Modality}):
  *
  * key → derived (ignored) | rejected (rejection record) | other modality's key (ignored) | own key:
- *   removed → the modality's removal; created → still current? (the batch's gate) → prepare
- *   (a PermanentError is recorded on the source and acknowledged) → model (the batch's one call)
- *   → tagged (sequencer-guarded write) → merge of every touched product.
+ *   removed → the modality's removal; created → still current? (the batch's gate) → prepare and
+ *   build the model row (a PermanentError is recorded on the source and acknowledged) → model (the
+ *   batch's one call, joined only once every row of the message is built) → tagged
+ *   (sequencer-guarded write) → merge of every touched product.
  * A failure after the gate marks the message's started events pending and propagates, so the
  * message is retried and eventually dead-lettered; whatever the message did not join of the
  * batch it leaves, so the other messages never wait for it.
@@ -51,6 +52,7 @@ export interface Modality<K extends SourceKind, P, I> {
   remove(change: S3Change, ref: SourceRef): Promise<void>;
   /** Fetches and prepares the model input; a PermanentError is recorded on the source. */
   prepare(event: IngestEvent): Promise<P>;
+  /** The model row of a prepared event; its errors count as the event's preparation errors. */
   row(event: IngestEvent, prepared: P): ModelRow<I>;
   /** Records a PermanentError on the source (logged and counted by the modality). */
   recordError(event: IngestEvent, error: PermanentError): Promise<void>;
@@ -92,22 +94,23 @@ export class IngestStep<K extends SourceKind, P, I> {
       }
       progress.gated = true;
       const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order })));
-      const claimed: { event: IngestEvent; prepared: P }[] = [];
+      const claimed: { event: IngestEvent; row: SourceRow<I> }[] = [];
       for (const [i, event] of created.entries()) {
         if (!current[i]) {
           this.deps.logger.info(`${SUBJECT[this.modality.kind]} event already processed or superseded`, { key: event.change.key });
           continue;
         }
         started.push(event);
+        // Building the row is part of preparing: whatever fails here fails (or records) this
+        // message alone, before it joins the batch's model call.
         try {
-          claimed.push({ event, prepared: await this.modality.prepare(event) });
+          claimed.push({ event, row: this.sourceRow(event, await this.modality.prepare(event)) });
         } catch (error) {
           if (!isPermanent(error)) throw error;
           await this.modality.recordError(event, error);
         }
       }
-      progress.modelled = true;
-      await this.tag(claimed, batch);
+      await this.tag(claimed, batch, progress);
       started = [];
       progress.merging = true;
       await batch.merges.merge(touched.values());
@@ -149,14 +152,18 @@ export class IngestStep<K extends SourceKind, P, I> {
     }
   }
 
-  private async tag(claimed: { event: IngestEvent; prepared: P }[], batch: IngestBatch<I>): Promise<void> {
+  private sourceRow(event: IngestEvent, prepared: P): SourceRow<I> {
+    const { input, source } = this.modality.row(event, prepared);
+    return { input, source: { ref: event.ref, seq: event.change.order, key: event.change.key, ...source } };
+  }
+
+  private async tag(claimed: { event: IngestEvent; row: SourceRow<I> }[], batch: IngestBatch<I>, progress: BatchProgress): Promise<void> {
     const { store, manifest, metrics } = this.deps;
-    const rows: SourceRow<I>[] = claimed.map(({ event, prepared }) => {
-      const { input, source } = this.modality.row(event, prepared);
-      return { input, source: { ref: event.ref, seq: event.change.order, key: event.change.key, ...source } };
-    });
+    const rows = claimed.map(({ row }) => row);
     let results: RowOutcome[];
     try {
+      // Joined only here, with every row built: a message that fails before this leaves the call.
+      progress.modelled = true;
       results = await batch.model.submit(rows);
     } catch (error) {
       if (!isPermanent(error)) throw error;
