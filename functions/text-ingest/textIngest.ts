@@ -87,8 +87,9 @@ export class TextIngest {
   private async recordError({ change, ref }: IngestEvent, error: PermanentError): Promise<void> {
     this.deps.logger.warn('product.json refused', { key: change.key, code: error.code, error: describeError(error) });
     this.deps.metrics.addMetric('TextErrors', MetricUnit.Count, 1);
-    if (await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } }, change.key)) {
-      await this.deps.store.removeSource(rulesRef(ref.vendor, ref.productId), change.order, change.key);
-    }
+    // A product.json that no longer yields a vendor color withdraws its rules vote, before the
+    // text source completes: the gate skips a completed event, so a retry must find it undone.
+    await this.deps.store.removeSource(rulesRef(ref.vendor, ref.productId), change.order, change.key);
+    await this.deps.store.completeSource(ref, change.order, { status: 'error', error: { code: error.code, message: error.message } }, change.key);
   }
 }

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from 
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { documentClient } from '../../functions/shared/awsClients.js';
 import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
@@ -18,6 +19,29 @@ const textItem = async (id: string) => (await h.store.readPartition('acme', id))
 beforeAll(async () => {
   ({ handler } = await import('../../functions/text-ingest/handler.js'));
 });
+
+/**
+ * Throttles the next `times` writes of the rules source made through the handlers' DynamoDB client
+ * (before the SDK's own retries, so each one reaches the handler).
+ */
+const throttleRulesWrites = (times: number): (() => void) => {
+  const name = 'throttleRulesWrites';
+  let left = times;
+  const stack = documentClient().middlewareStack;
+  stack.add(
+    (next, context) => async (args) => {
+      const key = (args.input as { Key?: { sk?: unknown } }).Key;
+      const sk = typeof key?.sk === 'string' ? key.sk : (key?.sk as { S?: string } | undefined)?.S;
+      if (context.commandName === 'UpdateItemCommand' && sk === 'SRC#rules' && left > 0) {
+        left -= 1;
+        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+      }
+      return next(args);
+    },
+    { step: 'build', name },
+  );
+  return () => stack.remove(name);
+};
 
 describe('text-ingest handler', () => {
   it('tags valid product.json files in one model call and records each bad one on its product', async () => {
@@ -106,6 +130,47 @@ describe('text-ingest handler', () => {
     for (const id of valid) expect((await h.store.getProduct('acme', id))?.text.status).toBe('tagged');
     expect((await h.store.getProduct('acme', bomb))?.text).toMatchObject({ status: 'error', errorCode: 'document_too_deep' });
   }, 20_000);
+
+  it('rewrites the vendor-color vote on the retry of a message whose rules write failed', async () => {
+    const id = fresh();
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee', color: 'Red' }));
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '10')));
+    expect((await h.store.getProduct('acme', id))?.attributes.color?.sources.rules).toMatchObject({ value: 'red' });
+
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee', color: 'navy blue' }));
+    const message = created(`acme/${id}/product.json`, '20');
+    const restore = throttleRulesWrites(1);
+    try {
+      expect((await handler(sqsEvent(message))).batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    } finally {
+      restore();
+    }
+    expect((await handler(sqsEvent(message))).batchItemFailures).toEqual([]);
+    const view = await h.store.getProduct('acme', id);
+    expect(view?.vendorColor).toEqual({ raw: 'navy blue', normalized: 'blue' });
+    expect(view?.attributes.color?.sources.rules).toMatchObject({ value: 'blue' });
+  });
+
+  it('withdraws the vendor-color vote when product.json becomes invalid, also when the first withdrawal failed', async () => {
+    const id = fresh();
+    put(`acme/${id}/product.json`, JSON.stringify({ title: 'Tee', color: 'Red' }));
+    await handler(sqsEvent(created(`acme/${id}/product.json`, '10')));
+    expect((await h.store.getProduct('acme', id))?.attributes.color?.sources.rules).toMatchObject({ value: 'red' });
+
+    put(`acme/${id}/product.json`, '{"title": "Tee", "color": "navy"');
+    const message = created(`acme/${id}/product.json`, '20');
+    const restore = throttleRulesWrites(1);
+    try {
+      expect((await handler(sqsEvent(message))).batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    } finally {
+      restore();
+    }
+    expect((await handler(sqsEvent(message))).batchItemFailures).toEqual([]);
+    const view = await h.store.getProduct('acme', id);
+    expect(view?.text).toMatchObject({ status: 'error', errorCode: 'invalid_json' });
+    expect(view?.vendorColor).toBeUndefined();
+    expect(view?.attributes.color?.sources.rules).toBeUndefined();
+  });
 
   it('retries a message whose DynamoDB writes are throttled, without failing its neighbours', async () => {
     const ddb = mockClient(DynamoDBDocumentClient);

@@ -39,7 +39,7 @@ export const PendingSourceSchema = z.object({
     .optional(),
   /**
    * Sources derived from the same upload without the model (the rules source of product.json),
-   * written once this source is: predictions to put, null to remove.
+   * written before this source is completed: predictions to put, null to remove.
    */
   related: z.array(z.object({ ref: SourceRefSchema, predictions: z.record(z.string(), DistributionSchema).nullable() })).optional(),
 });
@@ -64,16 +64,17 @@ const writeRelated = async (store: ProductStore, source: PendingSource): Promise
  * Records the model's probabilities on the source; false when a newer upload took over or this
  * event already finished (the sequencer guard of ProductStore.completeSource), which makes a
  * redelivered result a no-op.
+ *
+ * The related sources go first and the source's completion last: the ingest gate skips an event
+ * whose source is complete, so whatever is written after it would never be redone on a retry.
+ * Related writes are guarded by the same sequencer and may be repeated by the same event, so a
+ * retry (or a redelivered result) rewrites them idempotently, and an older event cannot overwrite
+ * what a newer one wrote.
  */
 export const writeTagged = async (store: ProductStore, model: ModelIdentity, source: PendingSource, probabilities: TaskProbabilities): Promise<boolean> => {
-  const written = await store.completeSource(
-    source.ref,
-    source.seq,
-    { status: 'tagged', predictions: toPredictions({ tasks: [...model.tasks] }, probabilities), modelVersion: modelVersion(model), ...source.fields },
-    source.key,
-  );
-  if (written) await writeRelated(store, source);
-  return written;
+  const outcome = { status: 'tagged', predictions: toPredictions({ tasks: [...model.tasks] }, probabilities), modelVersion: modelVersion(model), ...source.fields } as const;
+  await writeRelated(store, source);
+  return store.completeSource(source.ref, source.seq, outcome, source.key);
 };
 
 /**
@@ -81,12 +82,12 @@ export const writeTagged = async (store: ProductStore, model: ModelIdentity, sou
  * document stay on the source, and sources that do not need the model (rules) are written as usual.
  */
 export const writeFailed = async (store: ProductStore, source: PendingSource, error: RecordedError): Promise<boolean> => {
-  const written = await store.completeSource(
+  // Related sources first, for the reason given at writeTagged.
+  await writeRelated(store, source);
+  return store.completeSource(
     source.ref,
     source.seq,
     { status: 'error', error, ...(source.fields?.text !== undefined ? { text: source.fields.text } : {}), ...(source.fields?.document !== undefined ? { document: source.fields.document } : {}) },
     source.key,
   );
-  if (written) await writeRelated(store, source);
-  return written;
 };
