@@ -5,7 +5,7 @@
  * routes because SQS and CloudWatch answer those questions there.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { close, listen, urlOf } from './listen.js';
 import { readBody } from './readBody.js';
@@ -13,7 +13,7 @@ import { readBody } from './readBody.js';
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | object | void | undefined>;
 
 /** A route the local runtime answers itself; returns undefined when it does not match. */
-export type LocalRoute = (method: string, path: string, query: URLSearchParams, body: Buffer) => Promise<{ status: number; body: unknown } | undefined>;
+export type LocalRoute = (method: string, path: string, query: URLSearchParams, body: Buffer, headers: IncomingHttpHeaders) => Promise<{ status: number; body: unknown } | undefined>;
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
@@ -170,7 +170,7 @@ export const createApiServer = ({ handler, routes, localRoutes = [], log = conso
       const body = await readBody(req, MAX_BODY_BYTES, () => Object.assign(new Error('Request Entity Too Large'), { status: 413 }));
       const url = new URL(req.url ?? '/', 'http://localhost');
       for (const local of localRoutes) {
-        const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body);
+        const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body, req.headers);
         if (answer) return sendJson(res, answer.status, answer.body);
       }
       let route: MatchedRoute | undefined;

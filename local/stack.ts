@@ -28,6 +28,10 @@ import { startModelServer } from './modelServer/server.js';
 import { startS3Server } from './s3Server.js';
 import { ingestSamplesOnce, type SampleIngest } from './samples.js';
 import { lockHome } from './homeLock.js';
+import { parseFaultSpec, formatFaultSpec } from './faults/faultSpec.js';
+import { FaultSwitch } from './faults/FaultSwitch.js';
+import { startDynamoFaultProxy } from './faults/dynamoFaultProxy.js';
+import { faultRoute } from './faults/faultRoute.js';
 
 export type ServiceName = 'api' | 's3' | 'dynamodb' | 'models';
 
@@ -59,6 +63,11 @@ export interface StackOptions {
   tableName?: string;
   /** Sees every notification S3 sends (tests capture them to redeliver one, as S3 may). */
   onS3Record?: (record: S3EventRecord) => void;
+  /**
+   * Fault injection in WEFT_FAULTS syntax (local/faults/faultSpec.ts); `npm start` passes
+   * $WEFT_FAULTS. Unset: no switch at all (and no proxy in front of DynamoDB).
+   */
+  faults?: string;
 }
 
 export interface RunningStack {
@@ -102,6 +111,8 @@ const importHandler = async <T>(relativePath: string): Promise<T> => {
 };
 
 export const startStack = async (opts: StackOptions = {}): Promise<RunningStack> => {
+  // Parsed before anything starts: a mistyped switch is a message, not a half-started stack.
+  const faults = opts.faults === undefined ? undefined : new FaultSwitch(parseFaultSpec(opts.faults));
   const home = resolve(opts.home ?? process.env.WEFT_HOME ?? '.weft');
   mkdirSync(home, { recursive: true });
   const unlockHome = lockHome(home);
@@ -126,9 +137,17 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     const dynamo = await startDynamo({ directory: join(home, 'dynamodb'), port: ports.dynamodb });
     stops.push({ name: 'dynamodb', stop: dynamo.stop });
     await ensureTable(dynamo.url, tableDefinition(tableName), tableName);
+    // With a fault switch the handlers (and the API) reach dynalite through the fault proxy.
+    let handlerDynamoUrl = dynamo.url;
+    if (faults) {
+      const proxy = await startDynamoFaultProxy({ upstream: dynamo.url, faults });
+      stops.push({ name: 'dynamodb', stop: proxy.stop });
+      handlerDynamoUrl = proxy.url;
+      log(`[stack] fault injection on: ${formatFaultSpec(faults.spec)} (GET/PUT /local/faults)`);
+    }
 
     if (!existsSync(modelsDir)) throw new Error(`models folder ${modelsDir} does not exist (set WEFT_MODELS_DIR)`);
-    const models = await startModelServer({ modelsDir, port: ports.models, log });
+    const models = await startModelServer({ modelsDir, port: ports.models, log, faults });
     stops.push({ name: 'models', stop: models.stop });
     if (models.models.length === 0) log(`[stack] no model folders with a manifest.json under ${modelsDir}`);
 
@@ -151,7 +170,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
 
     applyHandlerEnv({
       s3: s3Server.url,
-      dynamodb: dynamo.url,
+      dynamodb: handlerDynamoUrl,
       models: models.url,
       bucket,
       tableName,
@@ -212,6 +231,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
         return undefined;
       },
     ];
+    localRoutes.push(faultRoute(faults));
     // The routes the HTTP API declares in CDK (lib/api mirrors this table): the handler gets the
     // same routeKey and pathParameters, and an undeclared path the same 404, as behind API Gateway.
     const routes = opts.handlers?.api ? undefined : API_ROUTES.map((r) => ({ path: r.path, methods: [r.method] }));

@@ -4,7 +4,8 @@
  *
  * Environment: WEFT_API_PORT (3000), WEFT_S3_PORT (4569), WEFT_DYNAMODB_PORT (4567),
  * WEFT_MODELS_PORT (8080) — 0 picks a free port; WEFT_HOME (.weft); WEFT_MODELS_DIR (trained
- * artifacts, else fixtures); WEFT_SAMPLES_DIR (samples/catalog, loaded on the first start).
+ * artifacts, else fixtures); WEFT_SAMPLES_DIR (samples/catalog, loaded on the first start);
+ * WEFT_FAULTS (fault injection, local/README.md).
  */
 import { relative, resolve } from 'node:path';
 import { HomeInUseError } from './homeLock.js';
@@ -84,7 +85,7 @@ const main = async (): Promise<void> => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   let stack: RunningStack;
   try {
-    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: samplesDirOf() });
+    stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: samplesDirOf(), faults: process.env.WEFT_FAULTS });
   } catch (error) {
     // A busy port or a missing models folder is a message for a person, not a stack trace.
     console.error(`weft: ${(error as Error).message}`);

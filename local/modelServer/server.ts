@@ -20,6 +20,8 @@ import { InvalidInferenceRequest } from './validateInputs.js';
 import { loadModels } from './modelRepository.js';
 import { close, listen, urlOf } from '../listen.js';
 import { readBody } from '../readBody.js';
+import type { FaultSwitch } from '../faults/FaultSwitch.js';
+import { injectFault, sageMakerFault } from '../faults/httpFaults.js';
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const ACCOUNT_ID = '000000000000';
@@ -67,9 +69,15 @@ const infer = async (model: OnnxModel, req: IncomingMessage, body: Uint8Array) =
 
 const isClientError = (error: unknown): boolean => error instanceof TritonProtocolError || error instanceof InvalidInferenceRequest;
 
-export const createModelServer = (models: Map<string, OnnxModel>, log: (message: string) => void = () => undefined): Server =>
+/** What a fault switch may fail: the SageMaker invocations the pipeline makes, in SageMaker's error shapes. */
+const isInvocation = (req: IncomingMessage): boolean =>
+  req.method === 'POST' && /^\/endpoints\/[^/]+\/invocations$/.test(new URL(req.url ?? '/', 'http://localhost').pathname);
+
+export const createModelServer = (models: Map<string, OnnxModel>, log: (message: string) => void = () => undefined, faults?: FaultSwitch): Server =>
   createServer((req, res) => {
-    void route(models, req, res).catch((error: unknown) => {
+    const fault = faults && isInvocation(req) ? faults.draw('models') : undefined;
+    const handled = fault && faults ? injectFault(faults, fault, req, res, sageMakerFault) : route(models, req, res);
+    void handled.catch((error: unknown) => {
       log(`[models] ${req.method} ${req.url}: ${(error as Error).message}`);
       if (!res.headersSent) sendJson(res, error instanceof HttpError ? error.status : 500, { error: (error as Error).message });
       else res.destroy();
@@ -170,15 +178,18 @@ export interface RunningModelServer {
   stop(): Promise<void>;
 }
 
-export const startModelServer = async (opts: ModelOptions & { modelsDir: string; port: number; log?: (message: string) => void }): Promise<RunningModelServer> => {
+export const startModelServer = async (
+  opts: ModelOptions & { modelsDir: string; port: number; log?: (message: string) => void; faults?: FaultSwitch },
+): Promise<RunningModelServer> => {
   const models = await loadModels(opts.modelsDir, { threads: opts.threads, batchDelayMs: opts.batchDelayMs });
-  const server = createModelServer(models, opts.log);
+  const server = createModelServer(models, opts.log, opts.faults);
   const address = await listen(server, { service: 'model server', port: opts.port, envVar: 'WEFT_MODELS_PORT' });
   return {
     url: urlOf(address),
     models: [...models.keys()],
     endpoints: Object.fromEntries([...models.values()].map((m) => [m.manifest.modality, m.name])),
     stop: async () => {
+      opts.faults?.dropHeld();
       await close(server);
       await Promise.all([...models.values()].map((m) => m.close()));
     },
