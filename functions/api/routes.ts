@@ -13,7 +13,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ID_PATTERN } from '../shared/layout.js';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
-import { InvalidCursorError, type ProductStore } from '../shared/products/productStore.js';
+import { InvalidCursorError } from '../shared/products/cursor.js';
+import type { ProductStore } from '../shared/products/productStore.js';
 import { HttpError, errorResponse, json } from './http.js';
 import type { ApiMethod } from './routeTable.js';
 

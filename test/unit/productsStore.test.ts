@@ -5,7 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EnsembleConfigSchema } from '../../functions/shared/manifest.js';
 import { taskCatalog } from '../../functions/shared/products/ensemble.js';
 import { normalizeSequencer, productPk, sourceSk } from '../../functions/shared/products/keys.js';
-import { ProductStore, decodeCursor, InvalidCursorError } from '../../functions/shared/products/productStore.js';
+import { ProductStore } from '../../functions/shared/products/productStore.js';
+import { InvalidCursorError, attributeScope, decodeCursor } from '../../functions/shared/products/cursor.js';
 import { startTestTable, type TestTable } from './support/dynalite.js';
 
 const catalog = taskCatalog([{ tasks: [{ name: 'color', labels: ['red', 'blue', 'green'] }, { name: 'pattern', labels: ['solid', 'striped'] }] }]);
@@ -316,7 +317,10 @@ describe('rejections and paging', () => {
     expect(first.nextCursor).toBeDefined();
     const second = await store.findByAttribute('pattern', 'solid', { vendor: 'pager', limit: 2, cursor: first.nextCursor });
     expect([...first.items, ...second.items].map((i) => i.productId).sort()).toEqual(['q0', 'q1', 'q2']);
-    expect(() => decodeCursor('%%%')).toThrow(InvalidCursorError);
+    expect(() => decodeCursor('%%%', attributeScope('pattern', 'solid'))).toThrow(InvalidCursorError);
+    // A cursor is bound to its query: the next page of one vendor is not a page of another.
+    expect(() => decodeCursor(first.nextCursor, attributeScope('pattern', 'solid', 'other'))).toThrow(InvalidCursorError);
+    expect(() => decodeCursor(first.nextCursor, attributeScope('pattern', 'striped', 'pager'))).toThrow(InvalidCursorError);
   });
 });
 

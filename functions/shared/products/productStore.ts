@@ -27,6 +27,7 @@ import {
   type SourceRef,
 } from './keys.js';
 import { ATTRIBUTE_INDEX } from './tableDefinition.js';
+import { attributeScope, correctionScope, decodeCursor, encodeCursor, rejectionScope } from './cursor.js';
 import { buildProductView, ensembleSources, liveSources, modelVersionsOf, splitPartition, vendorColorOf, type ProductView } from './productView.js';
 import { buildUpdate, isConditionalCheckFailed, stableStringify, withCondition } from './updateExpression.js';
 
@@ -84,24 +85,6 @@ export interface CorrectionExample {
   /** The cleaned text the text model saw, when there is a product.json. */
   text?: string;
 }
-
-export const encodeCursor = (key: Record<string, unknown> | undefined): string | undefined =>
-  key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
-
-export class InvalidCursorError extends Error {
-  override readonly name = 'InvalidCursorError';
-}
-
-export const decodeCursor = (cursor: string | undefined): Record<string, unknown> | undefined => {
-  if (cursor === undefined || cursor === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Record<string, unknown>;
-  } catch {
-    throw new InvalidCursorError('invalid cursor');
-  }
-};
 
 const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -405,7 +388,7 @@ export class ProductStore {
         ExpressionAttributeNames: vendorFilter ? { '#pk': 'gsi1pk', '#sk': 'gsi1sk' } : { '#pk': 'gsi1pk' },
         ExpressionAttributeValues: vendorFilter ? { ':pk': attributeGsiPk(task, value), ':prefix': `${options.vendor}#` } : { ':pk': attributeGsiPk(task, value) },
         Limit: options.limit ?? 50,
-        ExclusiveStartKey: decodeCursor(options.cursor),
+        ExclusiveStartKey: decodeCursor(options.cursor, attributeScope(task, value, options.vendor)),
       }),
     );
     const indexed = (page.Items ?? []) as AttributeIndexItem[];
@@ -489,7 +472,7 @@ export class ProductStore {
         ExpressionAttributeValues: { ':pk': REJECTIONS_GSI_PK },
         ScanIndexForward: false,
         Limit: options.limit ?? 50,
-        ExclusiveStartKey: decodeCursor(options.cursor),
+        ExclusiveStartKey: decodeCursor(options.cursor, rejectionScope()),
       }),
     );
     const items = ((page.Items ?? []) as RejectionItem[]).map(({ key, bucket, code, reason, eventTime, recordedAt }) => ({
@@ -544,7 +527,7 @@ export class ProductStore {
         ExpressionAttributeNames: { '#pk': 'gsi1pk', '#sk': 'gsi1sk' },
         ExpressionAttributeValues: { ':pk': CORRECTIONS_GSI_PK, ':since': since },
         Limit: options.limit ?? 100,
-        ExclusiveStartKey: decodeCursor(options.cursor),
+        ExclusiveStartKey: decodeCursor(options.cursor, correctionScope(since)),
       }),
     );
     const products = new Map<string, { vendor: string; productId: string }>();
