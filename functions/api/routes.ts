@@ -12,6 +12,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ID_PATTERN } from '../shared/layout.js';
+import { own } from '../shared/ownKeys.js';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { InvalidCursorError } from '../shared/products/cursor.js';
 import type { ProductStore } from '../shared/products/productStore.js';
@@ -51,7 +52,7 @@ const limitParam = (raw: string | undefined): number => {
 };
 
 const labelsOf = (catalog: TaskCatalog, task: string): readonly string[] => {
-  const labels = catalog[task];
+  const labels = own(catalog, task);
   if (!labels) throw new HttpError(404, `unknown task "${task}"; known tasks: ${Object.keys(catalog).join(', ')}`);
   return labels;
 };

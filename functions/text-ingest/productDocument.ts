@@ -3,6 +3,7 @@
  * the text model sees, and the vendor's color as a rules source. Pure.
  */
 import { PermanentError } from '../shared/errors.js';
+import { own } from '../shared/ownKeys.js';
 import { normalizeColor } from '../shared/color/normalizeColor.js';
 import { cleanText, truncate } from '../shared/text/cleanText.js';
 import { oneHot, type Distribution, type TaskCatalog } from '../shared/products/ensemble.js';
@@ -36,7 +37,7 @@ const exceedsDepth = (root: object, maxDepth: number): boolean => {
 };
 
 /** A field of the vendor's document, never one inherited from Object.prototype (`constructor`...). */
-const ownField = (document: Record<string, unknown>, field: string): unknown => (Object.hasOwn(document, field) ? document[field] : undefined);
+const ownField = (document: Record<string, unknown>, field: string): unknown => own(document, field);
 
 // Invalid UTF-8 becomes U+FFFD rather than an error: the vendor's text is still mostly usable.
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -101,7 +102,7 @@ export const vendorColorEvidence = (document: Record<string, unknown>, catalog: 
   if (typeof raw !== 'string' || raw.trim() === '') return {};
   const { normalized } = normalizeColor(raw);
   const vendorColor = { raw, normalized };
-  const labels = catalog[COLOR_TASK];
+  const labels = own(catalog, COLOR_TASK);
   if (!labels?.includes(normalized)) return { vendorColor };
   return { vendorColor, rules: { [COLOR_TASK]: oneHot(normalized) } };
 };

@@ -131,3 +131,18 @@ describe('mergeAttributes', () => {
     expect(result.gender?.sources.text?.weight).toBe(0);
   });
 });
+
+describe('names that exist on Object.prototype', () => {
+  it('are ordinary task names and labels in the catalog, distributions and the merge', () => {
+    const odd = taskCatalog([{ tasks: [{ name: 'constructor', labels: ['__proto__', 'toString'] }] }]);
+    expect(Object.keys(odd)).toEqual(['constructor']);
+    expect(odd.constructor).toEqual(['__proto__', 'toString']);
+    const distribution = toDistribution(['__proto__', 'toString'], [0.8, 0.2]);
+    expect(Object.getPrototypeOf(distribution)).toBe(Object.prototype);
+    expect(Object.keys(distribution)).toEqual(['__proto__', 'toString']);
+    const merged = mergeAttributes([image('a.jpg', { constructor: distribution })], odd, config);
+    expect(merged.constructor).toMatchObject({ value: '__proto__', confidence: 0.8 });
+    // A source without a prediction for a task does not find one on Object.prototype.
+    expect(mergeAttributes([image('a.jpg', {})], odd, config)).toEqual({});
+  });
+});

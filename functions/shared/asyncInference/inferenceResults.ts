@@ -20,6 +20,7 @@ import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { isPermanent } from '../errors.js';
+import { setOwn } from '../ownKeys.js';
 import { ModelContractError } from '../inference/modelEndpoint.js';
 import { decodeInferResponse, JSON_CONTENT_TYPE, TritonProtocolError, type Tensor } from '../inference/triton.js';
 import type { TaskProbabilities } from '../inference/types.js';
@@ -153,7 +154,7 @@ export class InferenceResults {
       }
       const data = tensor.data;
       rows.forEach((row, r) => {
-        row[spec.task] = Array.from(data.subarray(r * labels, (r + 1) * labels));
+        setOwn(row, spec.task, Array.from(data.subarray(r * labels, (r + 1) * labels)));
       });
     }
     return rows;

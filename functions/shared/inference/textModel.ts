@@ -17,11 +17,11 @@ export interface TextModel {
   inputs(texts: string[]): Tensor[];
 }
 
-const TOKEN_INPUTS: Record<string, (batch: TokenizedBatch) => BigInt64Array> = {
-  input_ids: (b) => b.inputIds,
-  attention_mask: (b) => b.attentionMask,
-  token_type_ids: (b) => b.tokenTypeIds,
-};
+const TOKEN_INPUTS = new Map<string, (batch: TokenizedBatch) => BigInt64Array>([
+  ['input_ids', (b) => b.inputIds],
+  ['attention_mask', (b) => b.attentionMask],
+  ['token_type_ids', (b) => b.tokenTypeIds],
+]);
 
 export const createTextModel = async (endpoint: ModelEndpoint): Promise<TextModel> => {
   const manifest = endpoint.manifest;
@@ -29,7 +29,7 @@ export const createTextModel = async (endpoint: ModelEndpoint): Promise<TextMode
     throw new ModelContractError(`model ${manifest.name} does not ask for client-side tokenization`);
   }
   for (const input of manifest.inputs) {
-    if (!TOKEN_INPUTS[input.name]) throw new ModelContractError(`text model input ${input.name} is not one of ${Object.keys(TOKEN_INPUTS).join(', ')}`);
+    if (!TOKEN_INPUTS.has(input.name)) throw new ModelContractError(`text model input ${input.name} is not one of ${[...TOKEN_INPUTS.keys()].join(', ')}`);
     if (input.datatype !== 'INT64') throw new ModelContractError(`text model input ${input.name} must be INT64, manifest says ${input.datatype}`);
   }
   const tokenizer = await ManifestTokenizer.fromManifest(manifest);
@@ -39,7 +39,7 @@ export const createTextModel = async (endpoint: ModelEndpoint): Promise<TextMode
       name: spec.name,
       datatype: 'INT64',
       shape: [batch.rows, batch.length],
-      data: TOKEN_INPUTS[spec.name]!(batch),
+      data: TOKEN_INPUTS.get(spec.name)!(batch),
     }));
   };
   return {

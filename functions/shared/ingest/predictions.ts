@@ -1,4 +1,5 @@
 import type { LoadedManifest } from '../manifest.js';
+import { own, setOwn } from '../ownKeys.js';
 import type { TaskProbabilities } from '../inference/types.js';
 import { toDistribution, type Distribution } from '../products/ensemble.js';
 
@@ -9,9 +10,9 @@ import { toDistribution, type Distribution } from '../products/ensemble.js';
 export const toPredictions = (manifest: Pick<LoadedManifest, 'tasks'>, probabilities: TaskProbabilities): Record<string, Distribution> => {
   const out: Record<string, Distribution> = {};
   for (const task of manifest.tasks) {
-    const row = probabilities[task.name];
+    const row = own(probabilities, task.name);
     if (row === undefined) continue;
-    out[task.name] = toDistribution(task.labels, Array.from(row, (p: number) => (Number.isFinite(p) ? Math.round(p * 1e6) / 1e6 : 0)));
+    setOwn(out, task.name, toDistribution(task.labels, Array.from(row, (p: number) => (Number.isFinite(p) ? Math.round(p * 1e6) / 1e6 : 0))));
   }
   return out;
 };

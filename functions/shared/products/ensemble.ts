@@ -16,6 +16,7 @@
  */
 import type { EnsembleConfig, Manifest } from '../manifest.js';
 import type { SourceKind } from './keys.js';
+import { own, setOwn } from '../ownKeys.js';
 
 /** label → probability */
 export type Distribution = Record<string, number>;
@@ -58,7 +59,8 @@ export const taskCatalog = (manifests: readonly Pick<Manifest, 'tasks'>[]): Task
   const catalog: Record<string, string[]> = {};
   for (const manifest of manifests) {
     for (const task of manifest.tasks) {
-      const labels = (catalog[task.name] ??= []);
+      let labels = own(catalog, task.name);
+      if (labels === undefined) setOwn(catalog, task.name, (labels = []));
       for (const label of task.labels) if (!labels.includes(label)) labels.push(label);
     }
   }
@@ -71,9 +73,7 @@ export const toDistribution = (labels: readonly string[], probabilities: readonl
     throw new Error(`expected ${labels.length} probabilities, got ${probabilities.length}`);
   }
   const out: Distribution = {};
-  labels.forEach((label, i) => {
-    out[label] = probabilities[i] ?? 0;
-  });
+  labels.forEach((label, i) => setOwn(out, label, probabilities[i] ?? 0));
   return out;
 };
 
@@ -83,7 +83,7 @@ export const oneHot = (label: string): Distribution => ({ [label]: 1 });
 const argmax = (labels: readonly string[], distribution: Distribution): { value: string; confidence: number } | undefined => {
   let best: { value: string; confidence: number } | undefined;
   for (const label of labels) {
-    const p = distribution[label];
+    const p = own(distribution, label);
     if (p === undefined || !Number.isFinite(p)) continue;
     if (best === undefined || p > best.confidence) best = { value: label, confidence: p };
   }
@@ -94,14 +94,14 @@ const argmax = (labels: readonly string[], distribution: Distribution): { value:
 const normalize = (labels: readonly string[], distribution: Distribution): Distribution | undefined => {
   let total = 0;
   for (const label of labels) {
-    const p = distribution[label];
+    const p = own(distribution, label);
     if (p !== undefined && Number.isFinite(p) && p > 0) total += p;
   }
   if (total <= 0) return undefined;
   const out: Distribution = {};
   for (const label of labels) {
-    const p = distribution[label];
-    out[label] = p !== undefined && Number.isFinite(p) && p > 0 ? p / total : 0;
+    const p = own(distribution, label);
+    setOwn(out, label, p !== undefined && Number.isFinite(p) && p > 0 ? p / total : 0);
   }
   return out;
 };
@@ -110,7 +110,7 @@ const weightedSum = (labels: readonly string[], parts: readonly { weight: number
   const total = parts.reduce((sum, part) => sum + part.weight, 0);
   const out: Distribution = {};
   for (const label of labels) {
-    out[label] = parts.reduce((sum, part) => sum + part.weight * (part.distribution[label] ?? 0), 0) / total;
+    setOwn(out, label, parts.reduce((sum, part) => sum + part.weight * (own(part.distribution, label) ?? 0), 0) / total);
   }
   return out;
 };
@@ -122,7 +122,7 @@ export interface TaskSettings {
 
 /** A task's weights fall back kind by kind to the defaults, so a fitted file need not list every kind. */
 export const taskSettings = (config: EnsembleConfig, task: string): TaskSettings => {
-  const specific = config.tasks[task];
+  const specific = own(config.tasks, task);
   return {
     weights: { ...config.defaults.weights, ...(specific?.weights ?? {}) },
     threshold: specific?.threshold ?? config.defaults.threshold,
@@ -138,13 +138,13 @@ const mergeTask = (task: string, labels: readonly string[], sources: readonly En
 
   const images: { id: string; weight: number; distribution: Distribution }[] = [];
   for (const source of sources) {
-    const raw = source.predictions[task];
+    const raw = own(source.predictions, task);
     if (raw === undefined) continue;
     const distribution = normalize(labels, raw);
     if (distribution === undefined) continue;
     const top = argmax(labels, distribution);
     if (top === undefined) continue;
-    votes[source.id] = { value: top.value, confidence: round(top.confidence), weight: 0 };
+    setOwn(votes, source.id, { value: top.value, confidence: round(top.confidence), weight: 0 });
     if (source.kind === 'human') {
       human = { id: source.id, value: top.value };
     } else if (source.kind === 'image') {
@@ -167,7 +167,7 @@ const mergeTask = (task: string, labels: readonly string[], sources: readonly En
   if (Object.keys(votes).length === 0) return undefined;
 
   if (human !== undefined) {
-    const vote = votes[human.id];
+    const vote = own(votes, human.id);
     if (vote) vote.weight = 1;
     return { value: human.value, confidence: 1, sources: votes };
   }
@@ -181,7 +181,7 @@ const mergeTask = (task: string, labels: readonly string[], sources: readonly En
   const parts = present.map((kind, i) => ({ kind, weight: (kindWeights[i] ?? 0) / totalWeight, entry: byKind.get(kind)! }));
   for (const part of parts) {
     for (const member of part.entry.members) {
-      const vote = votes[member.id];
+      const vote = own(votes, member.id);
       if (vote) vote.weight = round(part.weight * member.share);
     }
   }
@@ -203,7 +203,7 @@ export const mergeAttributes = (sources: readonly EnsembleSource[], catalog: Tas
   const attributes: Attributes = {};
   for (const [task, labels] of Object.entries(catalog)) {
     const merged = mergeTask(task, labels, sources, taskSettings(config, task));
-    if (merged !== undefined) attributes[task] = merged;
+    if (merged !== undefined) setOwn(attributes, task, merged);
   }
   return attributes;
 };

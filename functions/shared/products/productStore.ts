@@ -9,6 +9,7 @@
  */
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../errors.js';
+import { own } from '../ownKeys.js';
 import type { EnsembleConfig } from '../manifest.js';
 import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
 import type { AttributeIndexItem, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceItem, VendorColor } from './items.js';
@@ -414,7 +415,7 @@ export class ProductStore {
     // Keys still unprocessed after the retries keep the index item's own confidence.
     const rows = await this.batchGet(keys, { ProjectionExpression: '#pk, #attributes.#task', ExpressionAttributeNames: { '#pk': 'pk', '#attributes': 'attributes', '#task': task } });
     for (const row of rows) {
-      const attribute = (row.attributes as Attributes | undefined)?.[task];
+      const attribute = own(row.attributes as Attributes | undefined, task);
       if (attribute) found.set(String(row.pk), { value: attribute.value, confidence: attribute.confidence });
     }
     return found;

@@ -4,6 +4,7 @@
 import { derivedViewKey } from '../layout.js';
 import type { Attributes, EnsembleSource, TaskCatalog } from './ensemble.js';
 import { oneHot } from './ensemble.js';
+import { own } from '../ownKeys.js';
 import type { PartitionItem, ProductItem, SourceItem, SourceStatus, VendorColor } from './items.js';
 import { ATTRIBUTE_SK_PREFIX, PRODUCT_SK, SOURCE_SK_PREFIX } from './keys.js';
 
@@ -60,7 +61,7 @@ export const ensembleSources = (sources: readonly SourceItem[], catalog: TaskCat
     if (source.status !== 'tagged') return [];
     if (source.kind === 'human') {
       if (source.task === undefined || source.value === undefined) return [];
-      if (!catalog[source.task]?.includes(source.value)) return [];
+      if (!own(catalog, source.task)?.includes(source.value)) return [];
       return [{ id: source.sourceId, kind: 'human', predictions: { [source.task]: oneHot(source.value) } }];
     }
     if (!source.predictions) return [];
@@ -108,8 +109,7 @@ export const buildProductView = (items: readonly PartitionItem[]): ProductView |
   const text: TextView = textSource
     ? { status: textSource.status as TextView['status'], ...(textSource.key ? { key: textSource.key } : {}), ...errorFields(textSource) }
     : { status: 'missing' };
-  const corrections: Record<string, string> = {};
-  for (const s of live) if (s.kind === 'human' && s.task && s.value) corrections[s.task] = s.value;
+  const corrections = Object.fromEntries(live.flatMap((s) => (s.kind === 'human' && s.task && s.value ? [[s.task, s.value] as const] : [])));
   const vendorColor = vendorColorOf(live);
   const updatedAt = [product?.updatedAt, ...live.map((s) => s.updatedAt)].filter((t): t is string => !!t).sort().at(-1)!;
   return {
