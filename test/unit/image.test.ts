@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../functions/shared/errors.js';
-import { centerRegion, decodeSize, prepareViews, viewToPng, type PrepareViewsOptions } from '../../functions/shared/image/prepareViews.js';
+import { MAX_ASPECT_RATIO, centerRegion, decodeSize, prepareViews, viewToPng, type PrepareViewsOptions } from '../../functions/shared/image/prepareViews.js';
 import { sniffFormat } from '../../functions/shared/image/sniffFormat.js';
 
 const S = 64;
@@ -244,6 +244,17 @@ describe('prepareViews on bad input', () => {
     const error = await expectCode(prepareViews(png, { ...opts, maxInputPixels: 200 * 150 - 1 }), 'over_pixel_limit');
     expect(error.message).toMatch(/30000|pixel limit/);
     await expect(prepareViews(png, { ...opts, maxInputPixels: 200 * 150 })).resolves.toBeDefined();
+  });
+
+  it('tall or wide beyond the aspect-ratio limit → extreme_aspect_ratio, before decoding', async () => {
+    // Well under the pixel limit, yet its 8-pixel side keeps the decode at full size (24 MB raw).
+    const tall = await solid(8, 1_000_000, RED).png().toBuffer();
+    const error = await expectCode(prepareViews(tall, opts), 'extreme_aspect_ratio');
+    expect(error.message).toMatch(/8×1000000/);
+    await expectCode(prepareViews(await solid(1_000, 8, RED).png().toBuffer(), opts), 'extreme_aspect_ratio');
+    const limit = MAX_ASPECT_RATIO;
+    await expect(prepareViews(await solid(10, 10 * limit, RED).png().toBuffer(), opts)).resolves.toBeDefined();
+    await expectCode(prepareViews(await solid(10, 10 * limit + 1, RED).png().toBuffer(), opts), 'extreme_aspect_ratio');
   });
 
   it('over the byte limit → too_large', async () => {

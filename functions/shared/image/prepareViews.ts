@@ -39,6 +39,14 @@ export interface PreparedViews {
  */
 export const prepareViewsChannel = channel('weft:image:prepareViews');
 
+/**
+ * Longest side over shortest side accepted. The decode keeps the center crop's shorter side at
+ * ≥ viewSize px, so its size grows with the aspect ratio — an 8×10,000,000 PNG is under the pixel
+ * limit and would be decoded whole (240 MB). Capped here, a decode holds at most
+ * (viewSize / centerCropFraction)² × MAX_ASPECT_RATIO pixels: 6.3 MP (19 MB of RGB) at 224 and 0.4.
+ */
+export const MAX_ASPECT_RATIO = 20;
+
 /** Size (after EXIF orientation) the image is decoded to; both views are derived from it. */
 export const decodeSize = (
   width: number,
@@ -108,6 +116,10 @@ export const prepareViews = async (input: Uint8Array, opts: PrepareViewsOptions)
   const pixels = meta.width * meta.height;
   if (pixels > maxInputPixels) {
     throw new PermanentError('over_pixel_limit', `image is ${meta.width}×${meta.height} (${pixels} pixels), more than the limit of ${maxInputPixels}`);
+  }
+  const aspect = Math.max(meta.width, meta.height) / Math.min(meta.width, meta.height);
+  if (aspect > MAX_ASPECT_RATIO) {
+    throw new PermanentError('extreme_aspect_ratio', `image is ${meta.width}×${meta.height} (aspect ratio ${Math.round(aspect)}:1), more than the limit of ${MAX_ASPECT_RATIO}:1`);
   }
   const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const target = decodeSize(oriented.width, oriented.height, size, fraction);
