@@ -14,7 +14,7 @@ import { lazy, loadModelSet } from '../shared/ingest/config.js';
 import { createIngestBatch } from '../shared/ingest/ingestBatch.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
-import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
+import { processSqsBatch, receiveCount } from '../shared/ingest/sqsBatch.js';
 import { ProductStore } from '../shared/products/productStore.js';
 import { ImageIngest } from './imageIngest.js';
 
@@ -48,5 +48,5 @@ export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, 
   const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
   // One source-state read, one model call and one merge per product for the whole batch.
   const batch = createIngestBatch<PreparedViews>(event.Records.length, rt.store, rt.infer);
-  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch, receiveCount(record)));
 });

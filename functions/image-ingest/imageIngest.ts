@@ -51,9 +51,9 @@ export class ImageIngest {
     });
   }
 
-  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
-  handleMessage(body: string, batch: IngestBatch<PreparedViews>): Promise<void> {
-    return this.step.handleMessage(body, batch);
+  /** Processes one SQS message (delivery `attempt`); `batch` (gate, model call, merges) is shared by all messages of the batch. */
+  handleMessage(body: string, batch: IngestBatch<PreparedViews>, attempt?: number): Promise<void> {
+    return this.step.handleMessage(body, batch, attempt);
   }
 
   private async prepare(change: S3Change): Promise<PreparedViews> {

@@ -12,7 +12,7 @@ import { lazy, loadModelSet } from '../shared/ingest/config.js';
 import { createIngestBatch } from '../shared/ingest/ingestBatch.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
-import { processSqsBatch } from '../shared/ingest/sqsBatch.js';
+import { processSqsBatch, receiveCount } from '../shared/ingest/sqsBatch.js';
 import { ProductStore } from '../shared/products/productStore.js';
 import { BoilerplateFilter } from '../shared/text/boilerplate.js';
 import { DynamoBoilerplateStore } from '../shared/text/dynamoBoilerplateStore.js';
@@ -52,5 +52,5 @@ export const handler = wrapHandler('text-ingest', obs, async (event: SQSEvent, c
   const ingest = new TextIngest({ ...rt, logger: obs.logger, metrics: obs.metrics });
   // One source-state read, one model call and one merge per product for the whole batch.
   const batch = createIngestBatch<string>(event.Records.length, rt.store, rt.infer);
-  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch));
+  return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch, receiveCount(record)));
 });

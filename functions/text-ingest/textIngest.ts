@@ -49,9 +49,9 @@ export class TextIngest {
     });
   }
 
-  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
-  handleMessage(body: string, batch: IngestBatch<string>): Promise<void> {
-    return this.step.handleMessage(body, batch);
+  /** Processes one SQS message (delivery `attempt`); `batch` (gate, model call, merges) is shared by all messages of the batch. */
+  handleMessage(body: string, batch: IngestBatch<string>, attempt?: number): Promise<void> {
+    return this.step.handleMessage(body, batch, attempt);
   }
 
   private async remove(change: S3Change, ref: SourceRef): Promise<void> {

@@ -1,3 +1,4 @@
+import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -170,6 +171,29 @@ describe('text-ingest handler', () => {
     expect(view?.text).toMatchObject({ status: 'error', errorCode: 'invalid_json' });
     expect(view?.vendorColor).toBeUndefined();
     expect(view?.attributes.color?.sources.rules).toBeUndefined();
+  });
+
+  it('shows a source waiting on a failing model as pending with its last error and attempt count', async () => {
+    const id = fresh();
+    const key = `acme/${id}/product.json`;
+    put(key, JSON.stringify({ title: 'Red tee' }));
+    h.sagemaker.reset();
+    h.sagemaker.on(InvokeEndpointCommand).rejects(Object.assign(new Error('upstream connect error'), { name: 'InternalFailure', $fault: 'server', $metadata: { httpStatusCode: 500 } }));
+    const delivery = (receiveCount: number) => ({ ...message, attributes: { ...message.attributes, ApproximateReceiveCount: String(receiveCount) } });
+    const message = created(key);
+
+    expect((await handler(sqsEvent(delivery(1)))).batchItemFailures).toEqual([{ itemIdentifier: message.messageId }]);
+    const first = (await h.store.getProduct('acme', id))?.text;
+    expect(first).toMatchObject({ status: 'pending', key, attempts: 1, lastErrorCode: 'endpoint_unavailable', lastError: expect.stringContaining('upstream connect error') });
+    expect(Date.parse(first?.lastAttemptAt ?? '')).not.toBeNaN();
+    await handler(sqsEvent(delivery(2)));
+    expect((await h.store.getProduct('acme', id))?.text).toMatchObject({ status: 'pending', attempts: 2, lastErrorCode: 'endpoint_unavailable' });
+
+    h.sagemaker.reset();
+    h.answerRealtime();
+    expect((await handler(sqsEvent(delivery(3)))).batchItemFailures).toEqual([]);
+    // Once tagged, nothing of the failures is left; the existing fields are as they always were.
+    expect((await h.store.getProduct('acme', id))?.text).toEqual({ status: 'tagged', key });
   });
 
   it('retries a message whose DynamoDB writes are throttled, without failing its neighbours', async () => {

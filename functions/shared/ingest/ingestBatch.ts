@@ -8,6 +8,8 @@
  * Each message must take part in each of them or leave it (see {@link leaveUnjoined}).
  */
 import type { InferenceMode, RowOutcome, SourceRow } from '../asyncInference/inferenceMode.js';
+import { describeError } from '../errors.js';
+import type { SourceFailure } from '../products/items.js';
 import type { SourceRef } from '../products/keys.js';
 import type { ProductStore } from '../products/productStore.js';
 import { BatchCollector } from './batchCollector.js';
@@ -45,11 +47,29 @@ export const leaveUnjoined = <I>(batch: IngestBatch<I>, progress: BatchProgress)
   if (!progress.merging) batch.merges.leave();
 };
 
+/** Longest error message kept on a pending source. */
+const MAX_FAILURE_MESSAGE_CHARS = 500;
+
+/** What a pending source records of the error that failed its message, and on which delivery. */
+export const failureOf = (error: unknown, attempt: number | undefined): Omit<SourceFailure, 'at'> => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return {
+    code: typeof code === 'string' && code !== '' ? code : error instanceof Error ? error.name : typeof error,
+    message: describeError(error).slice(0, MAX_FAILURE_MESSAGE_CHARS),
+    ...(attempt !== undefined ? { attempt } : {}),
+  };
+};
+
 /**
- * A message that fails after the gate is retried; until then its sources show `pending` (the
- * write the gate saved on the way in). Best effort: the original error is what counts, and the
- * pending condition never regresses a source that finished or moved on.
+ * A message that fails after the gate is retried; until then its sources show `pending`, with
+ * the error and the delivery attempt, so a product waiting on a failing model says why. Best
+ * effort: the original error is what counts, and the pending condition never regresses a source
+ * that finished or moved on.
  */
-export const markPending = async (store: ProductStore, events: readonly { ref: SourceRef; change: { order: string; key: string } }[]): Promise<void> => {
-  await Promise.allSettled(events.map((e) => store.beginSource(e.ref, e.change.order, e.change.key)));
+export const markPending = async (
+  store: ProductStore,
+  events: readonly { ref: SourceRef; change: { order: string; key: string } }[],
+  failure?: Omit<SourceFailure, 'at'>,
+): Promise<void> => {
+  await Promise.allSettled(events.map((e) => store.beginSource(e.ref, e.change.order, e.change.key, failure)));
 };

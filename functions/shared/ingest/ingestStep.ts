@@ -24,7 +24,7 @@ import type { ProductStore } from '../products/productStore.js';
 import type { PipelineConfig } from './config.js';
 import { parseS3Notification, type S3Change } from './s3Events.js';
 import { ProductSet } from './sqsBatch.js';
-import { leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from './ingestBatch.js';
+import { failureOf, leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from './ingestBatch.js';
 
 export type SourceKind = 'image' | 'text';
 
@@ -79,8 +79,12 @@ export class IngestStep<K extends SourceKind, P, I> {
     private readonly modality: Modality<K, P, I>,
   ) {}
 
-  /** Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the batch. */
-  async handleMessage(body: string, batch: IngestBatch<I>): Promise<void> {
+  /**
+   * Processes one SQS message; `batch` (gate, model call, merges) is shared by all messages of the
+   * batch. `attempt` is the message's delivery count (SQS ApproximateReceiveCount), recorded with
+   * the error on the sources a failure leaves pending.
+   */
+  async handleMessage(body: string, batch: IngestBatch<I>, attempt?: number): Promise<void> {
     const progress: BatchProgress = { gated: false, modelled: false, merging: false };
     /** Events past the gate whose result is not written yet: marked pending if this message fails. */
     let started: IngestEvent[] = [];
@@ -115,7 +119,7 @@ export class IngestStep<K extends SourceKind, P, I> {
       progress.merging = true;
       await batch.merges.merge(touched.values());
     } catch (error) {
-      await markPending(this.deps.store, started);
+      await markPending(this.deps.store, started, failureOf(error, attempt));
       throw error;
     } finally {
       leaveUnjoined(batch, progress);

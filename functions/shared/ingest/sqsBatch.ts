@@ -44,6 +44,12 @@ export const processSqsBatch = async (
   return { batchItemFailures: response.batchItemFailures };
 };
 
+/** Which delivery of the message this is (SQS ApproximateReceiveCount: 1 on the first). */
+export const receiveCount = (record: SQSRecord): number | undefined => {
+  const count = Number(record.attributes?.ApproximateReceiveCount);
+  return Number.isInteger(count) && count > 0 ? count : undefined;
+};
+
 export interface ProductRef {
   vendor: string;
   productId: string;

@@ -11,6 +11,18 @@ export interface RecordedError {
   message: string;
 }
 
+/**
+ * Why a pending source is still waiting: the last transient failure of its message, with the
+ * delivery attempt it happened on (SQS ApproximateReceiveCount).
+ */
+export interface SourceFailure {
+  code: string;
+  message: string;
+  attempt?: number;
+  /** When the failure was recorded. */
+  at: string;
+}
+
 export interface VendorColor {
   raw: string;
   normalized: string;
@@ -31,6 +43,8 @@ export interface SourceItem {
   seq?: string;
   status: SourceStatus;
   error?: RecordedError;
+  /** Pending sources only: the last transient failure; removed by any later write of the source. */
+  lastFailure?: SourceFailure;
   /** task → label → probability (tagged sources only). */
   predictions?: Record<string, Distribution>;
   /** `{model name}@{version}` of the model that produced the predictions. */

@@ -12,7 +12,7 @@ import { TransientError } from '../errors.js';
 import { own } from '../ownKeys.js';
 import type { EnsembleConfig } from '../manifest.js';
 import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
-import type { AttributeIndexItem, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceItem, VendorColor } from './items.js';
+import type { AttributeIndexItem, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
 import {
   CORRECTIONS_GSI_PK,
   PRODUCT_SK,
@@ -88,6 +88,8 @@ export interface CorrectionExample {
 }
 
 const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
+/** Whatever finishes or removes a source, or claims it without a failure, clears the last one. */
+const LAST_FAILURE = 'lastFailure';
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What an index item holds of a task. */
@@ -159,10 +161,15 @@ export class ProductStore {
    * Claims a source for an event: marks it pending unless a newer (or the same, already finished)
    * event has written it. Returns false when the event is stale or already done; the caller then
    * skips the work (but still merges, in case the earlier attempt died before merging).
+   * `failure` is why the event's message failed, when it did; the API shows it while pending.
    */
-  async beginSource(ref: SourceRef, seq: string, key: string): Promise<boolean> {
+  async beginSource(ref: SourceRef, seq: string, key: string, failure?: Omit<SourceFailure, 'at'>): Promise<boolean> {
+    const updatedAt = this.timestamp();
     const update = withCondition(
-      buildUpdate({ ...this.sourceIdentity(ref, key), seq, status: 'pending', updatedAt: this.timestamp() }, SOURCE_FIELDS_CLEARED_ON_PENDING),
+      buildUpdate(
+        { ...this.sourceIdentity(ref, key), seq, status: 'pending', updatedAt, ...(failure ? { [LAST_FAILURE]: { ...failure, at: updatedAt } } : {}) },
+        [...SOURCE_FIELDS_CLEARED_ON_PENDING, ...(failure ? [] : [LAST_FAILURE])],
+      ),
       'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
       { '#cseq': 'seq', '#cstatus': 'status' },
       { ':cseq': seq, ':cpending': 'pending' },
@@ -238,6 +245,7 @@ export class ProductStore {
     const update = withCondition(
       buildUpdate({ ...this.sourceIdentity(ref, key), seq, status: 'deleted', updatedAt: this.timestamp() }, [
         ...SOURCE_FIELDS_CLEARED_ON_PENDING,
+        LAST_FAILURE,
         'text',
         'vendorColor',
         'document',
@@ -253,11 +261,11 @@ export class ProductStore {
     const common = { ...this.sourceIdentity(ref, key), seq, status: outcome.status, updatedAt: this.timestamp() };
     if (outcome.status === 'tagged') {
       const { status: _status, ...fields } = outcome;
-      return buildUpdate({ ...common, ...fields }, ['error', ...(['modelVersion', 'weight', 'text', 'vendorColor', 'document'] as const).filter((f) => fields[f] === undefined)]);
+      return buildUpdate({ ...common, ...fields }, ['error', LAST_FAILURE, ...(['modelVersion', 'weight', 'text', 'vendorColor', 'document'] as const).filter((f) => fields[f] === undefined)]);
     }
     return buildUpdate(
       { ...common, error: outcome.error, text: outcome.text, document: outcome.document },
-      ['predictions', 'modelVersion', 'vendorColor', ...(outcome.text === undefined ? ['text'] : []), ...(outcome.document === undefined ? ['document'] : [])],
+      ['predictions', 'modelVersion', 'vendorColor', LAST_FAILURE, ...(outcome.text === undefined ? ['text'] : []), ...(outcome.document === undefined ? ['document'] : [])],
     );
   }
 

@@ -8,7 +8,16 @@ import { own } from '../ownKeys.js';
 import type { PartitionItem, ProductItem, SourceItem, SourceStatus, VendorColor } from './items.js';
 import { ATTRIBUTE_SK_PREFIX, PRODUCT_SK, SOURCE_SK_PREFIX } from './keys.js';
 
-export interface ImageView {
+/** Present while a source is pending after its message failed: the last failure and attempt. */
+export interface PendingFailure {
+  lastError?: string;
+  lastErrorCode?: string;
+  /** Delivery attempts so far (SQS ApproximateReceiveCount of the failed one). */
+  attempts?: number;
+  lastAttemptAt?: string;
+}
+
+export interface ImageView extends PendingFailure {
   key: string;
   status: Exclude<SourceStatus, 'deleted'>;
   error?: string;
@@ -17,7 +26,7 @@ export interface ImageView {
   views?: { downsampled: string; center: string };
 }
 
-export interface TextView {
+export interface TextView extends PendingFailure {
   /** `missing` until a product.json was uploaded (or after it was deleted). */
   status: Exclude<SourceStatus, 'deleted'> | 'missing';
   key?: string;
@@ -84,8 +93,12 @@ export const modelVersionsOf = (sources: readonly SourceItem[]): Record<string, 
 export const vendorColorOf = (sources: readonly SourceItem[]): VendorColor | undefined =>
   sources.find((s) => s.kind === 'text' && s.status !== 'deleted')?.vendorColor;
 
-const errorFields = (source: SourceItem): { error?: string; errorCode?: string } =>
-  source.status === 'error' && source.error ? { error: source.error.message, errorCode: source.error.code } : {};
+const errorFields = (source: SourceItem): { error?: string; errorCode?: string } & PendingFailure => {
+  if (source.status === 'error' && source.error) return { error: source.error.message, errorCode: source.error.code };
+  const failure = source.status === 'pending' ? source.lastFailure : undefined;
+  if (!failure) return {};
+  return { lastError: failure.message, lastErrorCode: failure.code, ...(failure.attempt !== undefined ? { attempts: failure.attempt } : {}), lastAttemptAt: failure.at };
+};
 
 /** undefined when the product has no live source: never uploaded, or everything was deleted. */
 export const buildProductView = (items: readonly PartitionItem[]): ProductView | undefined => {
