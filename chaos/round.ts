@@ -100,11 +100,20 @@ export const runRound = async (scenario: Scenario, round: number, seed: number, 
     const jitterMs = [...points].map(() => uniformInt(rng, 0, 250));
     const killPoints = [...points].sort((a, b) => a - b);
     let restarting: Promise<void> = Promise.resolve();
+    let restartError: Error | undefined;
     // Which run of the stack (1 = the first start) acknowledged each upload, for the details.
     const ackedInRun = new Map<string, number>();
     const kill = async (afterAcks: number, delayMs: number): Promise<void> => {
       await new Promise((r) => setTimeout(r, delayMs));
       gate.close();
+      try {
+        await killAndRestart(afterAcks);
+      } finally {
+        // A stack that did not come back fails the round; the uploads waiting must not hang.
+        gate.open();
+      }
+    };
+    const killAndRestart = async (afterAcks: number): Promise<void> => {
       const running = child!;
       const outputBefore = running.output().length;
       const stopped = await killGroup(running.pgid, scenario.signal!, scenario.signal === 'SIGKILL' ? 10_000 : s.stopTimeoutMs);
@@ -122,7 +131,6 @@ export const runRound = async (scenario: Scenario, round: number, seed: number, 
         restartSeconds: round3((performance.now() - started) / 1000),
       });
       s.log(`[chaos]   ${scenario.signal} after ${afterAcks} acknowledged uploads; stopped in ${stopped.seconds.toFixed(1)} s${stopped.inTime ? '' : ' (timed out, killed)'}, restarted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      gate.open();
     };
     const deadline = Date.now() + UPLOAD_TIMEOUT_MS;
     const uploads = await uploadCatalog(products, {
@@ -135,10 +143,15 @@ export const runRound = async (scenario: Scenario, round: number, seed: number, 
       onAck: (count, key) => {
         ackedInRun.set(key, result.kills.length + 1);
         const i = killPoints.indexOf(count);
-        if (i >= 0) restarting = restarting.then(() => kill(count, jitterMs[i] ?? 0));
+        if (i >= 0) {
+          restarting = restarting.then(() => kill(count, jitterMs[i] ?? 0)).catch((error: unknown) => {
+            restartError ??= error as Error;
+          });
+        }
       },
     });
     await restarting;
+    if (restartError) throw restartError;
     result.acknowledged = uploads.acknowledged.size;
     result.notAcknowledged = [...uploads.failed.entries()].map(([key, error]) => `${key}: ${error}`);
     result.failedPuts = uploads.failedPuts;
