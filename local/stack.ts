@@ -8,6 +8,9 @@
  *   SageMaker model server    models dir (trained artifacts, else fixtures)
  *   SQS       dispatcher      $WEFT_HOME/queues.json, $WEFT_HOME/dead-letters/
  *   API GW    API server      GET /local/dead-letters, GET /local/queues besides the api handler's routes
+ *
+ * With `faults` (WEFT_FAULTS) a fault switch fails a seeded share of model-server invocations and,
+ * through a proxy in front of dynalite, of the handlers' DynamoDB requests (local/faults/).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
