@@ -13,7 +13,8 @@ import pytest
 from weft_models.data.build import BuildConfig, build, plan
 from weft_models.data.catalog import CatalogError, load_catalog, load_views
 from weft_models.data.fmnist import DatasetMissingError, check_dataset, dataset_dir, load_split
-from weft_models.data.render import RenderSpec, render
+from weft_models.data.patterns import HELDOUT_FAMILIES
+from weft_models.data.render import HELDOUT_STYLES, RenderSpec, render, render_photo
 from weft_models.data.text import describe
 from weft_models.data.vendors import VENDORS
 from weft_models.tasks import CATEGORY, COLOR, PATTERN
@@ -30,7 +31,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
         check_dataset(tmp_path)
     assert str(tmp_path) in str(error.value) and "train-images-idx3-ubyte.gz" in str(error.value)
     with pytest.raises(DatasetMissingError):
-        build(BuildConfig(train=10, val=10, test=10, views=False), tmp_path / "out", dataset=str(tmp_path))
+        build(BuildConfig(train=10, val=10, test=10, heldout=0, views=False), tmp_path / "out", dataset=str(tmp_path))
     assert not (tmp_path / "out").exists(), "nothing is written before the data set is found"
 
 
@@ -43,10 +44,10 @@ def test_malformed_build_config(field: str, value: int, message: str) -> None:
 @needs_fmnist
 def test_plan_is_deterministic_balanced_and_split_safe() -> None:
     train, test = load_split("train"), load_split("test")
-    config = BuildConfig(train=200, val=100, test=120, seed=5)
+    config = BuildConfig(train=200, val=100, test=120, heldout=100, seed=5)
     first, second = plan(config, train.labels, test.labels), plan(config, train.labels, test.labels)
     assert first == second
-    assert plan(BuildConfig(train=200, val=100, test=120, seed=6), train.labels, test.labels) != first
+    assert plan(BuildConfig(train=200, val=100, test=120, heldout=100, seed=6), train.labels, test.labels) != first
     for split, n in (("train", 200), ("val", 100), ("test", 120)):
         rows = [i for i in first if i.split == split]
         assert len(rows) == n
@@ -62,22 +63,32 @@ def test_plan_is_deterministic_balanced_and_split_safe() -> None:
     train_ids = {i.source_index for i in first if i.split == "train"}
     val_ids = {i.source_index for i in first if i.split == "val"}
     assert not train_ids & val_ids
-    assert {i.source_split for i in first if i.split == "test"} == {"test"}
-    assert {i.source_split for i in first if i.split != "test"} == {"train"}
+    assert {i.source_split for i in first if i.split in ("test", "heldout")} == {"test"}
+    assert {i.source_split for i in first if i.split in ("train", "val")} == {"train"}
+    test_ids = {i.source_index for i in first if i.split == "test"}
+    heldout = [i for i in first if i.split == "heldout"]
+    assert len(heldout) == 100 and not test_ids & {i.source_index for i in heldout}
+    # The held-out style split: its photo style and its new pattern families appear nowhere else.
+    seen = [i for i in first if i.split != "heldout"]
+    assert {i.spec.style for i in heldout} == set(HELDOUT_STYLES)
+    assert not {i.spec.style for i in seen} & set(HELDOUT_STYLES)
+    novel = {f for names in HELDOUT_FAMILIES.values() for f in names}
+    assert not {i.spec.family for i in seen} & novel
+    assert {i.spec.family for i in heldout} & novel
     for item in first:
-        assert 700 <= max(item.spec.width, item.spec.height) <= 1600
+        assert 640 <= max(item.spec.width, item.spec.height) <= 1700
 
 
 @needs_fmnist
 def test_build_writes_the_same_files_every_time(tmp_path: Path) -> None:
-    config = BuildConfig(train=20, val=10, test=10, seed=3, workers=1, views=False)
+    config = BuildConfig(train=20, val=10, test=10, heldout=10, seed=3, workers=1, views=False)
     a = build(config, tmp_path / "a")
-    b = build(BuildConfig(train=20, val=10, test=10, seed=3, workers=2, views=False), tmp_path / "b")
+    b = build(BuildConfig(train=20, val=10, test=10, heldout=10, seed=3, workers=2, views=False), tmp_path / "b")
     digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "build.json"}
     assert digest(a) == digest(b)
     items = load_catalog(a)
-    assert len(items) == 40 and items[0].view_index == 0
+    assert len(items) == 50 and items[0].view_index == 0
     assert all(Path(i.image_path).exists() and i.title for i in items)
     stamp = json.loads((a / "build.json").read_text())
     assert stamp["labels"]["test"]["category"] == {label: 1 for label in CATEGORY.labels}
@@ -96,11 +107,37 @@ def test_render_is_seeded_and_sized() -> None:
     assert g > r and g > b, "a green close-up is green"
 
 
+def test_every_style_and_family_renders_with_the_garment_box() -> None:
+    from weft_models.data.patterns import ALL_FAMILIES
+    from weft_models.data.render import ALL_STYLES, SHADES
+
+    garment = np.zeros((28, 28), dtype=np.uint8)
+    garment[6:22, 10:18] = 210  # a tall garment: x 10..18, y 6..22 of 28
+    for style in ALL_STYLES:
+        for pattern, families in ALL_FAMILIES.items():
+            for family in families:
+                spec = RenderSpec("blue", pattern, style, 700, 700, "coarse", seed=3, family=family)
+                photo = render_photo(garment, spec)
+                x, y, w, h = photo.box
+                assert photo.image.size == (700, 700)
+                if style == "closeup":
+                    assert photo.box == (0.0, 0.0, 1.0, 1.0)
+                    continue
+                assert 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1
+                assert h > 1.5 * w, f"{style}/{family}: the box follows the tall silhouette, got {photo.box}"
+                # The base color dominates the garment whatever the family draws on it.
+                px = np.asarray(photo.image, dtype=np.float32)[int((y + 0.3 * h) * 700):int((y + 0.7 * h) * 700),
+                                                               int((x + 0.3 * w) * 700):int((x + 0.7 * w) * 700)]
+                median = np.median(px.reshape(-1, 3), axis=0)
+                nearest = min(SHADES, key=lambda c: min(np.abs(np.array(s) - median).sum() for s in SHADES[c]))
+                assert nearest == "blue", f"{style}/{family}: garment reads {nearest} ({median})"
+
+
 def test_fine_patterns_live_only_at_full_resolution() -> None:
     from PIL import Image
 
     garment = np.full((28, 28), 220, dtype=np.uint8)
-    spec = RenderSpec(color="blue", pattern="striped", style="studio", width=1200, height=1200, scale="fine", seed=2)
+    spec = RenderSpec(color="blue", pattern="striped", style="studio", width=1200, height=1200, scale="fine", seed=2, family="regular")
     photo = render(garment, spec)
     side = 1200
     crop = int(0.4 * side)
@@ -136,10 +173,10 @@ def test_catalog_errors(tmp_path: Path) -> None:
 @needs_fmnist
 @pytest.mark.skipif(shutil.which("npx") is None or not (REPO / "node_modules").exists(), reason="needs Node and npm ci")
 def test_views_come_from_the_pipeline_preprocessing(tmp_path: Path) -> None:
-    root = build(BuildConfig(train=10, val=10, test=10, seed=1, workers=1, views=True), tmp_path / "cat")
+    root = build(BuildConfig(train=10, val=10, test=10, heldout=10, seed=1, workers=1, views=True), tmp_path / "cat")
     views = load_views(root)
     items = load_catalog(root)
-    assert views.shape == (30, 2, 224, 224, 3)
+    assert views.shape == (40, 2, 224, 224, 3)
     assert all(views[i.view_index].any() for i in items)
     meta = json.loads((root / "views.u8.json").read_text())
     assert meta["centerCropFraction"] == 0.4 and meta["errors"] == []

@@ -29,7 +29,7 @@ TINY_TEXT = {
 def tiny_config(tmp_path: Path) -> PipelineConfig:
     return PipelineConfig.from_dict({
         "catalog": str(tmp_path / "catalog"), "work": str(tmp_path / "work"), "artifacts": str(tmp_path / "artifacts"),
-        "version": "test", "data": {"train": 40, "val": 20, "test": 20, "workers": 1},
+        "version": "test", "data": {"train": 40, "val": 20, "test": 20, "heldout": 20, "workers": 1},
         "image": TINY_IMAGE, "text": TINY_TEXT, "baselines": {"max_train": 20, "epochs": 1},
     })
 

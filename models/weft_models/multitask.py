@@ -61,6 +61,12 @@ class MultiTaskModel(nn.Module):
         feats = self.features(**inputs)
         return {task: head(feats) for task, head in self.heads.items()}
 
+    def slow_parameters(self) -> Iterable[nn.Parameter]:
+        """Parameters trained at the trainer's ``lr`` (the rest at ``head_lr``): by default the
+        whole trunk; a model with a pretrained part and fresh layers beside it names the part."""
+        head_ids = {id(p) for p in self.heads.parameters()}
+        return [p for p in self.parameters() if id(p) not in head_ids]
+
     # -- freezing -----------------------------------------------------------------------------
     def freeze_except(self, tasks: Iterable[str]) -> None:
         """Train only the heads of ``tasks``; everything else is fixed (weights and statistics)."""

@@ -175,11 +175,11 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        heads = [p for p in self.model.heads.parameters() if p.requires_grad]
-        head_ids = {id(p) for p in self.model.heads.parameters()}
-        trunk = [p for p in self.model.parameters() if p.requires_grad and id(p) not in head_ids]
+        slow_ids = {id(p) for p in self.model.slow_parameters()}
+        trunk = [p for p in self.model.parameters() if p.requires_grad and id(p) in slow_ids]
+        fresh = [p for p in self.model.parameters() if p.requires_grad and id(p) not in slow_ids]
         groups = [{"params": trunk, "lr": self.config.lr}] if trunk else []
-        groups.append({"params": heads, "lr": self.config.head_lr or self.config.lr})
+        groups.append({"params": fresh, "lr": self.config.head_lr or self.config.lr})
         return torch.optim.AdamW(groups, weight_decay=self.config.weight_decay)
 
     # -- training -------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """Build the vendor catalog with ground truth: ``python -m weft_models.data.build``.
 
 Garments come from Fashion-MNIST with its own split kept: ``train`` and ``val`` from its train
-set (disjoint garments), ``test`` from its test set, so test garments are never seen in training.
+set (disjoint garments), ``test`` and ``heldout`` from its test set (disjoint garments), so test
+garments are never seen in training. ``heldout`` is the held-out style split: photographed only
+by the held-out vendors (a photo style no other split has), half of its patterned products drawn
+in the held-out pattern families (``patterns.HELDOUT_FAMILIES``).
 Every item gets a color, a pattern (balanced over the split, independent of the category), a
 vendor (balanced) with that vendor's photo style, resolution and voice. Everything is seeded per
 item, so a rebuild (with any number of workers) writes the same files.
 
 Output under ``--out`` (default ``models/build/catalog``): ``images/<split>/<item>.jpg``,
-``items.jsonl``, ``views.u8`` + ``views.u8.json`` (from ``weft preprocess-batch``), ``build.json``.
+``images/<split>/<item>.box.json`` (the garment's box), ``items.jsonl``, ``views.u8`` +
+``views.u8.json`` (from ``weft preprocess-batch``), ``build.json``.
 """
 from __future__ import annotations
 
@@ -29,14 +33,15 @@ from tqdm.auto import tqdm
 from ..tasks import CATEGORY, COLOR, PATTERN
 from .catalog import ITEMS_FILE, VIEWS_FILE
 from .fmnist import check_dataset, load_split
-from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, render
+from .patterns import FAMILIES, HELDOUT_FAMILIES
+from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, render_photo
 from .text import describe
-from .vendors import VENDORS, VENDORS_BY_NAME
+from .vendors import HELDOUT_VENDORS, VENDORS, VENDORS_BY_NAME
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build" / "catalog"
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "heldout")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class BuildConfig:
     train: int = 6000
     val: int = 1000
     test: int = 2000
+    heldout: int = 1000
     seed: int = 1234
     workers: int = 2
     views: bool = True
@@ -54,7 +60,7 @@ class BuildConfig:
             n = getattr(self, split)
             if n < 0 or n % len(CATEGORY.labels):
                 raise ValueError(f"{split} size must be a non-negative multiple of {len(CATEGORY.labels)} (balanced categories), got {n}")
-        if self.train + self.val > 60000 or self.test > 10000:
+        if self.train + self.val > 60000 or self.test + self.heldout > 10000:
             raise ValueError("Fashion-MNIST has 60000 train and 10000 test garments")
         if self.workers < 1:
             raise ValueError("workers must be ≥ 1")
@@ -100,7 +106,11 @@ def plan(config: BuildConfig, train_labels: np.ndarray, test_labels: np.ndarray)
     train_idx = select_garments(train_labels, config.train // n_classes, select_rng)
     val_idx = select_garments(train_labels, config.val // n_classes, select_rng, exclude=set(train_idx))
     test_idx = select_garments(test_labels, config.test // n_classes, select_rng)
-    sources = {"train": ("train", train_idx, train_labels), "val": ("train", val_idx, train_labels), "test": ("test", test_idx, test_labels)}
+    heldout_idx = select_garments(test_labels, config.heldout // n_classes, select_rng, exclude=set(test_idx))
+    sources = {
+        "train": ("train", train_idx, train_labels), "val": ("train", val_idx, train_labels),
+        "test": ("test", test_idx, test_labels), "heldout": ("test", heldout_idx, test_labels),
+    }
 
     items: list[PlannedItem] = []
     for split, rng in zip(SPLITS, split_seeds):
@@ -109,8 +119,9 @@ def plan(config: BuildConfig, train_labels: np.ndarray, test_labels: np.ndarray)
         n = len(order)
         colors = _balanced(COLOR.labels, n, rng)
         patterns = _balanced(PATTERN.labels, n, rng)
-        vendors = _balanced([v.name for v in VENDORS], n, rng)
+        vendors = _balanced([v.name for v in (HELDOUT_VENDORS if split == "heldout" else VENDORS)], n, rng)
         scales = _balanced(("fine", "coarse"), n, rng)
+        novel = _balanced(("seen", "heldout"), n, rng)
         for i, source_index in enumerate(order):
             vendor = VENDORS_BY_NAME[vendors[i]]
             item_seed = int(rng.integers(2**31))
@@ -121,9 +132,11 @@ def plan(config: BuildConfig, train_labels: np.ndarray, test_labels: np.ndarray)
             width, height = (long_side, round(long_side * ah / aw)) if aw >= ah else (round(long_side * aw / ah), long_side)
             pattern = patterns[i]
             scale = "none" if pattern == "solid" else "closeup" if style == "closeup" else scales[i]
+            families = HELDOUT_FAMILIES if split == "heldout" and novel[i] == "heldout" else FAMILIES
+            family = families[pattern][int(item_rng.integers(len(families[pattern])))]
             spec = RenderSpec(
                 color=colors[i], pattern=pattern, style=style, width=width, height=height, scale=scale,
-                seed=item_seed, quality=int(item_rng.integers(vendor.quality[0], vendor.quality[1] + 1)),
+                seed=item_seed, quality=int(item_rng.integers(vendor.quality[0], vendor.quality[1] + 1)), family=family,
             )
             item_id = f"{split}-{i:05d}"
             product_id = f"{vendor.id_prefix}-{hashlib.sha1(f'{config.seed}/{item_id}'.encode()).hexdigest()[:8].upper()}"
@@ -140,6 +153,10 @@ def image_relpath(item: PlannedItem) -> str:
     return f"images/{item.split}/{item.item_id}.jpg"
 
 
+def box_path(out: Path, item: PlannedItem) -> Path:
+    return out / f"images/{item.split}/{item.item_id}.box.json"
+
+
 # Worker state: the garments, loaded once per process.
 _GARMENTS: dict[str, np.ndarray] = {}
 
@@ -153,15 +170,20 @@ def _render_one(args: tuple[PlannedItem, str]) -> str:
     item, out = args
     path = Path(out) / image_relpath(item)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image = render(_GARMENTS[item.source_split][item.source_index], item.spec)
+    photo = render_photo(_GARMENTS[item.source_split][item.source_index], item.spec)
+    box = box_path(Path(out), item)
+    tmp = box.with_suffix(".tmp")
+    tmp.write_text(json.dumps([round(v, 5) for v in photo.box]), encoding="utf-8")
+    os.replace(tmp, box)
+    # The photo last: its presence marks the item as rendered.
     tmp = path.with_suffix(".tmp")
-    image.save(tmp, format="JPEG", quality=item.spec.quality)
+    photo.image.save(tmp, format="JPEG", quality=item.spec.quality)
     os.replace(tmp, path)
     return item.item_id
 
 
 def render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: str | None) -> None:
-    todo = [(item, str(out)) for item in items if not (out / image_relpath(item)).exists()]
+    todo = [(item, str(out)) for item in items if not (out / image_relpath(item)).exists() or not box_path(out, item).exists()]
     if not todo:
         return
     log.info("rendering %d photos with %d workers", len(todo), workers)
@@ -175,7 +197,7 @@ def render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: s
             pass
 
 
-def item_rows(items: Sequence[PlannedItem], seed: int) -> Iterator[dict[str, object]]:
+def item_rows(items: Sequence[PlannedItem], seed: int, out: Path) -> Iterator[dict[str, object]]:
     for index, item in enumerate(items):
         vendor = VENDORS_BY_NAME[item.vendor]
         text_rng = np.random.default_rng([seed, 7, index])
@@ -185,7 +207,8 @@ def item_rows(items: Sequence[PlannedItem], seed: int) -> Iterator[dict[str, obj
             "title": text.title, "description": text.description, "brand": text.brand, "vendor_color": text.vendor_color,
             "labels": item.labels, "image_path": image_relpath(item), "view_index": index,
             "style": item.spec.style, "scale": item.spec.scale, "source_index": item.source_index,
-            "width": item.spec.width, "height": item.spec.height,
+            "width": item.spec.width, "height": item.spec.height, "family": item.spec.family,
+            "box": json.loads(box_path(out, item).read_text(encoding="utf-8")),
         }
 
 
@@ -196,6 +219,7 @@ def label_counts(items: Sequence[PlannedItem]) -> dict[str, dict[str, dict[str, 
         out[split] = {task: dict(Counter(i.labels[task] for i in rows)) for task in ("category", "color", "pattern")}
         out[split]["vendor"] = dict(Counter(i.vendor for i in rows))
         out[split]["style"] = dict(Counter(i.spec.style for i in rows))
+        out[split]["family"] = dict(Counter(i.spec.family for i in rows))
     return out
 
 
@@ -219,7 +243,7 @@ def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, datase
     items = plan(config, train.labels, test.labels)
     render_all(items, out_dir, config.workers, dataset)
     rendered = time.monotonic()
-    rows = list(item_rows(items, config.seed))
+    rows = list(item_rows(items, config.seed, out_dir))
     tmp = out_dir / (ITEMS_FILE + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for row in rows:
@@ -246,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train", type=int, default=BuildConfig.train)
     parser.add_argument("--val", type=int, default=BuildConfig.val)
     parser.add_argument("--test", type=int, default=BuildConfig.test)
+    parser.add_argument("--heldout", type=int, default=BuildConfig.heldout)
     parser.add_argument("--seed", type=int, default=BuildConfig.seed)
     parser.add_argument("--workers", type=int, default=BuildConfig.workers)
     parser.add_argument("--no-views", action="store_true", help="skip weft preprocess-batch (photos and items only)")
@@ -253,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even if build.json matches")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = BuildConfig(train=args.train, val=args.val, test=args.test, seed=args.seed, workers=args.workers, views=not args.no_views)
+    config = BuildConfig(train=args.train, val=args.val, test=args.test, heldout=args.heldout, seed=args.seed, workers=args.workers,
+                         views=not args.no_views)
     build(config, args.out, args.dataset, args.force)
 
 

@@ -33,11 +33,15 @@ class CatalogItem:
     view_index: int
     """Row of this item in ``views.u8``."""
     style: str = ""
-    """``studio``, ``backdrop`` or ``closeup`` (a closeup shows no silhouette)."""
+    """Photo style (``render.ALL_STYLES``; a ``closeup`` shows no silhouette)."""
     scale: str = ""
     """Pattern scale: ``fine`` (center view only), ``coarse`` or ``none``."""
     source_index: int = -1
     """Index of the garment in its Fashion-MNIST split."""
+    family: str = ""
+    """Pattern drawing family (``data.patterns``)."""
+    box: tuple[float, float, float, float] | None = None
+    """The garment's box in the photo, normalized ``(x, y, w, h)``."""
 
 
 _FIELDS = {f.name for f in fields(CatalogItem)}
@@ -59,6 +63,8 @@ def load_catalog(root: str | os.PathLike[str]) -> list[CatalogItem]:
                 raise CatalogError(f"{path}:{number}: not JSON: {error}") from None
             data = {k: v for k, v in row.items() if k in _FIELDS}
             data["image_path"] = str((folder / data["image_path"]).resolve())
+            if data.get("box") is not None:
+                data["box"] = tuple(data["box"])
             try:
                 items.append(CatalogItem(**data))
             except TypeError as error:

@@ -1,4 +1,9 @@
-"""Render a Fashion-MNIST garment as a vendor product photo: color, pattern, backdrop, resolution.
+"""Render a Fashion-MNIST garment as a vendor product photo: color, pattern, backdrop, lighting.
+
+The renderer's job is to teach garments, not itself: every property a model could latch onto that
+is not the label varies — pattern drawing family (``patterns.py``), shade within the base color,
+backdrop (white, muted, colored, textured, cluttered), garment size and placement, lighting
+direction and strength, white balance, shadow, sensor noise, resolution and JPEG quality.
 
 Patterns come in two scales, defined relative to the pipeline's two views (see
 ``functions/shared/image/prepareViews.ts``): the ``downsampled`` view fits the whole photo into
@@ -8,37 +13,45 @@ S×S, the ``center`` view resizes the central ``centerCropFraction`` of each sid
 * ``fine``: the period is 3.2–5 pixels in the center view, which makes it ≤ 2 pixels in the
   downsampled view: below what that view can resolve, so only the center view shows it.
 
-Styles: ``studio`` (white seamless with a soft shadow), ``backdrop`` (a muted, lit backdrop),
+Styles (:data:`STYLES`): ``studio`` (white seamless, soft shadow), ``backdrop`` (muted or tinted
+backdrop, paper texture), ``lifestyle`` (cluttered, out-of-focus surroundings, directional light),
 ``closeup`` (the fabric fills the frame: no silhouette, so the photo says nothing about the
-category; the text has to).
+category; the text has to). :data:`HELDOUT_STYLES` are never used for training or validation:
+``street`` (sky-and-ground surroundings, strong side light, vignetting, warm or cool cast).
 """
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+from .patterns import FAMILIES, is_texture, pattern_layers
 
 VIEW_SIZE = 224
 CENTER_FRACTION = 0.4
 
-# Several shades per color class, kept apart from the neighbouring classes.
+# Several shades per color class, kept apart from the neighbouring classes; a render mixes two
+# shades of its class, so the class is a region of color space rather than a few points.
 SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "black": ((22, 22, 24), (35, 33, 36), (28, 30, 38), (45, 42, 40)),
-    "white": ((246, 246, 244), (238, 240, 242), (250, 248, 240)),
-    "grey": ((128, 128, 130), (150, 152, 155), (105, 106, 110), (170, 170, 168)),
-    "beige": ((222, 204, 170), (212, 192, 158), (232, 218, 190), (205, 188, 150)),
-    "brown": ((115, 72, 40), (135, 88, 52), (95, 60, 35), (150, 100, 60)),
-    "red": ((196, 28, 36), (172, 18, 40), (220, 42, 40), (185, 35, 30)),
-    "pink": ((238, 148, 180), (228, 118, 160), (247, 180, 200), (236, 130, 190)),
-    "orange": ((238, 128, 30), (228, 108, 22), (248, 150, 50), (235, 118, 40)),
-    "yellow": ((244, 214, 48), (238, 198, 30), (249, 228, 90), (232, 205, 60)),
-    "green": ((38, 138, 62), (80, 128, 48), (28, 96, 70), (70, 168, 96)),
-    "blue": ((32, 70, 168), (42, 102, 200), (22, 40, 108), (70, 130, 210)),
-    "purple": ((108, 50, 148), (140, 72, 170), (88, 40, 118), (160, 110, 200)),
+    "black": ((22, 22, 24), (35, 33, 36), (28, 30, 38), (45, 42, 40), (18, 20, 26)),
+    "white": ((246, 246, 244), (238, 240, 242), (250, 248, 240), (242, 242, 236)),
+    "grey": ((128, 128, 130), (150, 152, 155), (105, 106, 110), (170, 170, 168), (88, 90, 94)),
+    "beige": ((222, 204, 170), (212, 192, 158), (232, 218, 190), (205, 188, 150), (226, 210, 182)),
+    "brown": ((115, 72, 40), (135, 88, 52), (95, 60, 35), (150, 100, 60), (84, 56, 38)),
+    "red": ((196, 28, 36), (172, 18, 40), (220, 42, 40), (185, 35, 30), (150, 20, 32)),
+    "pink": ((238, 148, 180), (228, 118, 160), (247, 180, 200), (236, 130, 190), (220, 150, 170)),
+    "orange": ((238, 128, 30), (228, 108, 22), (248, 150, 50), (235, 118, 40), (220, 120, 50)),
+    "yellow": ((244, 214, 48), (238, 198, 30), (249, 228, 90), (232, 205, 60), (240, 220, 120)),
+    "green": ((38, 138, 62), (80, 128, 48), (28, 96, 70), (70, 168, 96), (50, 110, 60)),
+    "blue": ((32, 70, 168), (42, 102, 200), (22, 40, 108), (70, 130, 210), (30, 56, 130)),
+    "purple": ((108, 50, 148), (140, 72, 170), (88, 40, 118), (160, 110, 200), (120, 60, 130)),
 }
 PATTERNS = ("solid", "striped", "checked", "dotted")
-STYLES = ("studio", "backdrop", "closeup")
+STYLES = ("studio", "backdrop", "lifestyle", "closeup")
+HELDOUT_STYLES = ("street",)
+ALL_STYLES = STYLES + HELDOUT_STYLES
 
 
 @dataclass(frozen=True)
@@ -49,9 +62,18 @@ class RenderSpec:
     width: int
     height: int
     scale: str
-    """``fine`` or ``coarse`` for patterned garments, ``none`` for solid ones."""
+    """``fine`` or ``coarse`` for patterned garments, ``none`` for solid ones (``closeup`` for close-ups)."""
     seed: int
     quality: int = 90
+    family: str = ""
+    """Pattern drawing family (``patterns.FAMILIES``); empty: one of the pattern's training families, by the seed."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: Image.Image
+    box: tuple[float, float, float, float]
+    """The garment's bounding box, normalized ``(x, y, w, h)`` in the photo (the whole frame for a close-up)."""
 
 
 def _luminance(rgb: np.ndarray) -> float:
@@ -59,52 +81,37 @@ def _luminance(rgb: np.ndarray) -> float:
 
 
 def base_color(color: str, rng: np.random.Generator) -> np.ndarray:
-    shades = SHADES[color]
-    base = np.array(shades[int(rng.integers(len(shades)))], dtype=np.float32)
-    base = base * rng.uniform(0.95, 1.04) + rng.normal(0.0, 5.0, 3)
+    shades = np.array(SHADES[color], dtype=np.float32)
+    a, b = shades[rng.choice(len(shades), size=2)]
+    base = a + (b - a) * np.float32(rng.uniform())
+    base = base * np.float32(rng.uniform(0.95, 1.04)) + rng.normal(0.0, 4.0, 3).astype(np.float32)
     return np.clip(base, 0, 255)
 
 
-def secondary_color(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The pattern's second tone: a darker or lighter version of the base, so the base stays the color."""
-    if _luminance(base) > 0.55:
-        return base * rng.uniform(0.45, 0.6)
-    return base + (255.0 - base) * rng.uniform(0.4, 0.55)
+# Families whose extra tone sits in crisp, separate marks (lines, dots) rather than blending with the
+# base (gingham's half-tone bands): only these may take another hue without shifting the garment's color.
+_CRISP = frozenset({"regular", "pinstripe", "breton", "windowpane", "polka", "pindot", "coin", "scattered", "variegated"})
 
 
-def pattern_mask(height: int, width: int, pattern: str, period: float, rng: np.random.Generator) -> np.ndarray:
-    """Fraction of the secondary tone per pixel, (H, W) float32 in [0, 1].
+def secondary_color(base: np.ndarray, rng: np.random.Generator, family: str = "regular") -> np.ndarray:
+    """The pattern's second tone. Usually a darker or lighter version of the base; sometimes white
+    or black, and for families of crisp, separate marks sometimes another hue."""
+    choice = rng.uniform()
+    if family != "checkerboard" and not is_texture(family) and choice < (0.35 if family in _CRISP else 0.15):
+        if choice < 0.15:
+            return np.array((245, 243, 238), np.float32) if _luminance(base) < 0.6 else np.array((30, 30, 34), np.float32)
+        hue, sat, val = rng.uniform(), rng.uniform(0.3, 0.8), rng.uniform(0.3, 0.9)
+        return np.array(colorsys.hsv_to_rgb(hue, sat, val), np.float32) * 255
+    if _luminance(base) > 0.55 or is_texture(family):
+        return base * np.float32(rng.uniform(0.45, 0.62))
+    return base + (255.0 - base) * np.float32(rng.uniform(0.38, 0.55))
 
-    Built from broadcast row and column vectors: a full-resolution coordinate grid would cost
-    more than the rest of the rendering.
-    """
-    if pattern == "solid":
-        return np.zeros((height, width), dtype=np.float32)
-    y = np.arange(height, dtype=np.float32)[:, None]
-    x = np.arange(width, dtype=np.float32)[None, :]
-    phase = rng.uniform(0, 1, 2).astype(np.float32)
-    duty = np.float32(rng.uniform(0.3, 0.45))
-    p = np.float32(period)
 
-    def band(u: np.ndarray, offset: float) -> np.ndarray:
-        return (np.mod(u / p + offset, 1.0) < duty).astype(np.float32)
-
-    if pattern == "striped":
-        orientation = int(rng.integers(3))
-        if orientation == 2:
-            return band((x + y) * np.float32(0.7071), phase[0])
-        u = x if orientation == 0 else y
-        return np.broadcast_to(band(u, phase[0]), (height, width)).astype(np.float32)
-    if pattern == "checked":
-        # Gingham: two crossed bands; the crossing is darkest.
-        return 0.5 * band(x, phase[0]) + 0.5 * band(y, phase[1])
-    if pattern == "dotted":
-        radius = np.float32(rng.uniform(0.2, 0.28))
-        row = np.floor(y / p + phase[1])
-        v = np.mod(y / p + phase[1], 1.0) - 0.5
-        u = np.mod(x / p + phase[0] + 0.5 * np.mod(row, 2), 1.0) - 0.5  # staggered rows
-        return ((u * u + v * v) < radius * radius).astype(np.float32)
-    raise ValueError(f"unknown pattern {pattern!r}")
+def pattern_family(spec: RenderSpec, rng: np.random.Generator) -> str:
+    if spec.family:
+        return spec.family
+    names = FAMILIES[spec.pattern]
+    return names[int(rng.integers(len(names)))]
 
 
 def pattern_period(spec: RenderSpec, rng: np.random.Generator) -> float:
@@ -124,15 +131,19 @@ def _solid(color: np.ndarray, size: tuple[int, int]) -> Image.Image:
 
 
 def fabric(spec: RenderSpec, height: int, width: int, rng: np.random.Generator) -> Image.Image:
-    """Colored, patterned fabric, (width, height). Pixel work runs in PIL's C code: a photo has
-    millions of pixels and thousands are rendered per build."""
+    """Colored, patterned fabric, (width, height). Pixel work runs in PIL's C code where it can: a
+    photo has millions of pixels and thousands are rendered per build."""
     base = base_color(spec.color, rng)
-    if spec.pattern == "solid":
-        return _solid(base, (width, height))
-    mask = pattern_mask(height, width, spec.pattern, pattern_period(spec, rng), rng)
-    second = secondary_color(base, rng)
-    alpha = Image.fromarray((mask * 255).astype(np.uint8), mode="L")
-    return Image.composite(_solid(second, (width, height)), _solid(base, (width, height)), alpha)
+    family = pattern_family(spec, rng)
+    cloth = _solid(base, (width, height))
+    if spec.pattern == "solid" and family == "plain":
+        return cloth
+    layers = pattern_layers(height, width, family, pattern_period(spec, rng), rng)
+    for number, mask in enumerate(layers):
+        tone = secondary_color(base, rng, family if number == 0 else "regular")
+        alpha = Image.fromarray((mask * 255).astype(np.uint8), mode="L")
+        cloth = Image.composite(_solid(tone, (width, height)), cloth, alpha)
+    return cloth
 
 
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
@@ -148,52 +159,124 @@ def _lut(values: np.ndarray) -> list[int]:
     return [int(v) for v in np.round(np.clip(values, 0.0, 1.0) * 255.0)]
 
 
-def _backdrop(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
-    h, w = spec.height, spec.width
-    if spec.style == "studio":
-        return Image.new("RGB", (w, h), (255, 255, 255))
-    level = rng.uniform(205, 240)
-    tint = rng.normal(0, 6, 3)
-    ramp = np.linspace(1.04, 0.92, h)[:, None, None]
-    column = np.clip((level + tint)[None, None, :] * ramp, 0, 255).astype(np.uint8)  # (h, 1, 3)
+# -- backdrops ---------------------------------------------------------------------------------------
+def _gradient(w: int, h: int, top: np.ndarray, bottom: np.ndarray) -> Image.Image:
+    ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    column = np.clip(top[None, None, :] * (1 - ramp) + bottom[None, None, :] * ramp, 0, 255).astype(np.uint8)
     return Image.fromarray(column, mode="RGB").resize((w, h), Image.Resampling.NEAREST)
 
 
-def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
+def _muted(rng: np.random.Generator) -> np.ndarray:
+    """A backdrop color: mostly light neutrals, sometimes a soft tint of any hue."""
+    if rng.uniform() < 0.55:
+        level = rng.uniform(190, 242)
+        return np.clip(level + rng.normal(0, 6, 3), 0, 255).astype(np.float32)
+    hue, sat, val = rng.uniform(), rng.uniform(0.1, 0.45), rng.uniform(0.45, 0.95)
+    return np.array(colorsys.hsv_to_rgb(hue, sat, val), np.float32) * 255
+
+
+def _texture(w: int, h: int, rng: np.random.Generator, strength: float) -> Image.Image:
+    """Paper, plaster or concrete: smooth blotches, computed small and enlarged."""
+    small = rng.normal(0, 1, (max(2, h // 24), max(2, w // 24))).astype(np.float32)
+    img = Image.fromarray(np.clip(128 + small * 40, 0, 255).astype(np.uint8), mode="L")
+    img = img.resize((w, h), Image.Resampling.BICUBIC)
+    lut = _lut(1.0 - strength * np.abs(_LEVELS - 0.5) * 2)
+    return img.point(lut).convert("RGB")
+
+
+def _clutter(w: int, h: int, rng: np.random.Generator, count: int) -> Image.Image:
+    """Out-of-focus surroundings: soft shapes of random colors on a muted ground."""
+    sw, sh = max(8, w // 8), max(8, h // 8)
+    small = Image.new("RGB", (sw, sh), tuple(int(c) for c in _muted(rng)))
+    draw = ImageDraw.Draw(small)
+    for _ in range(count):
+        color = tuple(int(c) for c in (_muted(rng) if rng.uniform() < 0.6 else rng.uniform(20, 235, 3)))
+        x0, y0 = rng.uniform(-0.2, 1.0) * sw, rng.uniform(-0.2, 1.0) * sh
+        x1, y1 = x0 + rng.uniform(0.1, 0.6) * sw, y0 + rng.uniform(0.1, 0.6) * sh
+        (draw.ellipse if rng.uniform() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=color)
+    return small.filter(ImageFilter.GaussianBlur(rng.uniform(1.5, 3.5))).resize((w, h), Image.Resampling.BICUBIC)
+
+
+def _street(w: int, h: int, rng: np.random.Generator) -> Image.Image:
+    """Held-out surroundings: a sky or wall above a horizon, pavement below, blurred shapes."""
+    sky = np.array(colorsys.hsv_to_rgb(rng.uniform(0.5, 0.65), rng.uniform(0.1, 0.4), rng.uniform(0.7, 0.98)), np.float32) * 255
+    ground = np.array(colorsys.hsv_to_rgb(rng.uniform(0.0, 0.15), rng.uniform(0.05, 0.3), rng.uniform(0.3, 0.6)), np.float32) * 255
+    horizon = int(rng.uniform(0.45, 0.75) * h)
+    photo = _gradient(w, h, sky, sky * 0.9)
+    photo.paste(_gradient(w, h - horizon, ground * 1.1, ground * 0.8), (0, horizon))
+    shapes = _clutter(w, h, rng, int(rng.integers(3, 8)))
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).rectangle((0, 0, w, horizon), fill=int(rng.uniform(60, 140)))
+    return Image.composite(shapes, photo, mask.filter(ImageFilter.GaussianBlur(max(1, h // 60))))
+
+
+def backdrop(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
+    w, h = spec.width, spec.height
+    if spec.style == "studio":
+        level = int(rng.uniform(246, 256))
+        return Image.new("RGB", (w, h), (level, level, level))
+    if spec.style == "backdrop":
+        color = _muted(rng)
+        photo = _gradient(w, h, color * rng.uniform(1.0, 1.06), color * rng.uniform(0.86, 0.96))
+        if rng.uniform() < 0.5:
+            photo = ImageChops.multiply(photo, _texture(w, h, rng, rng.uniform(0.05, 0.15)))
+        return photo
+    if spec.style == "lifestyle":
+        return _clutter(w, h, rng, int(rng.integers(4, 12)))
+    if spec.style == "street":
+        return _street(w, h, rng)
+    raise ValueError(f"no backdrop for style {spec.style!r}")
+
+
+# -- composition -------------------------------------------------------------------------------------
+def _placement(spec: RenderSpec, rng: np.random.Generator) -> tuple[int, float, float]:
+    """Garment size (px) and center (fractions of the frame)."""
+    h, w = spec.height, spec.width
+    if spec.style in ("lifestyle", "street"):
+        size = int(rng.uniform(0.55, 0.8) * min(h, w))
+        return size, 0.5 + rng.uniform(-0.07, 0.07), 0.5 + rng.uniform(-0.06, 0.06)
+    size = int(rng.uniform(0.6, 0.86) * min(h, w))
+    return size, 0.5 + rng.uniform(-0.05, 0.05), 0.5 + rng.uniform(-0.05, 0.05)
+
+
+def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator) -> Photo:
     """Photo of ``garment`` (28×28 uint8) on the spec's backdrop."""
     h, w = spec.height, spec.width
-    size = int(rng.uniform(0.62, 0.84) * min(h, w))
+    size, fx, fy = _placement(spec, rng)
     g8 = Image.fromarray(garment, mode="L").resize((size, size), Image.Resampling.BICUBIC)
     # Silhouette from the garment's brightness; inner shading (folds, seams) from the same values.
     inside = garment[garment > 40]
     top = max(float(np.percentile(inside, 90)) / 255.0 if inside.size else 1.0, 0.2)
     alpha = g8.point(_lut(_smoothstep(0.05, 0.16, _LEVELS)))
-    shade = g8.point(_lut(0.74 + 0.26 * np.minimum(1.0, _LEVELS / top)))
-    cx = int(w / 2 + rng.uniform(-0.04, 0.04) * w)
-    cy = int(h / 2 + rng.uniform(-0.04, 0.04) * h)
+    depth = rng.uniform(0.18, 0.32)
+    shade = g8.point(_lut((1 - depth) + depth * np.minimum(1.0, _LEVELS / top)))
+    cx, cy = int(fx * w), int(fy * h)
     x0, y0 = max(0, cx - size // 2), max(0, cy - size // 2)
     x1, y1 = min(w, x0 + size), min(h, y0 + size)
     alpha = alpha.crop((0, 0, x1 - x0, y1 - y0))
     shade = shade.crop((0, 0, x1 - x0, y1 - y0))
 
-    photo = _backdrop(spec, rng)
+    photo = backdrop(spec, rng)
     # Soft shadow: the silhouette blurred and offset, darkening the backdrop.
     small = alpha.resize((max(1, (x1 - x0) // 8), max(1, (y1 - y0) // 8)), Image.Resampling.BILINEAR)
-    strength = rng.uniform(0.1, 0.22)
-    shadow = small.filter(ImageFilter.GaussianBlur(2)).resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)
+    strength = rng.uniform(0.08, 0.3)
+    shadow = small.filter(ImageFilter.GaussianBlur(rng.uniform(1.5, 3))).resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)
     shadow = shadow.point(lambda v: int(255 - strength * v))
-    dy, dx = int(0.015 * h), int(0.01 * w)
-    box = (min(w, x0 + dx), min(h, y0 + dy), min(w, x1 + dx), min(h, y1 + dy))
-    region = photo.crop(box)
-    shadow = shadow.crop((0, 0, region.width, region.height)).convert("RGB")
-    photo.paste(ImageChops.multiply(region, shadow), box[:2])
+    dy, dx = int(rng.uniform(0.0, 0.03) * h), int(rng.uniform(-0.02, 0.02) * w)
+    box = (min(w, max(0, x0 + dx)), min(h, max(0, y0 + dy)), min(w, max(0, x1 + dx)), min(h, max(0, y1 + dy)))
+    if box[2] > box[0] and box[3] > box[1]:
+        region = photo.crop(box)
+        shadow = shadow.crop((0, 0, region.width, region.height)).convert("RGB")
+        photo.paste(ImageChops.multiply(region, shadow), box[:2])
 
     cloth = ImageChops.multiply(fabric(spec, y1 - y0, x1 - x0, rng), shade.convert("RGB"))
     photo.paste(cloth, (x0, y0), alpha)
-    return photo
+    bbox = alpha.point(lambda v: 255 if v > 127 else 0).getbbox() or (0, 0, x1 - x0, y1 - y0)
+    bx0, by0, bx1, by1 = x0 + bbox[0], y0 + bbox[1], x0 + bbox[2], y0 + bbox[3]
+    return Photo(photo, (bx0 / w, by0 / h, (bx1 - bx0) / w, (by1 - by0) / h))
 
 
-def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
+def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> Photo:
     h, w = spec.height, spec.width
     cloth = fabric(spec, h, w, rng)
     # Folds: a slow shading wave, computed small and enlarged (it has no detail to lose).
@@ -204,12 +287,35 @@ def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
     wave = rng.uniform(0.35, 0.7) * max(h, w)
     folds = np.sin(2 * np.pi * (x * np.cos(theta) + y * np.sin(theta)) / wave + rng.uniform(0, 6.28))
     shade = Image.fromarray(np.clip((0.86 + 0.12 * folds) * 255, 0, 255).astype(np.uint8), mode="L")
-    return ImageChops.multiply(cloth, shade.resize((w, h), Image.Resampling.BILINEAR).convert("RGB"))
+    return Photo(ImageChops.multiply(cloth, shade.resize((w, h), Image.Resampling.BILINEAR).convert("RGB")), (0.0, 0.0, 1.0, 1.0))
 
 
-def _noise(width: int, height: int, rng: np.random.Generator) -> Image.Image:
-    """Sensor noise (σ≈2 levels around 8) from a tiled patch: per-pixel draws would dominate the cost."""
-    tile = Image.fromarray(np.clip(8 + rng.standard_normal((128, 128, 3)) * 2.0, 0, 16).astype(np.uint8), mode="RGB")
+# -- light and sensor --------------------------------------------------------------------------------
+def _light(spec: RenderSpec, photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Directional light falling across the frame (and, for the held-out style, a vignette)."""
+    w, h = photo.size
+    strong = spec.style == "street"
+    amount = rng.uniform(0.1, 0.22) if strong else rng.uniform(0.0, 0.12)
+    if amount < 0.01 and not strong:
+        return photo
+    sw, sh = 32, 32
+    y, x = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    xn, yn = x / (sw - 1) - 0.5, y / (sh - 1) - 0.5
+    phi = rng.uniform(0, 2 * np.pi)
+    gain = 1.0 + amount * (np.cos(phi) * xn + np.sin(phi) * yn) * 2
+    if strong:
+        gain *= 1.0 - rng.uniform(0.1, 0.25) * (xn * xn + yn * yn) * 2
+    top = float(gain.max())
+    level = Image.fromarray(np.clip(gain / top * 255, 0, 255).astype(np.uint8), mode="L").resize((w, h), Image.Resampling.BILINEAR)
+    lit = ImageChops.multiply(photo, level.convert("RGB"))
+    # Bring the brightest point back to where it was (multiply can only darken).
+    scale = min(top, 1.25)
+    return lit.point([min(255, int(round(v * scale))) for v in range(256)] * 3)
+
+
+def _noise(width: int, height: int, rng: np.random.Generator, sigma: float) -> Image.Image:
+    """Sensor noise around 8 from a tiled patch: per-pixel draws would dominate the cost."""
+    tile = Image.fromarray(np.clip(8 + rng.standard_normal((128, 128, 3)) * sigma, 0, 16).astype(np.uint8), mode="RGB")
     noise = Image.new("RGB", (width, height))
     for top in range(0, height, 128):
         for left in range(0, width, 128):
@@ -217,14 +323,24 @@ def _noise(width: int, height: int, rng: np.random.Generator) -> Image.Image:
     return noise
 
 
-def render(garment: np.ndarray, spec: RenderSpec) -> Image.Image:
+def render_photo(garment: np.ndarray, spec: RenderSpec) -> Photo:
+    if spec.style not in ALL_STYLES:
+        raise ValueError(f"unknown photo style {spec.style!r} (one of {', '.join(ALL_STYLES)})")
     rng = np.random.default_rng(spec.seed)
-    photo = render_closeup(spec, rng) if spec.style == "closeup" else render_garment(garment, spec, rng)
-    # Lighting and white balance of the vendor's studio, then sensor noise.
+    shot = render_closeup(spec, rng) if spec.style == "closeup" else render_garment(garment, spec, rng)
+    photo = _light(spec, shot.image, rng)
+    # White balance of the vendor's studio (a stronger cast outdoors), then sensor noise.
     gain = rng.uniform(0.95, 1.03)
-    warmth = rng.uniform(-0.03, 0.03)
+    warmth = rng.uniform(-0.06, 0.06) if spec.style == "street" else rng.uniform(-0.035, 0.035)
     luts: list[int] = []
     for factor in (gain * (1 + warmth), gain, gain * (1 - warmth)):
         luts += [min(255, int(round(v * factor))) for v in range(256)]
     photo = photo.point(luts)
-    return ImageChops.add(photo, _noise(photo.width, photo.height, rng), scale=1.0, offset=-8)
+    if rng.uniform() < 0.15:
+        photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8)))  # slightly soft focus
+    photo = ImageChops.add(photo, _noise(photo.width, photo.height, rng, rng.uniform(1.0, 3.0)), scale=1.0, offset=-8)
+    return Photo(photo, shot.box)
+
+
+def render(garment: np.ndarray, spec: RenderSpec) -> Image.Image:
+    return render_photo(garment, spec).image

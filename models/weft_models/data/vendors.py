@@ -33,10 +33,10 @@ class Vendor:
 VENDORS: tuple[Vendor, ...] = (
     Vendor(
         name="northwind",
-        styles={"studio": 0.85, "closeup": 0.15},
+        styles={"studio": 0.7, "lifestyle": 0.15, "closeup": 0.15},
         aspects=((3, 4), (4, 5)),
-        long_side=(1200, 1600),
-        quality=(88, 94),
+        long_side=(1100, 1600),
+        quality=(82, 95),
         brands=("Northwind", "Northwind Basics"),
         boilerplate=("Free shipping on orders over $50.", "Returns accepted within 30 days."),
         p_category=0.9, p_color=0.7, p_pattern=0.6, p_useless=0.03, p_vendor_color=0.8,
@@ -44,10 +44,10 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="acme-apparel",
-        styles={"studio": 0.55, "backdrop": 0.35, "closeup": 0.10},
+        styles={"studio": 0.4, "backdrop": 0.3, "lifestyle": 0.2, "closeup": 0.10},
         aspects=((1, 1),),
-        long_side=(900, 1400),
-        quality=(85, 92),
+        long_side=(800, 1400),
+        quality=(75, 92),
         brands=("Acme", "Acme Studio", "Acme Kids"),
         boilerplate=(
             "Discover the new season in black, white and red.",
@@ -59,10 +59,10 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="bazaar-outlet",
-        styles={"backdrop": 0.6, "studio": 0.3, "closeup": 0.1},
+        styles={"backdrop": 0.45, "studio": 0.2, "lifestyle": 0.25, "closeup": 0.1},
         aspects=((4, 3), (3, 2), (1, 1)),
-        long_side=(800, 1300),
-        quality=(80, 90),
+        long_side=(700, 1300),
+        quality=(65, 90),
         brands=("BZR", "Outlet Finds", "Bazaar"),
         boilerplate=("BEST PRICE GUARANTEED!!!", "Ships in 1–2 business days.", "Also available in navy & grey."),
         p_category=0.7, p_color=0.55, p_pattern=0.45, p_useless=0.12, p_vendor_color=0.3,
@@ -70,10 +70,10 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="loomhouse",
-        styles={"closeup": 0.45, "studio": 0.4, "backdrop": 0.15},
+        styles={"closeup": 0.35, "studio": 0.35, "backdrop": 0.15, "lifestyle": 0.15},
         aspects=((1, 1), (4, 5), (3, 4)),
-        long_side=(1000, 1600),
-        quality=(90, 95),
+        long_side=(1000, 1700),
+        quality=(88, 96),
         brands=("Loomhouse", "Loomhouse Atelier"),
         boilerplate=("Woven in small batches from certified fibres.", "Each piece is unique; colours may vary slightly."),
         p_category=0.85, p_color=0.6, p_pattern=0.75, p_useless=0.02, p_vendor_color=0.7,
@@ -81,10 +81,10 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="quickshop",
-        styles={"studio": 0.5, "backdrop": 0.4, "closeup": 0.1},
+        styles={"studio": 0.35, "backdrop": 0.3, "lifestyle": 0.25, "closeup": 0.1},
         aspects=((1, 1), (3, 4), (4, 3)),
-        long_side=(700, 1000),
-        quality=(78, 88),
+        long_side=(640, 1000),
+        quality=(60, 88),
         brands=("QS", "Quick", "no brand"),
         boilerplate=("Item ships from our warehouse.", "Sale items are final sale."),
         p_category=0.6, p_color=0.45, p_pattern=0.35, p_useless=0.25, p_vendor_color=0.4,
@@ -92,4 +92,20 @@ VENDORS: tuple[Vendor, ...] = (
     ),
 )
 
-VENDORS_BY_NAME = {v.name: v for v in VENDORS}
+# The held-out style split: a vendor whose photo style (and voice) no training or validation item
+# has, photographing only the held-out pattern families half of the time.
+HELDOUT_VENDORS: tuple[Vendor, ...] = (
+    Vendor(
+        name="streetwise",
+        styles={"street": 1.0},
+        aspects=((4, 5), (1, 1), (2, 3)),
+        long_side=(800, 1500),
+        quality=(70, 92),
+        brands=("Streetwise", "SW Originals"),
+        boilerplate=("Shot on location in our hometown.", "Tag us in your fits for a chance to be featured."),
+        p_category=0.7, p_color=0.6, p_pattern=0.5, p_useless=0.1, p_vendor_color=0.5,
+        html=True, mojibake=0.1, upper=0.05, id_prefix="SW",
+    ),
+)
+
+VENDORS_BY_NAME = {v.name: v for v in VENDORS + HELDOUT_VENDORS}

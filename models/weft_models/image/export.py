@@ -34,7 +34,8 @@ def export_image(
     catalog is given (random pixels otherwise)."""
     manifest = image_manifest(MODEL_NAME, version or default_version(), model.specs(), max_batch_size=max_batch_size)
     if catalog is not None:
-        items = [i for i in load_catalog(catalog) if i.split == "test"][:8]
+        every = load_catalog(catalog)
+        items = ([i for i in every if i.split == "test"] or every)[:8]
         batch = stack_views(load_views(catalog), [i.view_index for i in items])
     else:
         generator = torch.Generator().manual_seed(0)

