@@ -3,7 +3,8 @@
  * that AWS's notification filters would pick (`queueForKey`), and the queue hands SQS-shaped
  * batches to the same Lambda handlers: batch size, a short batching window, partial batch
  * responses, retries with exponential backoff (SQS visibility timeouts) and a dead-letter store
- * after `maxReceiveCount` receives, as the redrive policy does in AWS.
+ * after `maxReceiveCount` receives, as the redrive policy does in AWS. A message is on disk before
+ * `send` returns (pendingStore.ts), so what S3 acknowledged survives a crash.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -12,6 +13,15 @@ import { decodeS3Key, queueForKey, type QueueName } from '../../functions/shared
 import { describeError } from '../../functions/shared/errors.js';
 import { DeadLetterStore, keysOfNotification, type DeadLetter } from './deadLetterStore.js';
 import { PendingStore } from './pendingStore.js';
+
+/**
+ * Lambda kills a timed-out invocation; here it keeps running in this process, so its messages are
+ * held back until it finishes, or until this many timeouts more have passed (a run that never
+ * settles must not wedge its messages forever).
+ */
+const ABANDON_AFTER_TIMEOUTS = 4;
+
+type Outcome<T> = { status: 'done'; value: T } | { status: 'failed'; error: unknown } | { status: 'running' };
 import type { QueueConfig, QueuedMessage } from './types.js';
 
 export interface DispatcherOptions {
@@ -72,12 +82,16 @@ export class Dispatcher {
       ]),
     );
     if (options.pendingFile) {
-      this.pending = new PendingStore(options.pendingFile, () => this.snapshot());
+      this.pending = new PendingStore(options.pendingFile, () => this.snapshot(), this.log);
       const now = Date.now();
       for (const message of this.pending.load()) {
         const queue = this.queues.get(message.queue as QueueName);
-        if (queue) queue.messages.set(message.messageId, { ...message, visibleAt: Math.min(message.visibleAt, now) });
+        // Dead-lettered just before a crash, before the queue was saved without it.
+        if (!queue || options.deadLetters.has(message.messageId)) continue;
+        queue.messages.set(message.messageId, { ...message, visibleAt: Math.min(message.visibleAt, now) });
       }
+      // A fresh snapshot of what was loaded; fails the start loudly if the state folder is not writable.
+      this.pending.flush();
     }
   }
 
@@ -104,6 +118,13 @@ export class Dispatcher {
     const now = Date.now();
     const message: QueuedMessage = { messageId: randomUUID(), queue: queueName, body, sentAt: now, receiveCount: 0, visibleAt: now, attempts: [] };
     queue.messages.set(message.messageId, message);
+    try {
+      this.pending?.append(message);
+    } catch (error) {
+      // Not on disk, so not accepted: the caller (S3 answering an upload) must fail.
+      queue.messages.delete(message.messageId);
+      throw error;
+    }
     this.pending?.changed();
     this.pump(queue);
     return message.messageId;
@@ -134,13 +155,31 @@ export class Dispatcher {
     return out;
   }
 
-  /** Stops taking new batches, waits for running ones, and persists what is left. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking new batches and waits for the running ones. Messages sent meanwhile (S3 still
+   * answering uploads while the stack stops) are queued and saved, not delivered.
+   */
+  async drain(): Promise<void> {
     this.stopped = true;
     unsubscribe(RECORD_FAILED_CHANNEL, this.onRecordFailed);
     for (const queue of this.queues.values()) if (queue.timer) clearTimeout(queue.timer);
-    await Promise.allSettled([...this.running]);
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** Saves the queues now, synchronously (a process about to exit at once). */
+  persist(): void {
     this.pending?.flush();
+  }
+
+  /** The final save, after drain() and after nothing sends any more. */
+  close(): void {
+    this.pending?.close();
+  }
+
+  /** drain(), then close(). */
+  async stop(): Promise<void> {
+    await this.drain();
+    this.close();
   }
 
   private isIdle(): boolean {
@@ -215,9 +254,12 @@ export class Dispatcher {
 
   private async deliver(queue: QueueState, batch: QueuedMessage[]): Promise<void> {
     const event: SQSEvent = { Records: batch.map((m) => this.toSqsRecord(m)) };
+    const timeoutMs = queue.config.timeoutMs;
+    const handling = Promise.resolve().then(() => queue.config.handler(event, this.context(queue)));
+    const outcome = await settleWithin(handling, timeoutMs);
     let failed: Map<string, string>;
-    try {
-      const response = await this.withTimeout(queue.config.handler(event, this.context(queue)), queue.config.timeoutMs);
+    if (outcome.status === 'done') {
+      const response = outcome.value;
       const failures = response?.batchItemFailures ?? [];
       const known = new Set(batch.map((m) => m.messageId));
       // Lambda fails the whole batch when a reported identifier is not in it.
@@ -230,10 +272,19 @@ export class Dispatcher {
               this.reportedErrors.get(f.itemIdentifier) ?? `handler reported the message in batchItemFailures (its log line with messageId ${f.itemIdentifier} has the error)`,
             ]),
           );
-    } catch (error) {
-      const message = describeError(error);
+    } else if (outcome.status === 'failed') {
+      const message = describeError(outcome.error);
       this.log(`[dispatcher] ${queue.name} handler failed a batch of ${batch.length}: ${message}`);
       failed = new Map(batch.map((m) => [m.messageId, message]));
+    } else {
+      // Lambda's own words for it; the whole batch fails.
+      const message = `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
+      failed = new Map(batch.map((m) => [m.messageId, message]));
+      this.log(`[dispatcher] ${queue.name} batch of ${batch.length} timed out after ${timeoutMs} ms; its messages are retried once that run has finished`);
+      const abandonMs = ABANDON_AFTER_TIMEOUTS * timeoutMs;
+      if ((await settleWithin(handling, abandonMs)).status === 'running') {
+        this.log(`[dispatcher] ${queue.name} batch still running ${abandonMs} ms after its timeout; retrying its messages beside it`);
+      }
     }
     for (const message of batch) {
       const error = failed.get(message.messageId);
@@ -266,14 +317,6 @@ export class Dispatcher {
       attempts: message.attempts,
     });
     this.log(`[dispatcher] dead-lettered ${keys.join(', ') || message.messageId} from ${queue.name} after ${message.receiveCount} receives: ${error}`);
-  }
-
-  private withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Task timed out after ${(ms / 1000).toFixed(2)} seconds`)), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   private queueArn(queue: string): string {
@@ -319,3 +362,16 @@ export class Dispatcher {
     };
   }
 }
+
+/** How a promise stands after at most `ms`: settled either way, or still running. */
+const settleWithin = <T>(promise: Promise<T>, ms: number): Promise<Outcome<T>> => {
+  let timer: NodeJS.Timeout | undefined;
+  const running = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 'running' }), ms);
+  });
+  const settled = promise.then(
+    (value): Outcome<T> => ({ status: 'done', value }),
+    (error: unknown): Outcome<T> => ({ status: 'failed', error }),
+  );
+  return Promise.race([settled, running]).finally(() => clearTimeout(timer));
+};

@@ -3,7 +3,7 @@
  * as one JSON file under $WEFT_HOME/dead-letters so they survive restarts and can be inspected
  * with `weft dead-letters` or GET /local/dead-letters while the stack runs.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeS3Key } from '../../functions/shared/layout.js';
 
@@ -67,6 +67,10 @@ export class DeadLetterStore {
       }
     }
     return letters.sort((a, b) => b.deadLetteredAt.localeCompare(a.deadLetteredAt));
+  }
+
+  has(messageId: string): boolean {
+    return /^[A-Za-z0-9-]+$/.test(messageId) && existsSync(join(this.directory, `${messageId}${FILE_SUFFIX}`));
   }
 
   remove(messageId: string): boolean {
