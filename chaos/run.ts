@@ -117,7 +117,7 @@ for (let round = 1; round <= rounds; round++) {
     const r = await runRound(scenario, round, s, settings);
     results.push(r);
     log(
-      `[chaos]   tried ${r.tried}, acknowledged ${r.acknowledged}, tagged ${r.tagged}, recorded errors ${r.recordedErrors} (expected ${r.expectedErrors}), dead-lettered ${r.deadLetteredBeforeRedrive} → redriven ${r.redriven}, lost ${r.lost}, duplicated ${r.duplicated}, wedged ${r.wedged}, drain ${r.drainSeconds ?? 'timed out'} s` +
+      `[chaos]   tried ${r.tried}, acknowledged ${r.acknowledged}, tagged ${r.tagged}, recorded errors ${r.recordedErrors} (expected ${r.expectedErrors}), dead-lettered ${r.deadLetteredBeforeRedrive} → redriven ${r.redriven}, lost ${r.lost}, duplicated ${r.duplicated}, wedged ${r.wedged}, drain ${r.drainSeconds === null ? (r.error ? '-' : 'timed out') : `${r.drainSeconds} s`}` +
         (r.error ? `\n[chaos]   ERROR: ${r.error}` : '') +
         (r.home ? `\n[chaos]   kept ${r.home}` : ''),
     );
@@ -136,6 +136,7 @@ const summary = Object.fromEntries(
   scenarios.map((scenario) => {
     const rs = results.filter((r) => r.scenario === scenario.name);
     const drains = rs.flatMap((r) => (r.drainSeconds === null ? [] : [r.drainSeconds]));
+    const ran = rs.filter((r) => !r.error);
     const kills = rs.flatMap((r) => r.kills);
     return [
       scenario.name,
@@ -158,7 +159,7 @@ const summary = Object.fromEntries(
         wedged: sum(rs, (r) => r.wedged),
         unmerged: sum(rs, (r) => r.unmerged),
         notAcknowledged: sum(rs, (r) => r.notAcknowledged.length),
-        drainSeconds: { p50: percentile(drains, 50), max: drains.length ? Math.max(...drains) : null, timedOut: rs.length - drains.length },
+        drainSeconds: { p50: percentile(drains, 50), max: drains.length ? Math.max(...drains) : null, timedOut: ran.filter((r) => r.drainSeconds === null).length },
         ...(kills.length > 0
           ? { kills: { count: kills.length, stopSecondsMax: Math.max(...kills.map((k) => k.stopSeconds)), stopTimedOut: kills.filter((k) => !k.stoppedInTime).length, restartSecondsMax: Math.max(...kills.map((k) => k.restartSeconds)), forcefulStops: kills.filter((k) => k.stopMessages.some((m) => /forcefully/.test(m))).length } }
           : {}),
