@@ -37,12 +37,31 @@ export const listen = (server: Server, target: ListenTarget): Promise<AddressInf
     server.listen(target.port, target.host ?? '127.0.0.1');
   });
 
-/** Closes the server, ending idle keep-alive sockets so shutdown does not wait for clients. */
-export const close = (server: Server): Promise<void> =>
+/** How long a closing server lets requests already under way finish before it cuts them. */
+const CLOSE_GRACE_MS = 10_000;
+
+/**
+ * Closes the server: no new connections, idle keep-alive sockets ended, and requests already
+ * under way answered with `Connection: close` — a client that keeps a connection busy would
+ * otherwise keep the server (and a stopping stack) open as long as it likes. Requests still
+ * running after the grace period are cut; their clients never got an answer.
+ */
+export const close = (server: Server, graceMs = CLOSE_GRACE_MS): Promise<void> =>
   new Promise((resolve, reject) => {
     if (!server.listening) return resolve();
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeIdleConnections?.();
+    server.prependListener('request', (_req, res) => {
+      res.shouldKeepAlive = false;
+    });
+    // Connections whose request was running when close began turn idle later.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close((error) => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      if (error) reject(error);
+      else resolve();
+    });
+    server.closeIdleConnections();
   });
 
 export const urlOf = (address: AddressInfo): string => {

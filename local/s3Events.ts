@@ -1,8 +1,8 @@
 /**
- * s3rver's notifications are AWS-shaped but differ from S3's in three ways that matter to the
- * handlers: keys are not URL-encoded, the sequencer is a millisecond clock (ties and no per-key
- * order), and multi-object deletes (DeleteObjects, used by `aws s3 rm --recursive`) emit nothing.
- * These helpers make the records the handlers see look like the ones S3 sends.
+ * The notifications the local S3 sends, shaped as S3's: s3rver's own events differ in ways that
+ * matter to the handlers (keys not URL-encoded, a millisecond-clock sequencer with ties, nothing
+ * for multi-object deletes, and they fire after the store has written, outside its commit), so the
+ * local store (s3AtomicStore.ts) reports each change it commits and these helpers build the record.
  */
 import type { S3EventRecord } from 'aws-lambda';
 
@@ -16,35 +16,21 @@ export const encodeS3EventKey = (key: string): string =>
     .replace(/%20/g, '+')
     .replace(/%2F/g, '/');
 
-let lastSequencer = 0n;
+export interface CreatedObject {
+  bucket: string;
+  key: string;
+  /** `ObjectCreated:Put`, `:Post`, `:Copy` or `:CompleteMultipartUpload`. */
+  eventName: string;
+  size: number;
+  eTag: string;
+}
 
-/**
- * Sequencers only grow within a key in S3 and compare as hex strings of equal length; a counter
- * seeded from the clock keeps that property across restarts and within one millisecond.
- */
-export const nextSequencer = (): string => {
-  const now = BigInt(Date.now()) * 1000n;
-  lastSequencer = now > lastSequencer ? now : lastSequencer + 1n;
-  return lastSequencer.toString(16).toUpperCase().padStart(16, '0');
-};
-
-/** Rewrites one s3rver record into the shape S3 would have delivered. */
-export const normalizeRecord = (record: S3EventRecord, region: string): S3EventRecord => ({
-  ...record,
-  awsRegion: region,
-  s3: {
-    ...record.s3,
-    bucket: { ...record.s3.bucket, arn: `arn:aws:s3:::${record.s3.bucket.name}` },
-    object: { ...record.s3.object, key: encodeS3EventKey(record.s3.object.key), sequencer: nextSequencer() },
-  },
-});
-
-export const deleteRecord = (bucket: string, key: string, region: string): S3EventRecord => ({
+const baseRecord = (bucket: string, region: string, eventName: string): Omit<S3EventRecord, 's3'> & { s3: Omit<S3EventRecord['s3'], 'object'> } => ({
   eventVersion: '2.1',
   eventSource: 'aws:s3',
   awsRegion: region,
   eventTime: new Date().toISOString(),
-  eventName: 'ObjectRemoved:Delete',
+  eventName,
   userIdentity: { principalId: 'AWS:LOCAL' },
   requestParameters: { sourceIPAddress: '127.0.0.1' },
   responseElements: { 'x-amz-request-id': 'LOCAL', 'x-amz-id-2': 'LOCAL' },
@@ -52,7 +38,17 @@ export const deleteRecord = (bucket: string, key: string, region: string): S3Eve
     s3SchemaVersion: '1.0',
     configurationId: 'weft-local',
     bucket: { name: bucket, ownerIdentity: { principalId: 'LOCAL' }, arn: `arn:aws:s3:::${bucket}` },
-    // S3 sends neither size nor eTag for deletions.
-    object: { key: encodeS3EventKey(key), sequencer: nextSequencer() } as S3EventRecord['s3']['object'],
   },
 });
+
+/** The notification S3 sends for a stored object (the sequencer comes from the caller's SequencerClock). */
+export const createdRecord = (object: CreatedObject, region: string, sequencer: string): S3EventRecord => {
+  const base = baseRecord(object.bucket, region, object.eventName);
+  return { ...base, s3: { ...base.s3, object: { key: encodeS3EventKey(object.key), size: object.size, eTag: object.eTag, sequencer } } };
+};
+
+export const deleteRecord = (bucket: string, key: string, region: string, sequencer: string): S3EventRecord => {
+  const base = baseRecord(bucket, region, 'ObjectRemoved:Delete');
+  // S3 sends neither size nor eTag for deletions.
+  return { ...base, s3: { ...base.s3, object: { key: encodeS3EventKey(key), sequencer } as S3EventRecord['s3']['object'] } };
+};

@@ -3,11 +3,15 @@
  * HTTP ports, with the same handler code that runs in Lambda. Used by `npm start`
  * (local/start.ts), the integration tests and the benchmark.
  *
- *   S3        s3rver          $WEFT_HOME/s3
+ *   S3        s3rver          $WEFT_HOME/s3, s3-commits/, sequencer.json
  *   DynamoDB  dynalite        $WEFT_HOME/dynamodb
  *   SageMaker model server    models dir (trained artifacts, else fixtures)
- *   SQS       dispatcher      $WEFT_HOME/queues.json, $WEFT_HOME/dead-letters/
+ *   SQS       dispatcher      $WEFT_HOME/queues.json, queues.<n>.journal, dead-letters/
  *   API GW    API server      GET /local/dead-letters, GET /local/queues besides the api handler's routes
+ *
+ * Acknowledged means kept: S3 answers an upload only after the object is committed and its
+ * notification is in the dispatcher's journal, so a stop or a kill loses nothing S3 acknowledged
+ * (local/README.md, "What survives a crash").
  *
  * With `faults` (WEFT_FAULTS) a fault switch fails a seeded share of model-server invocations and,
  * through a proxy in front of dynalite, of the handlers' DynamoDB requests (local/faults/).
@@ -29,6 +33,7 @@ import { ensureTable, startDynamo } from './dynamodb.js';
 import { applyHandlerEnv, LOCAL_CREDENTIALS, LOCAL_REGION } from './handlerEnv.js';
 import { startModelServer } from './modelServer/server.js';
 import { startS3Server } from './s3Server.js';
+import { SequencerClock } from './sequencer.js';
 import { ingestSamplesOnce, type SampleIngest } from './samples.js';
 import { lockHome } from './homeLock.js';
 import { parseFaultSpec, formatFaultSpec } from './faults/faultSpec.js';
@@ -88,6 +93,8 @@ export interface RunningStack {
     depth(): ReturnType<Dispatcher['depth']>;
     /** Delivers a notification again, as S3's at-least-once delivery sometimes does. */
     publish(record: S3EventRecord): void;
+    /** Saves the queues now, synchronously: for a process about to exit without stop(). */
+    persist(): void;
   };
   samples?: SampleIngest;
   /** Stops one service while the rest keep running (fault tests: a model server that went away). */
@@ -128,10 +135,11 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
   const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
   const ports = { api: 0, s3: 0, dynamodb: 0, models: 0, ...opts.ports };
 
-  const stops: { name: ServiceName | 'dispatcher'; stop: () => Promise<void> }[] = [];
+  const stops: { name: ServiceName | 'dispatcher' | 'queues'; stop: () => Promise<void> }[] = [];
   const stopAll = async (): Promise<void> => {
-    // Reverse start order: the API first, the dispatcher (which waits for running batches, which
-    // still need S3, the models and DynamoDB) before the servers it calls.
+    // Reverse start order: the API first; the dispatcher, which waits for running batches (they
+    // still need S3, the models and DynamoDB); S3, which answers the uploads under way (their
+    // notifications are queued, not delivered); then the queues' final save, once nothing sends.
     for (const { stop } of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`[stack] stop: ${(error as Error).message}`));
     unlockHome();
   };
@@ -154,19 +162,45 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     stops.push({ name: 'models', stop: models.stop });
     if (models.models.length === 0) log(`[stack] no model folders with a manifest.json under ${modelsDir}`);
 
-    // The dispatcher exists before S3 so no notification is missed; it starts delivering once the
-    // handlers are loaded.
-    let dispatcher: Dispatcher | undefined;
-    const early: Parameters<Dispatcher['publishS3Record']>[0][] = [];
+    // The dispatcher (and its journal) exists before S3 so every notification is queued durably
+    // from the first upload on; it starts delivering once the handlers are loaded.
+    const handlers: Partial<Record<QueueName, SqsHandler>> = {};
+    const queue = (name: QueueName): QueueConfig => ({
+      handler: (event, context) => {
+        const handler = handlers[name];
+        if (!handler) throw new Error(`${name} handler not loaded yet`);
+        return handler(event, context);
+      },
+      batchSize: delivery.batchSize,
+      batchWindowMs: delivery.batchWindowMs,
+      concurrency: delivery.concurrency,
+      timeoutMs: delivery.timeoutMs,
+    });
+    const deadLetters = new DeadLetterStore(join(home, 'dead-letters'));
+    const dispatcher = new Dispatcher({
+      queues: { image: queue('image'), text: queue('text') },
+      maxReceiveCount: delivery.maxReceiveCount,
+      backoffMs: delivery.backoffMs,
+      maxBackoffMs: delivery.maxBackoffMs,
+      deadLetters,
+      pendingFile: join(home, 'queues.json'),
+      region: LOCAL_REGION,
+      log,
+    });
+    stops.push({ name: 'queues', stop: async () => dispatcher.close() });
+
     const s3Server = await startS3Server({
       directory: join(home, 's3'),
+      commitsDirectory: join(home, 's3-commits'),
+      sequencers: new SequencerClock(join(home, 'sequencer.json')),
       port: ports.s3,
       bucket,
       region: LOCAL_REGION,
+      log,
+      // Inside the upload's commit, before S3 answers it: a queued notification is a kept upload.
       onRecord: (record) => {
         opts.onS3Record?.(record);
-        if (dispatcher) dispatcher.publishS3Record(record);
-        else early.push(record);
+        dispatcher.publishS3Record(record);
       },
     });
     stops.push({ name: 's3', stop: s3Server.stop });
@@ -183,33 +217,13 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       textEndpointName: models.endpoints.text ?? 'weft-text',
     });
 
-    const image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));
-    const text = opts.handlers?.text ?? (await importHandler<SqsHandler>('functions/text-ingest/handler.ts'));
+    handlers.image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));
+    handlers.text = opts.handlers?.text ?? (await importHandler<SqsHandler>('functions/text-ingest/handler.ts'));
     const api = opts.handlers?.api ?? (await importHandler<ApiHandler>('functions/api/handler.ts'));
 
-    const queue = (handler: SqsHandler): QueueConfig => ({
-      handler,
-      batchSize: delivery.batchSize,
-      batchWindowMs: delivery.batchWindowMs,
-      concurrency: delivery.concurrency,
-      timeoutMs: delivery.timeoutMs,
-    });
-    const deadLetters = new DeadLetterStore(join(home, 'dead-letters'));
-    const queues: Record<QueueName, QueueConfig> = { image: queue(image), text: queue(text) };
-    dispatcher = new Dispatcher({
-      queues,
-      maxReceiveCount: delivery.maxReceiveCount,
-      backoffMs: delivery.backoffMs,
-      maxBackoffMs: delivery.maxBackoffMs,
-      deadLetters,
-      pendingFile: join(home, 'queues.json'),
-      region: LOCAL_REGION,
-      log,
-    });
-    for (const record of early.splice(0)) dispatcher.publishS3Record(record);
     dispatcher.start();
     const running = dispatcher;
-    stops.push({ name: 'dispatcher', stop: () => running.stop() });
+    stops.push({ name: 'dispatcher', stop: () => running.drain() });
 
     const localRoutes: LocalRoute[] = [
       async (method, path, query) => {
@@ -218,6 +232,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
           const only = query.getAll('messageId');
           const letters = deadLetters.list().filter((l) => only.length === 0 || only.includes(l.messageId));
           const redriven = letters.map((l) => {
+            // send() journals the new message before it returns; only then does the letter go.
             const messageId = running.send(l.queue as QueueName, l.body);
             deadLetters.remove(l.messageId);
             return { from: l.messageId, messageId, queue: l.queue, keys: l.keys };
@@ -260,6 +275,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
         deadLetters: () => running.deadLetters(),
         depth: () => running.depth(),
         publish: (record) => void running.publishS3Record(record),
+        persist: () => running.persist(),
       },
       samples,
       stopService: async (name) => {

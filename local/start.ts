@@ -94,14 +94,25 @@ const main = async (): Promise<void> => {
   }
   console.log(describe(stack));
 
-  let stopping = false;
+  // The Ctrl-C a terminal sends reaches the whole process group, and npm (like tsx's CLI) relays
+  // it once more, so one keypress arrives twice within milliseconds: only a signal well after the
+  // first means "stop now".
+  const REPEAT_MEANS_FORCE_AFTER_MS = 1000;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string): void => {
-    if (stopping) {
-      console.error('weft: stopping forcefully');
+    if (stoppingSince !== undefined) {
+      if (performance.now() - stoppingSince < REPEAT_MEANS_FORCE_AFTER_MS) return;
+      console.error('weft: stopping forcefully (queues saved; batches that were running are delivered again on the next start)');
+      try {
+        stack.dispatcher.persist();
+      } catch (error) {
+        // Every queued message is in the journal already; the save only records receive counts.
+        console.error(`weft: could not save the queues (${(error as Error).message}); the journal keeps the queued messages`);
+      }
       process.exit(130);
     }
-    stopping = true;
-    console.error(`\nweft: ${signal} received, stopping (finishing running batches; pending messages are kept)...`);
+    stoppingSince = performance.now();
+    console.error(`\nweft: ${signal} received, stopping (finishing running batches; pending messages are kept; Ctrl-C again to stop at once)...`);
     stack
       .stop()
       .then(() => {

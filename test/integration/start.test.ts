@@ -85,6 +85,17 @@ describe('npm start (local/start.ts)', () => {
     expect(await second.exited).toBe(0);
   }, 240_000);
 
+  it('a signal repeated at once (npm and tsx relay the one a terminal sends) still stops cleanly', async () => {
+    const run = start({ WEFT_HOME: join(home, 'twice'), WEFT_SAMPLES_DIR: join(home, 'none') });
+    await ready(run);
+    run.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 5));
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.stderr()).toMatch(/weft: stopped/);
+    expect(run.stderr()).not.toMatch(/forcefully/);
+  }, 120_000);
+
   it('refuses a second stack on the same WEFT_HOME while the first runs', async () => {
     const env = { WEFT_HOME: join(home, 'shared'), WEFT_SAMPLES_DIR: join(home, 'none') };
     const first = start(env);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeS3Key } from '../../functions/shared/layout.js';
-import { deleteRecord, encodeS3EventKey, nextSequencer } from '../../local/s3Events.js';
+import { createdRecord, deleteRecord, encodeS3EventKey } from '../../local/s3Events.js';
+import { SequencerClock } from '../../local/sequencer.js';
 
 describe('S3-shaped notifications from s3rver events', () => {
   it('encodes keys as S3 does in notifications', () => {
@@ -15,15 +16,29 @@ describe('S3-shaped notifications from s3rver events', () => {
   });
 
   it('issues sequencers that grow as fixed-width hex, also within one millisecond', () => {
-    const seq = Array.from({ length: 1000 }, nextSequencer);
+    const clock = new SequencerClock();
+    const seq = Array.from({ length: 1000 }, () => clock.next());
     for (let i = 1; i < seq.length; i++) {
       expect(seq[i]!.length).toBe(seq[0]!.length);
       expect(seq[i]! > seq[i - 1]!).toBe(true);
     }
   });
 
+  it('issues sequencers that keep growing when the clock goes back', () => {
+    let now = 1_800_000_000_000;
+    const clock = new SequencerClock(undefined, () => now);
+    const first = clock.next();
+    now -= 60_000;
+    expect(clock.next() > first).toBe(true);
+  });
+
+  it('reports a stored object with its size and eTag, the key encoded', () => {
+    const record = createdRecord({ bucket: 'weft-uploads', key: 'v/p/images/a b.jpg', eventName: 'ObjectCreated:Put', size: 3, eTag: 'abc' }, 'us-east-1', '00000000000000AA');
+    expect(record).toMatchObject({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'weft-uploads' }, object: { key: 'v/p/images/a+b.jpg', size: 3, eTag: 'abc', sequencer: '00000000000000AA' } } });
+  });
+
   it('reports deletions without size or eTag, like S3', () => {
-    const record = deleteRecord('weft-uploads', 'v/p/images/a b.jpg', 'eu-west-1');
+    const record = deleteRecord('weft-uploads', 'v/p/images/a b.jpg', 'eu-west-1', '00000000000000AB');
     expect(record).toMatchObject({ eventName: 'ObjectRemoved:Delete', awsRegion: 'eu-west-1', s3: { bucket: { name: 'weft-uploads', arn: 'arn:aws:s3:::weft-uploads' }, object: { key: 'v/p/images/a+b.jpg' } } });
     expect(record.s3.object).not.toHaveProperty('size');
     expect(record.s3.object).not.toHaveProperty('eTag');
