@@ -7,6 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { answerMalformedRequests } from './clientErrors.js';
+import { crossSiteRefusal } from './crossSiteGuard.js';
 import { close, listen, urlOf } from './listen.js';
 import { readBody } from './readBody.js';
 
@@ -150,11 +152,32 @@ const lambdaContext = (): Context => {
   };
 };
 
-const sendJson = (res: ServerResponse, status: number, value: unknown): void => {
+const sendJson = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const isJson = (contentType: string | undefined): boolean => /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(contentType ?? '');
+
+/**
+ * A state-changing /local route (redrive) needs a JSON request: an HTML form can only send
+ * form or text bodies, and a cross-site script cannot send JSON without a CORS preflight, which
+ * this server never grants.
+ */
+const localWriteRefusal = (method: string, path: string, contentType: string | undefined): HttpError | undefined =>
+  path.startsWith('/local/') && !['GET', 'HEAD', 'OPTIONS'].includes(method) && !isJson(contentType)
+    ? new HttpError(415, `${method} ${path} needs Content-Type: application/json (got ${contentType ? JSON.stringify(contentType) : 'none'})`)
+    : undefined;
 
 export interface ApiServerOptions {
   handler: ApiHandler;
@@ -164,11 +187,16 @@ export interface ApiServerOptions {
   log?: (message: string) => void;
 }
 
-export const createApiServer = ({ handler, routes, localRoutes = [], log = console.error }: ApiServerOptions): Server =>
-  createServer((req, res) => {
+export const createApiServer = ({ handler, routes, localRoutes = [], log = console.error }: ApiServerOptions): Server => {
+  const server = createServer((req, res) => {
     void (async () => {
-      const body = await readBody(req, MAX_BODY_BYTES, () => Object.assign(new Error('Request Entity Too Large'), { status: 413 }));
+      const refusal = crossSiteRefusal(req);
+      if (refusal) return sendJson(res, 403, { message: refusal }, { connection: 'close' });
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const unsupported = localWriteRefusal(req.method ?? 'GET', url.pathname, req.headers['content-type']);
+      if (unsupported) throw unsupported;
+      // API Gateway's own answer, with its limit named.
+      const body = await readBody(req, MAX_BODY_BYTES, () => new HttpError(413, `Request Entity Too Large: the body exceeds ${MAX_BODY_BYTES} bytes (API Gateway's payload limit)`));
       for (const local of localRoutes) {
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body, req.headers);
         if (answer) return sendJson(res, answer.status, answer.body);
@@ -181,12 +209,15 @@ export const createApiServer = ({ handler, routes, localRoutes = [], log = conso
       }
       writeProxyResult(res, await handler(toProxyEvent(req, body, route), lambdaContext()));
     })().catch((error: unknown) => {
-      const status = (error as { status?: number }).status ?? 500;
+      const status = error instanceof HttpError ? error.status : 500;
       // API Gateway hides a crashed integration behind a generic 500; the log has the detail.
       if (status === 500) log(`[api] ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
-      if (!res.headersSent) sendJson(res, status, { message: status === 500 ? 'Internal Server Error' : (error as Error).message });
+      if (!res.headersSent) sendJson(res, status, { message: status === 500 ? 'Internal Server Error' : (error as Error).message }, status === 413 ? { connection: 'close' } : {});
     });
   });
+  answerMalformedRequests(server, (status, message) => ({ contentType: 'application/json', body: JSON.stringify({ message }) }));
+  return server;
+};
 
 export interface RunningApiServer {
   url: string;

@@ -21,7 +21,7 @@ const redrive = async (api: string, ids: string[]): Promise<number> => {
   const query = ids.map((id) => `messageId=${encodeURIComponent(id)}`).join('&');
   let response: Response;
   try {
-    response = await fetch(`${api}/local/dead-letters/redrive${query ? `?${query}` : ''}`, { method: 'POST' });
+    response = await fetch(`${api}/local/dead-letters/redrive${query ? `?${query}` : ''}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   } catch (error) {
     console.error(`weft dead-letters: cannot reach the local stack at ${api} (${(error as Error).message}); redrive needs it running (npm start)`);
     return 1;

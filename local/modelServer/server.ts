@@ -18,6 +18,8 @@ import {
 import type { ModelOptions, OnnxModel } from './OnnxModel.js';
 import { InvalidInferenceRequest } from './validateInputs.js';
 import { loadModels } from './modelRepository.js';
+import { answerMalformedRequests } from '../clientErrors.js';
+import { crossSiteRefusal } from '../crossSiteGuard.js';
 import { close, listen, urlOf } from '../listen.js';
 import { readBody } from '../readBody.js';
 import type { FaultSwitch } from '../faults/FaultSwitch.js';
@@ -35,7 +37,8 @@ class HttpError extends Error {
   }
 }
 
-const readRequest = (req: IncomingMessage): Promise<Uint8Array> => readBody(req, MAX_BODY_BYTES, () => new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`));
+const readRequest = (req: IncomingMessage): Promise<Uint8Array> =>
+  readBody(req, MAX_BODY_BYTES, () => new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes (the local model server's limit; SageMaker's is 6 MB)`));
 
 const sendJson = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void => {
   const body = JSON.stringify(value);
@@ -73,16 +76,24 @@ const isClientError = (error: unknown): boolean => error instanceof TritonProtoc
 const isInvocation = (req: IncomingMessage): boolean =>
   req.method === 'POST' && /^\/endpoints\/[^/]+\/invocations$/.test(new URL(req.url ?? '/', 'http://localhost').pathname);
 
-export const createModelServer = (models: Map<string, OnnxModel>, log: (message: string) => void = () => undefined, faults?: FaultSwitch): Server =>
-  createServer((req, res) => {
+export const createModelServer = (models: Map<string, OnnxModel>, log: (message: string) => void = () => undefined, faults?: FaultSwitch): Server => {
+  const server = createServer((req, res) => {
+    const refusal = crossSiteRefusal(req);
+    if (refusal) return sendJson(res, 403, { error: refusal }, { connection: 'close', 'x-amzn-errortype': 'AccessDeniedException' });
     const fault = faults && isInvocation(req) ? faults.draw('models') : undefined;
-    const handled = fault && faults ? injectFault(faults, fault, req, res, sageMakerFault) : route(models, req, res);
+    // A body declared over the limit is refused whatever the route, before any model is looked up.
+    const oversized = Number(req.headers['content-length']) > MAX_BODY_BYTES;
+    const handled = oversized ? readRequest(req).then(() => undefined) : fault && faults ? injectFault(faults, fault, req, res, sageMakerFault) : route(models, req, res);
     void handled.catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
       log(`[models] ${req.method} ${req.url}: ${(error as Error).message}`);
-      if (!res.headersSent) sendJson(res, error instanceof HttpError ? error.status : 500, { error: (error as Error).message });
+      if (!res.headersSent) sendJson(res, status, { error: (error as Error).message }, status === 413 ? { connection: 'close' } : {});
       else res.destroy();
     });
   });
+  answerMalformedRequests(server, (status, message) => ({ contentType: JSON_CONTENT_TYPE, body: JSON.stringify({ error: message }) }));
+  return server;
+};
 
 const route = async (models: Map<string, OnnxModel>, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -139,7 +139,7 @@ describe('local delivery (s3rver → dispatcher → handlers)', () => {
     const letter = (await stack.dispatcher.deadLetters()).find((l) => l.keys.includes('acme/bad/images/x.jpg'))!;
     failKeys.delete('acme/bad/images/x.jpg');
     const before = received.filter((r) => r.key === 'acme/bad/images/x.jpg').length;
-    const res = await fetch(`${stack.urls.api}/local/dead-letters/redrive?messageId=${letter.messageId}`, { method: 'POST' });
+    const res = await fetch(`${stack.urls.api}/local/dead-letters/redrive?messageId=${letter.messageId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { redriven: { from: string }[] }).redriven.map((r) => r.from)).toEqual([letter.messageId]);
     await stack.dispatcher.idle();
