@@ -94,9 +94,9 @@ const main = async (): Promise<void> => {
   }
   console.log(describe(stack));
 
-  // The Ctrl-C a terminal sends reaches the whole process group, and npm (like tsx's CLI) relays
-  // it once more, so one keypress arrives twice within milliseconds: only a signal well after the
-  // first means "stop now".
+  // The Ctrl-C a terminal sends reaches the whole process group, and a wrapper such as tsx's CLI
+  // relays it once more (when this process is slow to tell it the signal arrived), so one keypress
+  // can arrive twice within milliseconds: only a signal well after the first means "stop now".
   const REPEAT_MEANS_FORCE_AFTER_MS = 1000;
   let stoppingSince: number | undefined;
   const shutdown = (signal: string): void => {
