@@ -7,6 +7,7 @@
  * and the connection handling; a proxy changes nothing in the code under test.
  */
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { crossSiteRefusal } from '../crossSiteGuard.js';
 import { close, listen, urlOf } from '../listen.js';
 import { injectFault, dynamoDbFault } from './httpFaults.js';
 import type { FaultSwitch } from './FaultSwitch.js';
@@ -29,7 +30,9 @@ export const startDynamoFaultProxy = async (opts: { upstream: string; faults: Fa
   const upstream = new URL(opts.upstream);
   const agent = new Agent({ keepAlive: true });
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const kind = opts.faults.draw('dynamodb');
+    // Headers travel unchanged, so dynalite's own Host and Origin rules refuse a cross-site
+    // request (403); such a request draws no fault, so it cannot shift the seeded sequence.
+    const kind = crossSiteRefusal(req) ? undefined : opts.faults.draw('dynamodb');
     const failed = (error: Error): void => {
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'text/plain' });

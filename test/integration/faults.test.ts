@@ -142,6 +142,16 @@ describe('DynamoDB fault proxy in front of dynalite', () => {
     expect(await stored('held')).toBe(false);
   });
 
+  it('leaves a cross-site request to dynalite, which refuses it, and draws no fault for it', async () => {
+    faults.set(parseFaultSpec('dynamodb.5xx=1'));
+    const before = faults.state().counts.dynamodb;
+    const res = await fetch(proxy.url, { method: 'POST', headers: { origin: 'http://attacker.example', 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}' });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toMatch(/AccessDeniedException/);
+    expect(faults.state().counts.dynamodb).toEqual(before);
+    faults.set(parseFaultSpec('off'));
+  });
+
   it('carries out a write whose reply it then loses, so the caller retries what already happened', async () => {
     faults.set(parseFaultSpec('dynamodb.lost-reply=1'));
     const c = client(1);
