@@ -92,7 +92,6 @@ const main = async (): Promise<void> => {
     if (!(error instanceof PortInUseError || error instanceof HomeInUseError) && process.env.DEBUG) console.error(error);
     process.exit(1);
   }
-  console.log(describe(stack));
 
   // The Ctrl-C a terminal sends reaches the whole process group, and a wrapper such as tsx's CLI
   // relays it once more (when this process is slow to tell it the signal arrived), so one keypress
@@ -126,6 +125,8 @@ const main = async (): Promise<void> => {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Only now: whoever waits for this text may signal at once, and must find the handlers in place.
+  console.log(describe(stack));
 };
 
 await main();

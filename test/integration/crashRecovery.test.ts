@@ -82,19 +82,30 @@ describe('local stack across a stop or a crash', () => {
     const home = join(root, 'kill');
     const recording = join(home, 'recorded.tsv');
     const first = await spawn(home);
-    // Two large uploads that are still arriving when the process dies.
+    // Killed once 100 uploads are acknowledged and two large ones are a quarter through their
+    // bodies (64 pieces, 50 ms apart), so both are being written when the process dies.
     const big = [0, 1].map((n) => Buffer.alloc(1 << 20, 65 + n));
-    const slow = big.map((body, n) => slowPut(first.urls.s3, `/${BUCKET}/slow/p${n}/images/big.png`, body, 64, 30).catch(() => 0));
+    const sent = [0, 0];
+    let ackedSoFar = 0;
     let killed = false;
-    const acked = await uploadUntil(first.s3, 'kill', 400, 12, () => killed, (n) => {
-      if (n === 120 && !killed) {
-        killed = true;
-        first.child.kill('SIGKILL');
-      }
+    const killWhenDue = (): void => {
+      if (killed || ackedSoFar < 100 || sent.some((n) => n < 16)) return;
+      killed = true;
+      first.child.kill('SIGKILL');
+    };
+    const slow = big.map((body, n) =>
+      slowPut(first.urls.s3, `/${BUCKET}/slow/p${n}/images/big.png`, body, 64, 50, (pieces) => {
+        sent[n] = pieces;
+        killWhenDue();
+      }).catch(() => 0),
+    );
+    const acked = await uploadUntil(first.s3, 'kill', 2000, 12, () => killed, (n) => {
+      ackedSoFar = n;
+      killWhenDue();
     });
     expect(await Promise.all(slow)).toEqual([0, 0]);
     expect(await first.exited).toBeNull();
-    expect(acked.length).toBeGreaterThanOrEqual(120);
+    expect(acked.length).toBeGreaterThanOrEqual(100);
 
     const second = await spawn(home);
     expect(await missingAfterRestart(recording, acked)).toEqual([]);

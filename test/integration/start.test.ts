@@ -85,7 +85,7 @@ describe('npm start (local/start.ts)', () => {
     expect(await second.exited).toBe(0);
   }, 240_000);
 
-  it('a signal repeated at once (as tsx's CLI relays the one a terminal sends) still stops cleanly', async () => {
+  it('a signal repeated at once (as the tsx CLI relays the one a terminal sends) still stops cleanly', async () => {
     const run = start({ WEFT_HOME: join(home, 'twice'), WEFT_SAMPLES_DIR: join(home, 'none') });
     await ready(run);
     run.child.kill('SIGTERM');

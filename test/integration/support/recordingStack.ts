@@ -44,8 +44,7 @@ const stack = await startStack({
   delivery: { batchWindowMs: 20, backoffMs: 50, maxBackoffMs: 200 },
   handlers: { image: record, text: record, api: async () => ({ statusCode: 200, body: '{}' }) },
 });
-process.stdout.write(`READY ${JSON.stringify(stack.urls)}\n`);
-
+// Before READY: a SIGTERM sent the moment READY arrives must find the handler in place.
 process.once('SIGTERM', () => {
   stack.stop().then(
     () => process.exit(0),
@@ -55,3 +54,4 @@ process.once('SIGTERM', () => {
     },
   );
 });
+process.stdout.write(`READY ${JSON.stringify(stack.urls)}\n`);

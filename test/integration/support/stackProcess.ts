@@ -56,9 +56,9 @@ export const recorded = (file: string): { eventName: string; key: string; eTag: 
 /**
  * An unsigned PUT whose body trickles in (`chunks` pieces, `pauseMs` apart), so a test can act
  * while the server is in the middle of writing it. Resolves with the status, or rejects if the
- * connection dies first.
+ * connection dies first. `onChunk` hears how many pieces have been sent.
  */
-export const slowPut = (s3Url: string, path: string, body: Buffer, chunks: number, pauseMs: number): Promise<number> => {
+export const slowPut = (s3Url: string, path: string, body: Buffer, chunks: number, pauseMs: number, onChunk: (sent: number) => void = () => undefined): Promise<number> => {
   const url = new URL(s3Url);
   return new Promise((resolvePut, reject) => {
     const req = request({ host: url.hostname, port: url.port, method: 'PUT', path, agent: false, headers: { 'content-length': body.length, 'content-type': 'application/octet-stream' } }, (res) => {
@@ -72,7 +72,11 @@ export const slowPut = (s3Url: string, path: string, body: Buffer, chunks: numbe
       read() {
         const next = pieces.shift();
         if (next === undefined) this.push(null);
-        else setTimeout(() => this.push(next), pauseMs);
+        else
+          setTimeout(() => {
+            this.push(next);
+            onChunk(chunks - pieces.length);
+          }, pauseMs);
       },
     });
     source.pipe(req);
