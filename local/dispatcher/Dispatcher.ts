@@ -62,6 +62,9 @@ export class Dispatcher {
   private readonly pending?: PendingStore;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  /** Resolves when drain() begins: a timed-out run is not waited for past that (the process is ending). */
+  private readonly draining: Promise<void>;
+  private startDraining: () => void = () => undefined;
   private readonly running = new Set<Promise<void>>();
   private readonly log: (message: string) => void;
   /** Messages handed to a handler and not yet settled (SQS's in-flight messages). */
@@ -74,6 +77,7 @@ export class Dispatcher {
   };
 
   constructor(private readonly options: DispatcherOptions) {
+    this.draining = new Promise((resolve) => (this.startDraining = resolve));
     this.log = options.log ?? ((message) => console.error(message));
     this.queues = new Map(
       (Object.keys(options.queues) as QueueName[]).map((name) => [
@@ -161,6 +165,7 @@ export class Dispatcher {
    */
   async drain(): Promise<void> {
     this.stopped = true;
+    this.startDraining();
     unsubscribe(RECORD_FAILED_CHANNEL, this.onRecordFailed);
     for (const queue of this.queues.values()) if (queue.timer) clearTimeout(queue.timer);
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
@@ -282,7 +287,8 @@ export class Dispatcher {
       failed = new Map(batch.map((m) => [m.messageId, message]));
       this.log(`[dispatcher] ${queue.name} batch of ${batch.length} timed out after ${timeoutMs} ms; its messages are retried once that run has finished`);
       const abandonMs = ABANDON_AFTER_TIMEOUTS * timeoutMs;
-      if ((await settleWithin(handling, abandonMs)).status === 'running') {
+      const after = await Promise.race([settleWithin(handling, abandonMs), this.draining.then(() => ({ status: 'draining' }) as const)]);
+      if (after.status === 'running') {
         this.log(`[dispatcher] ${queue.name} batch still running ${abandonMs} ms after its timeout; retrying its messages beside it`);
       }
     }

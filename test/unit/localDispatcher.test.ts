@@ -125,4 +125,14 @@ describe('local dispatcher', () => {
     await d.idle();
     expect(receives).toEqual([1, 2]);
   });
+
+  it('a stop does not wait out a timed-out run: its messages are saved for the next start', async () => {
+    const d = dispatcher({ timeoutMs: 100, handler: () => new Promise<never>(() => undefined) });
+    d.start();
+    d.send('image', notification('acme/hung/images/b.jpg'));
+    await expect.poll(() => logs.join('\n')).toMatch(/timed out/);
+    await d.stop();
+    expect(logs.join('\n')).not.toMatch(/still running/);
+    expect(waiting(dispatcher())).toBe(1);
+  });
 });
