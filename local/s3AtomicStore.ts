@@ -245,7 +245,7 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
    * One version of an object: its data file opened (or just stat-ed) and the metadata written with
    * it. A commit between the two reads shows as an inode mismatch, and the read is repeated.
    */
-  const readVersion = async (bucket: string, key: string, openData: boolean): Promise<{ handle?: FileHandle; size: number; mtime: Date; metadata: Metadata; md5: string }> => {
+  const readVersion = async (bucket: string, key: string, openData: boolean): Promise<{ handle?: FileHandle; ino: number; size: number; mtime: Date; metadata: Metadata; md5: string }> => {
     const p = paths(bucket, key);
     for (let attempt = 1; ; attempt++) {
       // Throws ENOENT for a missing object, which s3rver's callers expect.
@@ -261,7 +261,7 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
         const md5 = typeof metadata[MD5_FIELD] === 'string' && ino === st.ino ? metadata[MD5_FIELD] : await legacyMd5(p.object, p.legacyMd5);
         delete metadata[MD5_FIELD];
         delete metadata[INODE_FIELD];
-        return { handle, size: st.size, mtime: st.mtime, metadata, md5 };
+        return { handle, ino: st.ino, size: st.size, mtime: st.mtime, metadata, md5 };
       } catch (error) {
         await handle?.close();
         throw error;
@@ -401,7 +401,9 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
     if (paths(srcBucket, srcKey).object === dest.object) {
       // Same key, new metadata only (s3rver refuses a copy onto itself without REPLACE).
       await source.handle!.close();
-      const ino = statSync(dest.object).ino;
+      // The version read above: if another upload replaced the data meanwhile, readers see the
+      // inode differ and take the md5 from the data instead.
+      const ino = source.ino;
       const metadataTmp = `${dest.metadata}.${randomUUID()}${TEMP_SUFFIX}`;
       await writeFile(metadataTmp, JSON.stringify({ ...storedMetadata(metadata), [MD5_FIELD]: source.md5, [INODE_FIELD]: ino }, null, 2));
       commit({ renames: [[metadataTmp, dest.metadata]], removes: [], change: { action: 'created', eventName: 'ObjectCreated:Copy', bucket: destBucket, key: destKey, size: source.size, eTag: source.md5 } });

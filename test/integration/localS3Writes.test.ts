@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { decodeS3Key } from '../../functions/shared/layout.js';
 import { startStack, type RunningStack } from '../../local/stack.js';
@@ -114,6 +123,35 @@ describe('local S3 writes', () => {
     expect(stored.eTag).toBe(md5(body));
     const last = records.filter((r) => decodeS3Key(r.s3.object.key) === key).at(-1);
     expect(last?.s3.object.size).toBe(body.length);
+  });
+
+  it('multipart uploads and copies are stored whole and notified as S3 names them', async () => {
+    const key = 'acme/multi/images/a.png';
+    const parts = [patterned(1, 300_000), patterned(2, 200_000)];
+    const { UploadId } = await stack.s3.send(new CreateMultipartUploadCommand({ Bucket: stack.bucket, Key: key, ContentType: 'image/png' }));
+    const etags: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      const { ETag } = await stack.s3.send(new UploadPartCommand({ Bucket: stack.bucket, Key: key, UploadId, PartNumber: i + 1, Body: part }));
+      etags.push(ETag!);
+    }
+    await stack.s3.send(new CompleteMultipartUploadCommand({ Bucket: stack.bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+    const whole = Buffer.concat(parts);
+    expect((await getBytes(stack, key)).body.equals(whole)).toBe(true);
+
+    const copy = 'acme/copy/images/a.png';
+    await stack.s3.send(new CopyObjectCommand({ Bucket: stack.bucket, Key: copy, CopySource: `${stack.bucket}/${key}` }));
+    expect((await getBytes(stack, copy)).body.equals(whole)).toBe(true);
+    await stack.s3.send(new CopyObjectCommand({ Bucket: stack.bucket, Key: copy, CopySource: `${stack.bucket}/${copy}`, MetadataDirective: 'REPLACE', ContentType: 'image/x-test' }));
+    const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: copy }));
+    expect(head.ContentType).toBe('image/x-test');
+    expect(head.ETag?.replace(/"/g, '')).toBe(md5(whole));
+
+    const events = records.filter((r) => [key, copy].includes(decodeS3Key(r.s3.object.key))).map((r) => [decodeS3Key(r.s3.object.key), r.eventName, r.s3.object.size]);
+    expect(events).toEqual([
+      [key, 'ObjectCreated:CompleteMultipartUpload', whole.length],
+      [copy, 'ObjectCreated:Copy', whole.length],
+      [copy, 'ObjectCreated:Copy', whole.length],
+    ]);
   });
 
   it('a damaged metadata file (as an older crash left) does not break listing or reading', async () => {
