@@ -28,7 +28,7 @@ def fake_results() -> dict:
     def m(acc: float) -> dict:
         return {"accuracy": acc, "macro_f1": acc - 0.01, "n": 100, "coverage": 1.0}
     return {
-        "version": "test", "generated": "now", "tasks": tasks,
+        "version": "test", "generated": "now", "tasks": tasks, "targets": {"category": 0.93, "color": 0.97},
         "data": {"train": {"products": 10, "images": 20}, "test": {"products": 5, "images": 9}},
         "sources": {
             "image": {"category": m(0.91), "color": m(0.80)},
@@ -64,6 +64,24 @@ def test_report_is_written_with_honest_target_checks(tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png.name})" in readme
     assert json.loads((tmp_path / "results.json").read_text())["version"] == "test"
+
+
+def test_report_shows_the_held_out_split_image_alone_checks_and_comparison_intervals(tmp_path: Path) -> None:
+    results = fake_results()
+    ci = lambda acc: {"accuracy": acc, "macro_f1": acc, "n": 100, "coverage": 1.0, "ci95": [acc - 0.05, acc + 0.03]}  # noqa: E731
+    results["image_photos"] = {"test": {"category": ci(0.86)}, "heldout": {"category": ci(0.7)}}
+    results["heldout"] = {"description": "street photos", "sources": {"image": {"category": ci(0.7)}},
+                          "breakdowns": {"pattern accuracy by pattern family": {"columns": ["image"], "rows": {"tartan": {"image": 0.5}},
+                                                                               "n": {"tartan": 12}}}}
+    results["checks"] = [{"check": "image alone, held-out style split, non-close-up: category ≥ 0.80", "value": 0.7, "met": False}]
+    results["multitask"]["difference"] = {"category": {"difference": 0.02, "ci95": [-0.01, 0.05]}}
+    readme = write_report(results, tmp_path).read_text()
+    assert "| held-out style split | 70.0 (65.0–73.0) |" in readme
+    assert "## Held-out style split" in readme and "street photos" in readme
+    assert "| tartan | 12 | 50.0 |" in readme and "(held-out style split)" in readme
+    assert "| image alone, held-out style split, non-close-up: category ≥ 0.80 | 70.0 | **missed** |" in readme
+    assert "2 of 5 checks met." in readme
+    assert "| difference (first − second) | +2.0 (-1.0 to +5.0) |" in readme
 
 
 def test_timings_count_a_reused_catalog_with_its_build_time() -> None:

@@ -3,7 +3,7 @@ pattern and not one drawing of it.
 
 A family draws *layers*: masks in [0, 1] saying how much of one extra tone covers each pixel, laid
 over the base color in order. The base color always covers most of the fabric (the color label is
-the base), so every family keeps the extra tones' coverage below one half, except checkerboard,
+the base), so every family keeps the extra tones' coverage at or below 40 %, except checkerboard,
 whose second tone is a lighter or darker shade of the base.
 
 Held-out families (:data:`HELDOUT_FAMILIES`) are drawn only for the held-out style split: a test of
@@ -99,7 +99,7 @@ def _slub(h: int, w: int, period: float, rng: np.random.Generator) -> Layers:
 
 def _regular(h: int, w: int, period: float, rng: np.random.Generator) -> Layers:
     y, x = _grid(h, w)
-    return [_band(_stripe_axis(y, x, period, rng), period, rng.uniform(), rng.uniform(0.3, 0.45))]
+    return [_band(_stripe_axis(y, x, period, rng), period, rng.uniform(), rng.uniform(0.25, 0.4))]
 
 
 def _pinstripe(h: int, w: int, period: float, rng: np.random.Generator) -> Layers:
@@ -109,7 +109,7 @@ def _pinstripe(h: int, w: int, period: float, rng: np.random.Generator) -> Layer
 
 def _breton(h: int, w: int, period: float, rng: np.random.Generator) -> Layers:
     y, x = _grid(h, w)
-    return [_band(_stripe_axis(y, x, period * 1.2, rng, angle=90.0), period * 1.2, rng.uniform(), rng.uniform(0.38, 0.46))]
+    return [_band(_stripe_axis(y, x, period * 1.2, rng, angle=90.0), period * 1.2, rng.uniform(), rng.uniform(0.3, 0.4))]
 
 
 def _variegated(h: int, w: int, period: float, rng: np.random.Generator) -> Layers:

@@ -88,18 +88,22 @@ def base_color(color: str, rng: np.random.Generator) -> np.ndarray:
     return np.clip(base, 0, 255)
 
 
-# Families whose extra tone sits in crisp, separate marks (lines, dots) rather than blending with the
-# base (gingham's half-tone bands): only these may take another hue without shifting the garment's color.
-_CRISP = frozenset({"regular", "pinstripe", "breton", "windowpane", "polka", "pindot", "coin", "scattered", "variegated"})
+# Families whose extra tone covers a small share of the fabric in crisp, separate marks (thin lines,
+# dots): only these may take another hue without making the garment's color a matter of opinion. A
+# grey shirt with wide green stripes is "grey" to one merchandiser and "green" to the next.
+_SPARSE = frozenset({"pinstripe", "windowpane", "polka", "pindot", "coin", "scattered"})
 
 
 def secondary_color(base: np.ndarray, rng: np.random.Generator, family: str = "regular") -> np.ndarray:
     """The pattern's second tone. Usually a darker or lighter version of the base; sometimes white
-    or black, and for families of crisp, separate marks sometimes another hue."""
+    on a dark base or black on a light one, and for sparse marks sometimes another hue."""
     choice = rng.uniform()
-    if family != "checkerboard" and not is_texture(family) and choice < (0.35 if family in _CRISP else 0.15):
+    if family != "checkerboard" and not is_texture(family) and choice < (0.35 if family in _SPARSE else 0.15):
         if choice < 0.15:
-            return np.array((245, 243, 238), np.float32) if _luminance(base) < 0.6 else np.array((30, 30, 34), np.float32)
+            lum = _luminance(base)
+            if 0.3 < lum < 0.7:  # neither white nor black stands clearly apart from a mid tone's family
+                return base * np.float32(rng.uniform(0.45, 0.62))
+            return np.array((245, 243, 238), np.float32) if lum <= 0.3 else np.array((30, 30, 34), np.float32)
         hue, sat, val = rng.uniform(), rng.uniform(0.3, 0.8), rng.uniform(0.3, 0.9)
         return np.array(colorsys.hsv_to_rgb(hue, sat, val), np.float32) * 255
     if _luminance(base) > 0.55 or is_texture(family):
@@ -140,7 +144,8 @@ def fabric(spec: RenderSpec, height: int, width: int, rng: np.random.Generator) 
         return cloth
     layers = pattern_layers(height, width, family, pattern_period(spec, rng), rng)
     for number, mask in enumerate(layers):
-        tone = secondary_color(base, rng, family if number == 0 else "regular")
+        # A family's further layers are thin accents (tartan's over-check, variegated's pin line).
+        tone = secondary_color(base, rng, family if number == 0 else "pinstripe")
         alpha = Image.fromarray((mask * 255).astype(np.uint8), mode="L")
         cloth = Image.composite(_solid(tone, (width, height)), cloth, alpha)
     return cloth

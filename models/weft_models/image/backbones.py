@@ -41,6 +41,9 @@ class Backbone(nn.Module):
     """Per-channel mean on the 0..255 scale (the graph's first op subtracts it)."""
     pixel_std: tuple[float, float, float]
     frozen: bool = True
+    trunk_channels: int
+    trunk_size: int
+    """Side of the trunk's feature map for a 224×224 view."""
     """Whether the trunk is frozen (``False``: every layer trains, the trunk split is only a name)."""
 
     def trunk(self, x: Tensor) -> Tensor:
@@ -110,6 +113,13 @@ class EfficientNetLiteBackbone(Backbone):
         self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
         self.out_dim = int(net._bn1.num_features)
         self.trunk_channels = int(blocks[split - 1]._block_args.output_filters) if split else int(net._bn0.num_features)
+        # The stem and four of the stages halve the side: 224 → 7 after the last stride-2 block.
+        strides = [net._conv_stem.stride[0]] + [int(b._block_args.stride[0] if isinstance(b._block_args.stride, list) else b._block_args.stride)
+                                               for b in blocks[:split]]
+        side = 224
+        for stride in strides:
+            side = -(-side // stride)
+        self.trunk_size = side
 
     def trunk(self, x: Tensor) -> Tensor:
         return self.frozen_blocks(self.stem(x))
@@ -143,6 +153,25 @@ class ResNetBackbone(Backbone):
         if not 0 <= self.trainable_stages <= stages:
             raise ValueError(f"trainable_stages must be in [0, {stages}], got {trainable_stages}")
         self.out_dim = int(model.config.hidden_sizes[-1])
+
+    @property
+    def trunk_shape(self) -> tuple[int, int]:
+        """(channels, side) of the trunk's map for a 224×224 view, from one probe run (the stem
+        may have been replaced after construction)."""
+        was = self.training
+        self.eval()
+        with torch.no_grad():
+            probe = self.trunk(torch.zeros(1, 3, 224, 224))
+        self.train(was)
+        return int(probe.shape[1]), int(probe.shape[-1])
+
+    @property  # type: ignore[override]
+    def trunk_channels(self) -> int:
+        return self.trunk_shape[0]
+
+    @property  # type: ignore[override]
+    def trunk_size(self) -> int:
+        return self.trunk_shape[1]
 
     @property
     def _split(self) -> int:

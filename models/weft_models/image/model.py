@@ -87,6 +87,10 @@ class ImageModelConfig:
     are accepted and ignored)."""
     color_branch: int = 0
     """Channels of the color branch's first layer (0: no color branch)."""
+    layout: int = 0
+    """Channels of the layout branch (0: none): a 1×1 convolution over each view's trunk feature
+    map, flattened, so the dense stack sees *where* features are — a silhouette's outline, which
+    global pooling averages away."""
 
     def __post_init__(self) -> None:
         self.views = _view_list(self.views)
@@ -129,8 +133,8 @@ class ImageModelConfig:
             raise ValueError(f"views must be distinct names among {list(VIEW_NAMES)}, got {self.views!r}")
         if self.trainable is not None and self.trainable < 0:
             raise ValueError(f"trainable must be ≥ 0, got {self.trainable}")
-        if self.color_branch < 0:
-            raise ValueError(f"color_branch must be ≥ 0, got {self.color_branch}")
+        if self.color_branch < 0 or self.layout < 0:
+            raise ValueError(f"color_branch and layout must be ≥ 0, got {self.color_branch}, {self.layout}")
         if any(d < 1 for d in self.dense) or not 0 <= self.dropout < 1 or not 0 <= self.head_dropout < 1:
             raise ValueError("dense sizes must be positive and dropouts in [0, 1)")
 
@@ -197,6 +201,18 @@ class ColorBranch(nn.Module):
         return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
 
 
+class LayoutBranch(nn.Module):
+    """1×1 convolution to a few channels over the trunk's feature map, flattened."""
+
+    def __init__(self, in_channels: int, channels: int, size: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.out_dim = channels * size * size
+
+    def forward(self, maps: Tensor) -> Tensor:
+        return self.net(maps).flatten(1)
+
+
 class ImageModel(MultiTaskModel):
     """``forward(downsampled=uint8 NHWC, center=uint8 NHWC) -> {task: logits}``.
 
@@ -209,13 +225,15 @@ class ImageModel(MultiTaskModel):
         backbone = build_backbone(config, saved_backbone)
         n_views = len(config.views)
         color = ColorBranch(config.color_branch) if config.color_branch else None
-        width = (backbone.out_dim + (color.out_dim if color else 0)) * n_views
+        layout = LayoutBranch(backbone.trunk_channels, config.layout, backbone.trunk_size) if config.layout else None
+        width = (backbone.out_dim + (color.out_dim if color else 0) + (layout.out_dim if layout else 0)) * n_views
         feature_dim = config.dense[-1] if config.dense else width
         self.task_specs: dict[str, TaskSpec] = {}
         super().__init__(feature_dim, {}, head_dropout=config.head_dropout)
         self.config = config
         self.backbone = backbone
         self.color = color
+        self.layout = layout
         layers: list[nn.Module] = []
         for size in config.dense:
             layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(inplace=True), nn.Dropout(config.dropout)]
@@ -288,6 +306,9 @@ class ImageModel(MultiTaskModel):
                 raise ValueError("the color branch needs 'pixels'")
             colors = self.color(pixels.transpose(0, 1).reshape(n * n_views, *pixels.shape[2:]))
             parts += [colors[i * n : (i + 1) * n] for i in range(n_views)]
+        if self.layout is not None:
+            layouts = self.layout(maps.transpose(0, 1).reshape(n * n_views, *maps.shape[2:]))
+            parts += [layouts[i * n : (i + 1) * n] for i in range(n_views)]
         return self.dense(torch.cat(parts, dim=1))
 
     def features(self, maps: Tensor | None = None, pixels: Tensor | None = None, **views: Tensor) -> Tensor:  # type: ignore[override]
