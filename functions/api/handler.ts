@@ -28,6 +28,8 @@ const runtime = lazy((config): ApiDeps => {
     store: new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble }),
     catalog: models.catalog,
     modelVersions,
+    // Set by the CDK stack from the environment's API authorization; the served document states it.
+    authorization: process.env.WEFT_API_AUTHORIZATION === 'iam' ? 'iam' : 'none',
   };
 });
 

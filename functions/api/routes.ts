@@ -16,17 +16,22 @@ import { own } from '../shared/ownKeys.js';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { InvalidCursorError } from '../shared/products/cursor.js';
 import type { ProductStore } from '../shared/products/productStore.js';
+import { contractRoutes } from './contractRoutes.js';
 import { HttpError, errorResponse, json } from './http.js';
-import type { ApiMethod } from './routeTable.js';
+import { DEFAULT_LIMIT, MAX_LIMIT } from './limits.js';
+import type { ApiAuthorization } from './openapi/document.js';
+import { Limit, Since } from './openapi/schemas.js';
+import { allowedMethods, withHeadAndOptions, type ApiMethod } from './routeTable.js';
 
 export interface ApiDeps {
   store: ProductStore;
   catalog: TaskCatalog;
   modelVersions: Record<string, string>;
+  /** What the served OpenAPI document says about authorization; `none` when unset. */
+  authorization?: ApiAuthorization;
 }
 
-export const MAX_LIMIT = 100;
-export const DEFAULT_LIMIT = 50;
+export { DEFAULT_LIMIT, MAX_LIMIT };
 
 const segments = (path: string): string[] => {
   try {
@@ -44,10 +49,12 @@ const id = (value: string, what: string): string => {
   return value;
 };
 
+// Query values are checked against the schemas the OpenAPI document publishes: a value that is
+// given must be valid (an empty `limit`, `vendor` or `since` is a 400, not a default).
 const limitParam = (raw: string | undefined): number => {
-  if (raw === undefined || raw === '') return DEFAULT_LIMIT;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const limit = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Limit.safeParse(limit).success) throw new HttpError(400, `limit must be an integer from 1 to ${MAX_LIMIT}`);
   return limit;
 };
 
@@ -73,9 +80,9 @@ const productOr404 = async (store: ProductStore, vendor: string, productId: stri
   return product;
 };
 
-type Handler = (match: string[], event: APIGatewayProxyEventV2, deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>;
+export type Handler = (match: string[], event: APIGatewayProxyEventV2, deps: ApiDeps) => Promise<APIGatewayProxyStructuredResultV2>;
 
-interface Route {
+export interface Route {
   method: ApiMethod;
   /** API Gateway route path; `{name}` segments are parameters, passed to `handle` in order. */
   path: string;
@@ -132,7 +139,7 @@ const routes: Route[] = [
       const labels = labelsOf(catalog, task!);
       if (!labels.includes(value!)) throw new HttpError(404, `unknown ${task} value "${value}"; labels: ${labels.join(', ')}`);
       const query = event.queryStringParameters ?? {};
-      const vendor = query.vendor ? id(query.vendor, 'vendor') : undefined;
+      const vendor = query.vendor !== undefined ? id(query.vendor, 'vendor') : undefined;
       return json(
         200,
         await store.findByAttribute(task!, value!, { ...(vendor ? { vendor } : {}), limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }),
@@ -153,18 +160,19 @@ const routes: Route[] = [
     handle: async (_m, event, { store }) => {
       const query = event.queryStringParameters ?? {};
       let since: string | undefined;
-      if (query.since) {
-        const time = Date.parse(query.since);
+      if (query.since !== undefined) {
+        const time = Since.safeParse(query.since).success ? Date.parse(query.since) : Number.NaN;
         if (Number.isNaN(time)) throw new HttpError(400, 'since must be an ISO 8601 time, e.g. 2026-11-28T00:00:00Z');
         since = new Date(time).toISOString();
       }
       return json(200, await store.listCorrections({ ...(since ? { since } : {}), limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }));
     },
   },
+  ...contractRoutes,
 ];
 
 /** What this module implements, for the check against routeTable.ts. */
-export const IMPLEMENTED_ROUTES: readonly { method: ApiMethod; path: string }[] = routes.map(({ method, path }) => ({ method, path }));
+export const IMPLEMENTED_ROUTES: readonly { method: ApiMethod; path: string }[] = withHeadAndOptions(routes.map(({ method, path }) => ({ method, path })));
 
 const matches = (path: string, parts: string[]): string[] | undefined => {
   const pattern = path.split('/').filter((s) => s.length > 0);
@@ -183,9 +191,12 @@ export const route = async (event: APIGatewayProxyEventV2, deps: ApiDeps): Promi
     const parts = segments(event.rawPath ?? '/');
     const candidates = routes.map((r) => ({ r, params: matches(r.path, parts) })).filter((c) => c.params !== undefined);
     if (candidates.length === 0) return errorResponse(404, `no route for ${method} ${event.rawPath}`);
-    const chosen = candidates.find((c) => c.r.method === method);
+    const allow = allowedMethods(candidates[0]!.r.path, IMPLEMENTED_ROUTES).join(', ');
+    if (method === 'OPTIONS') return { statusCode: 204, headers: { allow } };
+    // HEAD is the GET without its body; the HTTP layer (API Gateway, node:http) drops the body.
+    const chosen = candidates.find((c) => c.r.method === (method === 'HEAD' ? 'GET' : method));
     if (!chosen) {
-      return { ...errorResponse(405, `method ${method} not allowed on ${event.rawPath}`), headers: { 'content-type': 'application/json; charset=utf-8', allow: candidates.map((c) => c.r.method).join(', ') } };
+      return { ...errorResponse(405, `method ${method} not allowed on ${event.rawPath}`), headers: { 'content-type': 'application/json; charset=utf-8', allow } };
     }
     return await chosen.r.handle(chosen.params!, event, deps);
   } catch (error) {

@@ -1,0 +1,167 @@
+/**
+ * zod schemas of what the API takes and returns: the source of its OpenAPI document
+ * (document.ts). Each response schema is held to the TypeScript type the code builds the
+ * response as (productView.ts, productStore.ts) by a compile-time equality check at the bottom of
+ * this file, so a field added to a view without its schema — or the reverse — fails
+ * `npm run typecheck` instead of drifting out of the contract.
+ *
+ * Task names and labels are not listed anywhere in code: strings that are task names or labels,
+ * and maps keyed by task, carry a marker (`catalogName`, `byTask`) that catalogEnums.ts replaces
+ * with the loaded manifests' names when the document is built.
+ */
+import { z } from 'zod';
+import { ID_PATTERN } from '../../shared/layout.js';
+import type { TaskAttribute, SourceVote } from '../../shared/products/ensemble.js';
+import type { VendorColor } from '../../shared/products/items.js';
+import type { AttributeMatch, CorrectionExample, Page, ProductStore } from '../../shared/products/productStore.js';
+import type { ImageView, ProductView, TextView } from '../../shared/products/productView.js';
+import { MAX_LIMIT } from '../limits.js';
+
+/** JSON Schema keyword the markers use; catalogEnums.ts removes it from the published document. */
+export const CATALOG_KEYWORD = 'x-weft-catalog';
+export type CatalogMarker = 'task' | 'label' | 'byTask';
+
+/** A string that is a task name (`task`) or a label of a task (`label`). */
+const catalogName = (kind: 'task' | 'label', description: string) => z.string().meta({ description, [CATALOG_KEYWORD]: kind });
+/** An object keyed by task name; label markers inside `value` become that task's labels. */
+const byTask = <T extends z.ZodType>(value: T, description: string) => z.record(z.string(), value).meta({ description, [CATALOG_KEYWORD]: 'byTask' });
+
+const probability = (description: string) => z.number().min(0).max(1).meta({ description });
+const isoTime = (description: string) => z.iso.datetime().meta({ description });
+
+// ── requests ────────────────────────────────────────────────────────────────────────────────────
+
+export const VendorId = z.string().regex(ID_PATTERN).meta({ description: 'Vendor id, as in the upload key `{vendor}/{productId}/…`.', examples: ['acme'] });
+export const ProductId = z.string().regex(ID_PATTERN).meta({ description: "The vendor's product id, as in the upload key.", examples: ['p-1'] });
+export const TaskName = catalogName('task', 'An attribute (task) the loaded models predict.');
+export const LabelName = catalogName('label', 'A label of the task.');
+
+/** Page cursors are base64url; an empty one is the first page. */
+export const Cursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]*$/)
+  .meta({ description: 'Opaque `nextCursor` of the previous page of the same query; any other value is a 400.' });
+export const Limit = z.int().min(1).max(MAX_LIMIT).meta({ description: `Items per page, 1 to ${MAX_LIMIT}.` });
+export const Since = z.iso.datetime({ offset: true }).meta({ description: 'Only corrections made after this time (ISO 8601).', examples: ['2026-11-28T00:00:00Z'] });
+
+export const CorrectionRequest = z.object({ value: LabelName }).meta({ id: 'CorrectionRequest', description: 'The label a merchandiser sets; it must be one of the task’s labels.' });
+
+// ── responses ───────────────────────────────────────────────────────────────────────────────────
+
+export const ErrorBody = z
+  .object({ message: z.string().meta({ description: 'What was wrong, for a person to read.' }) })
+  .meta({ id: 'Error', description: 'Every error, from the handler and from API Gateway alike.' });
+
+export const SourceVoteSchema = z.object({
+  value: LabelName,
+  confidence: probability('The source’s probability for its value.'),
+  weight: probability('Share of this source in the combination (0 when a human correction overrode it).'),
+});
+
+export const TaskAttributeSchema = z.object({
+  value: LabelName.nullable().meta({ description: 'The merged label; null when the ensemble abstains (below the task’s threshold).' }),
+  confidence: probability('Combined confidence of the value.'),
+  sources: z.record(z.string(), SourceVoteSchema).meta({ description: 'Per-source votes by source id: `image:{name}`, `text`, `rules`, `human`.' }),
+});
+
+const pendingFailure = {
+  lastError: z.string().optional().meta({ description: 'Pending after a failed attempt: its error message.' }),
+  lastErrorCode: z.string().optional(),
+  attempts: z.int().min(1).optional().meta({ description: 'Deliveries so far.' }),
+  lastAttemptAt: isoTime('When the last attempt failed.').optional(),
+};
+
+export const ImageViewSchema = z
+  .object({
+    key: z.string().meta({ description: 'Upload key of the image.' }),
+    status: z.enum(['pending', 'tagged', 'error']),
+    error: z.string().optional().meta({ description: 'Why the image was refused (status error).' }),
+    errorCode: z.string().optional().meta({ examples: ['unsupported_format'] }),
+    views: z.object({ downsampled: z.string(), center: z.string() }).optional().meta({ description: 'Keys of the two model views under `derived/` (tagged images).' }),
+    ...pendingFailure,
+  })
+  .meta({ id: 'ImageStatus' });
+
+export const TextViewSchema = z
+  .object({
+    status: z.enum(['pending', 'tagged', 'error', 'missing']).meta({ description: '`missing` until a product.json is uploaded.' }),
+    key: z.string().optional(),
+    error: z.string().optional(),
+    errorCode: z.string().optional().meta({ examples: ['missing_title'] }),
+    ...pendingFailure,
+  })
+  .meta({ id: 'TextStatus' });
+
+export const VendorColorSchema = z
+  .object({ raw: z.string().meta({ description: 'The vendor’s color name.' }), normalized: z.string().meta({ description: 'The base color it maps to.' }) })
+  .meta({ id: 'VendorColor' });
+
+export const ProductViewSchema = z
+  .object({
+    vendor: z.string(),
+    productId: z.string(),
+    attributes: byTask(TaskAttributeSchema, 'Merged attributes by task, with the per-source breakdown.'),
+    images: z.array(ImageViewSchema),
+    text: TextViewSchema,
+    vendorColor: VendorColorSchema.optional(),
+    corrections: byTask(LabelName, 'Labels set by a merchandiser (they also appear as the `human` source).'),
+    modelVersions: z.record(z.string(), z.string()).meta({ description: 'Model versions behind the predictions, by kind.', examples: [{ image: 'weft-image@2026.11.28' }] }),
+    updatedAt: isoTime('Last change of any of the product’s sources.'),
+  })
+  .meta({ id: 'Product' });
+
+export const AttributeMatchSchema = z.object({ vendor: z.string(), productId: z.string(), confidence: probability('Confidence of the value on this product.') });
+
+const page = <T extends z.ZodType>(item: T, id: string, description: string) =>
+  z
+    .object({
+      items: z.array(item),
+      nextCursor: z.string().optional().meta({ description: 'Present while there is more: pass it back as `cursor` with the same query.' }),
+    })
+    .meta({ id, description });
+
+export const AttributeMatchPage = page(AttributeMatchSchema, 'AttributeMatches', 'Products whose merged value of the task is the label.');
+
+export const RejectionSchema = z.object({
+  key: z.string().meta({ description: 'The object key that fits no product.' }),
+  bucket: z.string().optional(),
+  code: z.string().meta({ examples: ['outside_layout'] }),
+  reason: z.string(),
+  eventTime: isoTime('When S3 reported the upload.'),
+  recordedAt: isoTime('When Weft recorded the rejection.'),
+});
+export const RejectionPage = page(RejectionSchema, 'Rejections', 'Recent uploads whose key fits no product, newest first.');
+
+export const CorrectionExampleSchema = z.object({
+  vendor: z.string(),
+  productId: z.string(),
+  correctedAt: isoTime('Latest correction of this product.'),
+  labels: byTask(LabelName, 'All current corrections of the product.'),
+  images: z.array(z.string()).meta({ description: 'Upload keys of the product’s images.' }),
+  text: z.string().optional().meta({ description: 'The cleaned text the text model saw.' }),
+});
+export const CorrectionPage = page(CorrectionExampleSchema, 'Corrections', 'Human corrections as labeled examples for retraining, oldest first.');
+
+export const HealthSchema = z
+  .object({
+    status: z.literal('ok'),
+    modelVersions: z.record(z.string(), z.string()).meta({ description: 'Loaded model versions by modality.' }),
+    tasks: z.array(TaskName).meta({ description: 'Tasks the loaded models predict.' }),
+  })
+  .meta({ id: 'Health' });
+
+// ── the code's types and the schemas must agree exactly ─────────────────────────────────────────
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Fails to compile unless `Schema`'s output type is exactly `Type`. */
+const sameShape = <Schema extends z.ZodType, Type>(check: Equals<z.output<Schema>, Type>): void => void check;
+
+sameShape<typeof SourceVoteSchema, SourceVote>(true);
+sameShape<typeof TaskAttributeSchema, TaskAttribute>(true);
+sameShape<typeof ImageViewSchema, ImageView>(true);
+sameShape<typeof TextViewSchema, TextView>(true);
+sameShape<typeof VendorColorSchema, VendorColor>(true);
+sameShape<typeof ProductViewSchema, ProductView>(true);
+sameShape<typeof AttributeMatchPage, Page<AttributeMatch>>(true);
+sameShape<typeof RejectionPage, Awaited<ReturnType<ProductStore['listRejections']>>>(true);
+sameShape<typeof CorrectionPage, Page<CorrectionExample>>(true);
