@@ -50,7 +50,7 @@ class PipelineConfig:
     """``ImageTrainSettings`` fields (empty: the demo defaults)."""
     text: dict[str, Any] = field(default_factory=dict)
     """``TextTrainSettings`` fields (empty: the demo defaults)."""
-    baselines: dict[str, Any] | None = field(default_factory=lambda: {"max_train": 1000, "epochs": 2})
+    baselines: dict[str, Any] | None = field(default_factory=lambda: {"max_train": 2000, "epochs": 3})
     """Budget of the comparison models (all trained alike, including a multi-task two-view
     reference); ``null`` skips them."""
     quantize_text: bool = True

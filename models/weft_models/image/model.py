@@ -103,13 +103,14 @@ class ImageModelConfig:
 
     @classmethod
     def production(cls) -> ImageModelConfig:
-        return cls(backbone="resnet", pretrained="microsoft/resnet-50", trainable=1, dense=[1024], dropout=0.2, color_branch=32)
+        return cls(backbone="resnet", pretrained="microsoft/resnet-50", trainable=1, dense=[1024], dropout=0.2, color_branch=32,
+                   layout=32)
 
     @classmethod
     def pretrained_demo(cls) -> ImageModelConfig:
         """The CPU demo: ImageNet EfficientNet-Lite0 with its 1×1 head convolution fine-tuned."""
-        return cls(backbone="efficientnet_lite0", pretrained=EFFICIENTNET_LITE0_PACKAGE, trainable=0, dense=[512],
-                   dropout=0.3, color_branch=24)
+        return cls(backbone="efficientnet_lite0", pretrained=EFFICIENTNET_LITE0_PACKAGE, trainable=0, dense=[384],
+                   dropout=0.3, color_branch=24, layout=16)
 
     def validate(self) -> None:
         self.views = _view_list(self.views)

@@ -56,7 +56,7 @@ class ImageTrainSettings:
 
     model: ImageModelConfig = field(default_factory=demo_model_config)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=8, lr=3e-4, head_lr=2e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0,
+        default_factory=lambda: TrainConfig(epochs=8, lr=1e-3, head_lr=2e-3, weight_decay=0.02, warmup_fraction=0.05, grad_clip=2.0,
                                             threads=2)
     )
     batch_size: int = 64
@@ -140,7 +140,9 @@ def train_image(
     model = ImageModel(settings.model, tasks)
     names = [t.name for t in tasks]
     if model.backbone.frozen:
-        sets, val_set = cached_datasets(model, catalog, views, train, val, tasks, settings)
+        # The cache covers whole splits, so a run on a subset (the comparison models) reuses it.
+        sets, val_set = cached_datasets(model, catalog, views, split_items(items, "train"), split_items(items, "val"),
+                                        len(train), len(val), tasks, settings)
     else:
         sets = grouped_datasets(views, train, tasks, flip=settings.flip)
         val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks))
@@ -157,9 +159,10 @@ def train_image(
 
 def cached_datasets(
     model: ImageModel, catalog: str | os.PathLike[str], views: np.ndarray, train: Sequence[CatalogItem], val: Sequence[CatalogItem],
-    tasks: Sequence[TaskSpec], settings: ImageTrainSettings,
+    n_train: int, n_val: int, tasks: Sequence[TaskSpec], settings: ImageTrainSettings,
 ) -> tuple[dict[str, CachedFeatures], CachedFeatures]:
-    """Training groups and the validation set over cached trunk outputs (computed on first use,
+    """Training groups (the first ``n_train`` of ``train``) and the validation set (the first
+    ``n_val`` of ``val``) over cached trunk outputs of the whole splits (computed on first use,
     under ``<catalog>/features/``, and shared by every model with the same trunk)."""
     root = Path(catalog) / "features"
     threads = settings.train.threads or 1
@@ -167,6 +170,7 @@ def cached_datasets(
                                 seed=settings.train.seed)
     val_cache = compute_cache(model, views, [i.view_index for i in val], root / "val", ("plain",), threads=threads)
     columns = [VIEW_NAMES.index(v) for v in model.config.views]
+    train, val = train[:n_train], val[:n_val]
     labels = label_matrix(train, tasks)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i in range(len(train)):
