@@ -1,10 +1,10 @@
 /**
  * Talking to the stack under test over its own HTTP API, and the final reconciliation: every
  * acknowledged upload is looked up on its product (GET /products/{vendor}/{id}) and classified.
- * The vendor's boilerplate counter is read straight from dynalite (the DynamoDB address npm start
- * prints), because the API does not show it and it must count each product once.
+ * The vendor's boilerplate counters are read straight from dynalite (the DynamoDB address npm
+ * start prints), because the API does not show them and they must count each product once.
  */
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { Product } from './catalog.js';
 import { VENDOR } from './catalog.js';
 
@@ -103,11 +103,24 @@ export interface Reconciliation {
   details: { lost: string[]; duplicated: string[]; wedged: string[]; unexpectedErrors: string[]; unmerged: string[]; deadLettered: string[] };
 }
 
-const boilerplateProducts = async (dynamoUrl: string): Promise<number> => {
+/** The vendor's product counter and its most counted sentence (every product.json shares one). */
+const boilerplateCounts = async (dynamoUrl: string): Promise<{ products: number; topSentence: number }> => {
   const client = new DynamoDBClient({ endpoint: dynamoUrl, region: 'us-east-1', credentials: { accessKeyId: 'chaos', secretAccessKey: 'chaos' } });
+  const counts = { products: 0, topSentence: 0 };
   try {
-    const item = await client.send(new GetItemCommand({ TableName: 'weft-products', Key: { pk: { S: `VENDOR#${VENDOR}` }, sk: { S: 'STATS' } }, ConsistentRead: true }));
-    return Number(item.Item?.products?.N ?? 0);
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new QueryCommand({ TableName: 'weft-products', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `VENDOR#${VENDOR}` } }, ConsistentRead: true, ExclusiveStartKey: start }),
+      );
+      for (const item of page.Items ?? []) {
+        const n = Number(item.products?.N ?? 0);
+        if (item.sk?.S === 'STATS') counts.products = n;
+        else if (item.sk?.S?.startsWith('SENT#')) counts.topSentence = Math.max(counts.topSentence, n);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return counts;
   } finally {
     client.destroy();
   }
@@ -170,10 +183,14 @@ export const reconcile = async (api: StackApi, dynamoUrl: string, products: Prod
     }
   }
   const withText = products.filter((p) => p.files.some((f) => f.kind === 'text' && acknowledged.has(f.key))).length;
-  const counted = await boilerplateProducts(dynamoUrl);
-  if (counted > withText) {
-    r.duplicated += counted - withText;
-    r.details.duplicated.push(`vendor ${VENDOR}: boilerplate statistics count ${counted} products, ${withText} uploaded a product.json`);
+  const counted = await boilerplateCounts(dynamoUrl);
+  if (counted.products > withText) {
+    r.duplicated += counted.products - withText;
+    r.details.duplicated.push(`vendor ${VENDOR}: boilerplate statistics count ${counted.products} products, ${withText} uploaded a product.json`);
+  }
+  if (counted.topSentence > withText) {
+    r.duplicated += counted.topSentence - withText;
+    r.details.duplicated.push(`vendor ${VENDOR}: a sentence is counted in ${counted.topSentence} products, ${withText} uploaded a product.json`);
   }
   return r;
 };
