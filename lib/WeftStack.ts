@@ -1,5 +1,8 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { openApiDocument, type OpenApiDocument } from '../functions/api/openapi/document.js';
+import { modelVersion } from '../functions/shared/ingest/config.js';
+import { taskCatalog } from '../functions/shared/products/ensemble.js';
 import { ProductsApi } from './api/ProductsApi.js';
 import type { EnvironmentConfig } from './config/environments.js';
 import type { ModelArtifacts } from './config/modelArtifacts.js';
@@ -28,6 +31,8 @@ export class WeftStack extends Stack {
   readonly ingest: IngestPipeline;
   readonly apiFunction: WeftFunction;
   readonly api: ProductsApi;
+  /** The OpenAPI document the api function serves; the HTTP API's routes are declared from it. */
+  readonly apiDocument: OpenApiDocument;
   readonly operations: Operations;
   readonly asyncIo?: AsyncInferenceIo;
   /** Async mode: notification queue + inference-result function. */
@@ -103,7 +108,9 @@ export class WeftStack extends Stack {
       timeout: Duration.seconds(config.functions.api.timeoutSeconds),
       reservedConcurrency: config.functions.api.reservedConcurrency,
       models,
-      environment: { TABLE_NAME: this.table.table.tableName },
+      withDocsAssets: true,
+      // The document the function serves states the same authorization the routes below use.
+      environment: { TABLE_NAME: this.table.table.tableName, WEFT_API_AUTHORIZATION: config.api.authorization },
       logRetentionDays: config.logRetentionDays,
       removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       serviceName: 'weft-api',
@@ -116,8 +123,15 @@ export class WeftStack extends Stack {
       { finding: /^Resource::<\w+\.Arn>\/index\/\*$/, reason: 'Lookups by attribute query the byAttribute index (table ARN + /index/*).' },
     ]);
 
+    const manifests = [models.models.image.manifest, models.models.text.manifest];
+    this.apiDocument = openApiDocument({
+      catalog: taskCatalog(manifests),
+      authorization: config.api.authorization,
+      modelVersions: { image: modelVersion(models.models.image.manifest), text: modelVersion(models.models.text.manifest) },
+    });
     this.api = new ProductsApi(this, 'Api', {
       handler: this.apiFunction.fn,
+      document: this.apiDocument,
       authorization: config.api.authorization,
       throttle: config.api.throttle,
       logRetentionDays: config.logRetentionDays,

@@ -1,30 +1,42 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpApi, HttpMethod, HttpNoneAuthorizer, HttpRoute, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES } from '../../functions/api/routeTable.js';
+import { documentRoutes, type OpenApiDocument } from '../../functions/api/openapi/document.js';
 import { acknowledge } from '../nag/acknowledge.js';
 
+export interface HttpRouteSpec {
+  path: string;
+  method: HttpMethod;
+  /** Served without authorization (the operation's `security` is empty). */
+  public: boolean;
+}
+
 /**
- * Exactly the routes the api handler serves (functions/api/routeTable.ts), grouped by path; any
- * other request is answered 404 by API Gateway without invoking the function.
+ * The routes the HTTP API declares, read from the API's OpenAPI document (the one the handler
+ * serves at /openapi.json): every operation, authorized as its `security` says, plus ANY on each
+ * path so another method reaches the handler's 405 instead of API Gateway's 404. Any other path is
+ * answered 404 by API Gateway without invoking the function.
  */
-export const httpRoutes = (): { path: string; methods: HttpMethod[] }[] => {
-  const byPath = new Map<string, HttpMethod[]>();
-  for (const route of API_ROUTES) {
-    const method = HttpMethod[route.method as keyof typeof HttpMethod];
-    if (!method) throw new Error(`api route ${route.path}: unsupported method ${route.method}`);
-    byPath.set(route.path, [...(byPath.get(route.path) ?? []), method]);
-  }
-  return [...byPath].map(([path, methods]) => ({ path, methods }));
+export const httpRoutes = (document: OpenApiDocument): HttpRouteSpec[] => {
+  const operations = documentRoutes(document);
+  const toMethod = (name: string, path: string): HttpMethod => {
+    const method = HttpMethod[name as keyof typeof HttpMethod];
+    if (!method) throw new Error(`api route ${path}: unsupported method ${name}`);
+    return method;
+  };
+  const catchAll = [...new Map(operations.map((o) => [o.path, o])).values()].map((o) => ({ path: o.path, method: HttpMethod.ANY, public: false }));
+  return [...operations.map((o) => ({ path: o.path, method: toMethod(o.method, o.path), public: o.public })), ...catchAll];
 };
 
 export interface ProductsApiProps {
   readonly handler: IFunction;
+  /** The API's OpenAPI document; its operations become the routes. */
+  readonly document: OpenApiDocument;
   readonly authorization: 'iam' | 'none';
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly logRetentionDays: number;
@@ -45,9 +57,18 @@ export class ProductsApi extends Construct {
       createDefaultStage: false,
       defaultAuthorizer: authorizer,
     });
-    const integration = new HttpLambdaIntegration('Handler', props.handler);
-    for (const route of httpRoutes()) {
-      this.api.addRoutes({ path: route.path, methods: route.methods, integration });
+    // One invoke permission for the API instead of one per route: with HEAD, OPTIONS and ANY there
+    // are several dozen routes, and per-route statements would crowd the function's 20 KB policy.
+    const integration = new HttpLambdaIntegration('Handler', props.handler, { scopePermissionToRoute: false });
+    const publicAccess = new HttpNoneAuthorizer();
+    for (const route of httpRoutes(props.document)) {
+      const [created] = this.api.addRoutes({ path: route.path, methods: [route.method], integration, ...(route.public ? { authorizer: publicAccess } : {}) }) as [HttpRoute];
+      if (route.public && props.authorization === 'iam') {
+        acknowledge(created, {
+          id: 'AwsSolutions-APIG4',
+          reason: 'The OpenAPI document and its Swagger UI pages are public by design: they describe the API and hold no catalog data.',
+        });
+      }
     }
 
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays, removalPolicy: props.removalPolicy });

@@ -6,7 +6,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeManagedPolicies, acknowledgeWildcards, LAMBDA_BASIC_EXECUTION, type WildcardRule } from '../nag/acknowledge.js';
 import { REPO_ROOT, type ModelArtifacts } from '../config/modelArtifacts.js';
-import { BUNDLED_MODELS_DIR, LAMBDA_ARCHITECTURE, LAMBDA_TASK_ROOT, weftBundling } from './lambdaBundling.js';
+import { BUNDLED_DOCS_ASSETS_DIR, BUNDLED_MODELS_DIR, LAMBDA_ARCHITECTURE, LAMBDA_TASK_ROOT, weftBundling } from './lambdaBundling.js';
 
 export interface WeftFunctionProps {
   /** Handler folder under functions/ (its handler.ts exports `handler`). */
@@ -17,6 +17,8 @@ export interface WeftFunctionProps {
   readonly reservedConcurrency?: number;
   readonly models: ModelArtifacts;
   readonly withSharp?: boolean;
+  /** Bundle the Swagger UI files the api function serves at /docs. */
+  readonly withDocsAssets?: boolean;
   readonly environment: Record<string, string>;
   readonly logRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
@@ -52,13 +54,14 @@ export class WeftFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: Tracing.ACTIVE,
       logGroup: this.logGroup,
-      bundling: weftBundling({ models: props.models, withSharp: props.withSharp ?? false }),
+      bundling: weftBundling({ models: props.models, withSharp: props.withSharp ?? false, withDocsAssets: props.withDocsAssets ?? false }),
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
         WEFT_MODELS_DIR: posix.join(LAMBDA_TASK_ROOT, BUNDLED_MODELS_DIR),
+        ...(props.withDocsAssets ? { WEFT_DOCS_ASSETS_DIR: posix.join(LAMBDA_TASK_ROOT, BUNDLED_DOCS_ASSETS_DIR) } : {}),
         ...props.environment,
       },
     });

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { SWAGGER_UI_FILES, swaggerUiDir } from '../../functions/api/openapi/docsAssets.js';
 import type { ModelArtifacts } from '../config/modelArtifacts.js';
 import { ensureSharpForLambda, projectSharpVersion, LAMBDA_ARM64 } from './sharpForLambda.js';
 
@@ -8,6 +9,8 @@ export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
 /** Folder inside the bundle (→ /var/task/models) that WEFT_MODELS_DIR points at. */
 export const BUNDLED_MODELS_DIR = 'models';
 export const LAMBDA_TASK_ROOT = '/var/task';
+/** Folder inside the api bundle with the Swagger UI files (→ WEFT_DOCS_ASSETS_DIR). */
+export const BUNDLED_DOCS_ASSETS_DIR = 'docs-assets';
 
 /**
  * ESM bundles still meet CommonJS dependencies that call `require` for Node built-ins; esbuild
@@ -22,9 +25,11 @@ export interface WeftBundlingOptions {
   readonly models: ModelArtifacts;
   /** Install sharp's linux-arm64 build next to the bundle (sharp itself stays external). */
   readonly withSharp: boolean;
+  /** Copy swagger-ui-dist's files for /docs next to the bundle (the api function). */
+  readonly withDocsAssets?: boolean;
 }
 
-export const weftBundling = ({ models, withSharp }: WeftBundlingOptions): BundlingOptions => ({
+export const weftBundling = ({ models, withSharp, withDocsAssets = false }: WeftBundlingOptions): BundlingOptions => ({
   format: OutputFormat.ESM,
   target: 'node24',
   mainFields: ['module', 'main'],
@@ -49,6 +54,11 @@ export const weftBundling = ({ models, withSharp }: WeftBundlingOptions): Bundli
       }
       for (const file of models.runtimeFiles) {
         commands.push(`cp ${quote(posix.join(models.dir, file))} ${quote(posix.join(outputDir, BUNDLED_MODELS_DIR, file))}`);
+      }
+      if (withDocsAssets) {
+        const source = swaggerUiDir({});
+        commands.push(`mkdir -p ${quote(posix.join(outputDir, BUNDLED_DOCS_ASSETS_DIR))}`);
+        for (const file of SWAGGER_UI_FILES) commands.push(`cp ${quote(posix.join(source, file))} ${quote(posix.join(outputDir, BUNDLED_DOCS_ASSETS_DIR, file))}`);
       }
       if (withSharp) {
         const cache = ensureSharpForLambda(projectSharpVersion(), LAMBDA_ARM64);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentRoutes } from '../../functions/api/openapi/document.js';
 import { API_ROUTES } from '../../functions/api/routeTable.js';
 import { DERIVED_PREFIX, NOTIFICATION_SUFFIXES } from '../../functions/shared/layout.js';
 import { tableDefinition } from '../../functions/shared/products/tableDefinition.js';
@@ -225,11 +226,22 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     });
   });
 
-  it('serves exactly the handler’s routes, behind IAM unless configured otherwise, throttled and access-logged', () => {
+  it('serves exactly the handler’s routes as its OpenAPI document declares them, behind IAM unless public or configured otherwise, throttled and access-logged', () => {
     const t = s().template;
     const routes = resourcesOfType(s().json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as { RouteKey: string; AuthorizationType: string });
     expect(routes.map((r) => r.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
-    for (const route of routes) expect(route.AuthorizationType).toBe(cfg().api.authorization === 'iam' ? 'AWS_IAM' : 'NONE');
+    // Every operation of the document is a route with the document's authorization, and every
+    // route but the ANY catch-alls (other methods → the handler's 405) is an operation.
+    const operations = documentRoutes(s().stack.apiDocument);
+    expect(routes.filter((r) => !r.RouteKey.startsWith('ANY ')).map((r) => r.RouteKey).sort()).toEqual(operations.map((o) => `${o.method} ${o.path}`).sort());
+    const authOf = new Map(routes.map((r) => [r.RouteKey, r.AuthorizationType]));
+    for (const operation of operations) {
+      expect(authOf.get(`${operation.method} ${operation.path}`), `${operation.method} ${operation.path}`).toBe(cfg().api.authorization === 'iam' && !operation.public ? 'AWS_IAM' : 'NONE');
+    }
+    for (const route of routes.filter((r) => r.RouteKey.startsWith('ANY '))) expect(route.AuthorizationType).toBe(cfg().api.authorization === 'iam' ? 'AWS_IAM' : 'NONE');
+    // One invoke permission for the whole API, however many routes (the function policy is capped at 20 KB).
+    expect(resourcesOfType(s().json, 'AWS::Lambda::Permission').filter(([, p]) => p.Properties?.Principal === 'apigateway.amazonaws.com')).toHaveLength(1);
+    if (cfg().api.authorization === 'iam') expect([...new Set(operations.filter((o) => o.public).map((o) => o.path))].sort()).toEqual(['/docs', '/docs/{asset}', '/openapi.json']);
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       DefaultRouteSettings: { ThrottlingRateLimit: cfg().api.throttle.rateLimit, ThrottlingBurstLimit: cfg().api.throttle.burstLimit },
@@ -452,6 +464,32 @@ describe('bundled functions run', () => {
     // The health answer names the model versions it read from /var/task/models (the bundle).
     expect(response.body).toMatch(/weft-image@/);
     expect(response.body).toMatch(/weft-text@/);
+  });
+
+  it('the api bundle serves the OpenAPI document the HTTP API was declared from, and the /docs files it carries', () => {
+    const dir = bundleDir(dev, functionIds(dev).api);
+    const apiFn = dev.json.Resources[functionIds(dev).api]!.Properties!.Environment.Variables as Record<string, string>;
+    const out = runInBundle(
+      dir,
+      `const { handler } = await import('./index.mjs');
+       process.env.WEFT_API_AUTHORIZATION = ${JSON.stringify(apiFn.WEFT_API_AUTHORIZATION)};
+       process.env.WEFT_DOCS_ASSETS_DIR = ${JSON.stringify(join(dir, 'docs-assets'))};
+       const call = async (path) => handler({ version: '2.0', routeKey: 'GET ' + path, rawPath: path, rawQueryString: '', headers: {},
+         requestContext: { http: { method: 'GET', path }, requestId: 'r' }, isBase64Encoded: false },
+         { awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 3000 });
+       const doc = await call('/openapi.json');
+       const sizes = {};
+       for (const asset of ['swagger-ui-bundle.js', 'swagger-ui.css', 'init.js']) {
+         const res = await call('/docs/' + asset);
+         sizes[asset] = res.statusCode === 200 ? res.body.length : -res.statusCode;
+       }
+       console.log(JSON.stringify({ status: doc.statusCode, document: JSON.parse(doc.body), sizes }));`,
+    );
+    const { status, document, sizes } = JSON.parse(out) as { status: number; document: unknown; sizes: Record<string, number> };
+    expect(status).toBe(200);
+    expect(document).toEqual(JSON.parse(JSON.stringify(dev.stack.apiDocument)));
+    expect(apiFn.WEFT_DOCS_ASSETS_DIR).toBe('/var/task/docs-assets');
+    for (const [asset, size] of Object.entries(sizes)) expect(size, asset).toBeGreaterThan(100);
   });
 
   it('the text-ingest bundle loads as an ES module and exports handler', () => {
