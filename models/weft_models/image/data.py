@@ -58,10 +58,9 @@ def label_matrix(items: Sequence[CatalogItem], tasks: Sequence[TaskSpec]) -> dic
     }
 
 
-def grouped_datasets(
-    views: np.ndarray, items: Sequence[CatalogItem], tasks: Sequence[TaskSpec], flip: bool = True
-) -> dict[str, ViewsDataset]:
-    """One dataset per set of labeled tasks (``category+color+pattern``, ``color``, …)."""
+def label_groups(items: Sequence[CatalogItem], tasks: Sequence[TaskSpec]) -> tuple[dict[str, np.ndarray], dict[tuple[str, ...], list[int]]]:
+    """The label matrix and the items grouped by the set of tasks they are labeled for (one
+    multi-data dataset per group), in a stable order."""
     labels = label_matrix(items, tasks)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i in range(len(items)):
@@ -70,11 +69,19 @@ def grouped_datasets(
             groups.setdefault(key, []).append(i)
     if not groups:
         raise ValueError("no catalog item carries a label for any of the tasks")
+    return labels, dict(sorted(groups.items()))
+
+
+def grouped_datasets(
+    views: np.ndarray, items: Sequence[CatalogItem], tasks: Sequence[TaskSpec], flip: bool = True
+) -> dict[str, ViewsDataset]:
+    """One dataset per set of labeled tasks (``category+color+pattern``, ``color``, …)."""
+    labels, groups = label_groups(items, tasks)
     return {
         "+".join(key): ViewsDataset(
             views, [items[i].view_index for i in members], {t: labels[t][members] for t in key}, flip=flip
         )
-        for key, members in sorted(groups.items())
+        for key, members in groups.items()
     }
 
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from ..config import from_dict
 from ..data.catalog import CatalogItem, load_catalog, load_views
-from ..multidata import IGNORE, MultiDatasetLoader, Sampling, eval_loader
+from ..multidata import MultiDatasetLoader, Sampling, eval_loader
 from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
 from ..training import BEST, Trainer, TrainConfig, TrainResult, seed_everything
-from .data import ViewsDataset, grouped_datasets, label_matrix
+from .data import ViewsDataset, grouped_datasets, label_groups, label_matrix
 from .features import VARIANTS, CachedFeatures, compute_cache
 from .model import VIEW_NAMES, ImageModel, ImageModelConfig, load_image_model
 
@@ -171,17 +171,10 @@ def cached_datasets(
     val_cache = compute_cache(model, views, [i.view_index for i in val], root / "val", ("plain",), threads=threads)
     columns = [VIEW_NAMES.index(v) for v in model.config.views]
     train, val = train[:n_train], val[:n_val]
-    labels = label_matrix(train, tasks)
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i in range(len(train)):
-        key = tuple(t.name for t in tasks if labels[t.name][i] != IGNORE)
-        if key:
-            groups.setdefault(key, []).append(i)
-    if not groups:
-        raise ValueError("no catalog item carries a label for any of the tasks")
+    labels, groups = label_groups(train, tasks)
     sets = {
         "+".join(key): CachedFeatures(train_cache, members, {t: labels[t][members] for t in key}, columns)
-        for key, members in sorted(groups.items())
+        for key, members in groups.items()
     }
     return sets, CachedFeatures(val_cache, range(len(val)), label_matrix(val, tasks), columns)
 
