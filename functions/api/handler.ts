@@ -11,6 +11,7 @@ import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
 import { ProductStore } from '../shared/products/productStore.js';
 import { errorResponse } from './http.js';
+import { loadTaxonomy } from '../shared/taxonomy/loadTaxonomy.js';
 import { route, type ApiDeps } from './routes.js';
 
 const obs = observability('api');
@@ -28,6 +29,7 @@ const runtime = lazy((config): ApiDeps => {
     store: new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble }),
     catalog: models.catalog,
     modelVersions,
+    taxonomy: loadTaxonomy(config.modelsDir, models.catalog, obs.logger),
     // Set by the CDK stack from the environment's API authorization; the served document states it.
     authorization: process.env.WEFT_API_AUTHORIZATION === 'iam' ? 'iam' : 'none',
   };

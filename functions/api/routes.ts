@@ -3,7 +3,7 @@
  * against the manifests' catalog, never a list in code.
  *
  *   GET    /health
- *   GET    /products/{vendor}/{productId}
+ *   GET    /products/{vendor}/{productId}                      JSON, or JSON-LD (Accept: application/ld+json, ?format=jsonld)
  *   PUT    /products/{vendor}/{productId}/attributes/{task}   body {"value": "<label>"}
  *   DELETE /products/{vendor}/{productId}/attributes/{task}
  *   GET    /attributes/{task}/{value}?vendor=&limit=&cursor=
@@ -17,7 +17,9 @@ import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { InvalidCursorError } from '../shared/products/cursor.js';
 import type { ProductStore } from '../shared/products/productStore.js';
 import { contractRoutes } from './contractRoutes.js';
+import type { TaxonomyIndex } from '../shared/taxonomy/taxonomyIndex.js';
 import { HttpError, errorResponse, json } from './http.js';
+import { presentProduct, productResponse } from './productResponse.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './limits.js';
 import type { ApiAuthorization } from './openapi/document.js';
 import { Limit, Since } from './openapi/schemas.js';
@@ -27,6 +29,8 @@ export interface ApiDeps {
   store: ProductStore;
   catalog: TaskCatalog;
   modelVersions: Record<string, string>;
+  /** Shopify/Google taxonomy ids of the labels; absent when the models folder has no mapping. */
+  taxonomy?: TaxonomyIndex;
   /** What the served OpenAPI document says about authorization; `none` when unset. */
   authorization?: ApiAuthorization;
 }
@@ -98,12 +102,12 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: '/products/{vendor}/{productId}',
-    handle: async ([vendor, productId], _e, { store }) => json(200, await productOr404(store, id(vendor!, 'vendor'), id(productId!, 'productId'))),
+    handle: async ([vendor, productId], event, deps) => productResponse(await productOr404(deps.store, id(vendor!, 'vendor'), id(productId!, 'productId')), event, deps),
   },
   {
     method: 'PUT',
     path: '/products/{vendor}/{productId}/attributes/{task}',
-    handle: async ([vendor, productId, task], event, { store, catalog }) => {
+    handle: async ([vendor, productId, task], event, { store, catalog, taxonomy }) => {
       id(vendor!, 'vendor');
       id(productId!, 'productId');
       const labels = labelsOf(catalog, task!);
@@ -115,13 +119,13 @@ const routes: Route[] = [
       await productOr404(store, vendor!, productId!);
       await store.putCorrection(vendor!, productId!, task!, value);
       await store.merge(vendor!, productId!);
-      return json(200, await productOr404(store, vendor!, productId!));
+      return json(200, presentProduct(await productOr404(store, vendor!, productId!), taxonomy));
     },
   },
   {
     method: 'DELETE',
     path: '/products/{vendor}/{productId}/attributes/{task}',
-    handle: async ([vendor, productId, task], _e, { store, catalog }) => {
+    handle: async ([vendor, productId, task], _e, { store, catalog, taxonomy }) => {
       id(vendor!, 'vendor');
       id(productId!, 'productId');
       labelsOf(catalog, task!);
@@ -129,7 +133,7 @@ const routes: Route[] = [
         throw new HttpError(404, `no correction of ${task} on ${vendor}/${productId}`);
       }
       await store.merge(vendor!, productId!);
-      return json(200, await productOr404(store, vendor!, productId!));
+      return json(200, presentProduct(await productOr404(store, vendor!, productId!), taxonomy));
     },
   },
   {
