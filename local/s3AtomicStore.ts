@@ -5,27 +5,29 @@
  * any of that, so this module replaces the store's write and read paths on the instance:
  *
  * - An upload streams into a temp file beside the object (`*.weft-tmp`, never listed); only a
- *   complete body is committed. A commit is synchronous, so commits never interleave: the last
- *   complete upload of a key wins whole.
+ *   complete body is committed, and the commits of one key run one at a time, in the order their
+ *   bodies completed: the last complete upload of a key wins whole.
  * - A commit writes its plan to `commitsDirectory` first, then renames data and metadata into
  *   place, then reports the change (the caller queues its notification, durably) and deletes the
  *   plan. A start finds any plan a kill interrupted, finishes its renames and reports it again, so
  *   an object is never half-replaced and never stored without its notification; leftover temp
  *   files (uploads cut short, never acknowledged) are removed.
  * - The metadata file carries the data file's md5 and inode: a read opens the data file once and
- *   checks it against the metadata, so bytes, length and ETag always describe one version.
+ *   checks it against the metadata (waiting out a commit between its two renames), so bytes,
+ *   length and ETag always describe one version.
  *   Metadata that cannot be parsed (an older crash) reads as none instead of failing the listing.
  * - aws-chunked bodies (what the AWS SDK sends for a stream of known length) are decoded, as S3
  *   does, instead of being stored with their chunk framing.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export type StoredChange =
   | { action: 'created'; eventName: string; bucket: string; key: string; size: number; eTag: string }
@@ -183,21 +185,41 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
     legacyMd5: store.getResourcePath(bucket, key, 'object.md5'),
   });
 
-  /** Runs a plan: synchronous from the first rename to the report, so no other commit interleaves. */
-  const commit = (plan: CommitPlan): void => {
-    const planFile = join(options.commitsDirectory, `${Date.now()}-${process.pid}-${++commitCount}.json`);
-    writeFileSync(planFile, JSON.stringify(plan));
-    for (const [from, to] of plan.renames) renameSync(from, to);
-    for (const path of plan.removes) unlinkIfPresent(path);
+  /** Commits of one key, one at a time, in the order their bodies completed. */
+  const keyLocks = new Map<string, Promise<void>>();
+  const underKeyLock = async (id: string, run: () => Promise<void>): Promise<void> => {
+    const previous = keyLocks.get(id) ?? Promise.resolve();
+    const mine = previous.then(run);
+    const tail = mine.catch(() => undefined);
+    keyLocks.set(id, tail);
     try {
-      options.onChange(plan.change);
-    } catch (error) {
-      // Stored but not queued: the plan stays, so the next start queues the notification.
-      options.log(`[s3] ${plan.change.key} is stored but its notification could not be queued (${(error as Error).message}); it is queued on the next start`);
-      throw error;
+      await mine;
+    } finally {
+      if (keyLocks.get(id) === tail) keyLocks.delete(id);
     }
-    unlinkSync(planFile);
   };
+
+  /**
+   * Runs a plan under its key's lock: the plan on disk first, then the renames and removals, then
+   * the report (which assigns the sequencer, so notifications follow commit order), then the plan
+   * goes. A kill anywhere in between leaves the plan for recovery to finish.
+   */
+  const commit = (plan: CommitPlan): Promise<void> =>
+    underKeyLock(`${plan.change.bucket}/${plan.change.key}`, async () => {
+      // Names sort in commit order, which recovery replays.
+      const planFile = join(options.commitsDirectory, `${String(Date.now()).padStart(15, '0')}-${process.pid}-${String(++commitCount).padStart(9, '0')}.json`);
+      await writeFile(planFile, JSON.stringify(plan));
+      for (const [from, to] of plan.renames) await rename(from, to);
+      for (const path of plan.removes) await rm(path, { force: true });
+      try {
+        options.onChange(plan.change);
+      } catch (error) {
+        // Stored but not queued: the plan stays, so the next start queues the notification.
+        options.log(`[s3] ${plan.change.key} is stored but its notification could not be queued (${(error as Error).message}); it is queued on the next start`);
+        throw error;
+      }
+      await rm(planFile);
+    });
 
   const readMetadataFile = async (file: string): Promise<Metadata> => {
     let text: string;
@@ -255,7 +277,9 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
         const metadata = await readMetadataFile(p.metadata);
         const ino = metadata[INODE_FIELD];
         if (ino !== undefined && ino !== st.ino && attempt < READ_ATTEMPTS) {
+          // A commit is between renaming the data and the metadata: let it finish.
           await handle?.close();
+          await delay(attempt * 5);
           continue;
         }
         const md5 = typeof metadata[MD5_FIELD] === 'string' && ino === st.ino ? metadata[MD5_FIELD] : await legacyMd5(p.object, p.legacyMd5);
@@ -323,7 +347,7 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
     const metadataTmp = `${p.metadata}.${randomUUID()}${TEMP_SUFFIX}`;
     try {
       await writeFile(metadataTmp, JSON.stringify({ ...storedMetadata(metadata), [MD5_FIELD]: data.md5, [INODE_FIELD]: data.ino }, null, 2));
-      commit({
+      await commit({
         renames: [
           [data.tmp, p.object],
           [metadataTmp, p.metadata],
@@ -406,7 +430,7 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
       const ino = source.ino;
       const metadataTmp = `${dest.metadata}.${randomUUID()}${TEMP_SUFFIX}`;
       await writeFile(metadataTmp, JSON.stringify({ ...storedMetadata(metadata), [MD5_FIELD]: source.md5, [INODE_FIELD]: ino }, null, 2));
-      commit({ renames: [[metadataTmp, dest.metadata]], removes: [], change: { action: 'created', eventName: 'ObjectCreated:Copy', bucket: destBucket, key: destKey, size: source.size, eTag: source.md5 } });
+      await commit({ renames: [[metadataTmp, dest.metadata]], removes: [], change: { action: 'created', eventName: 'ObjectCreated:Copy', bucket: destBucket, key: destKey, size: source.size, eTag: source.md5 } });
     } else {
       await storeObject(destBucket, destKey, source.handle!.createReadStream(), metadata, 'ObjectCreated:Copy');
     }
@@ -415,7 +439,7 @@ export const makeStoreAtomic = (store: FilesystemStore, options: AtomicStoreOpti
 
   store.deleteObject = async (bucket, key) => {
     const p = paths(bucket, key);
-    commit({ renames: [], removes: [p.object, p.legacyMd5, p.metadata], change: { action: 'removed', bucket, key } });
+    await commit({ renames: [], removes: [p.object, p.legacyMd5, p.metadata], change: { action: 'removed', bucket, key } });
     // Empty folders go, as s3rver does; a folder an upload is writing into is not empty.
     const parts = key.split('/').slice(0, -1);
     try {
