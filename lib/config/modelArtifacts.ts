@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifest, resolveModelsDir, type LoadedManifest } from '../../functions/shared/manifest.js';
+import { loadTaxonomyMapping, resolveTaxonomyFile } from '../../functions/shared/taxonomy/mapping.js';
 
 /** Repository root (lib/config/ → ../..), independent of the directory cdk is run from. */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -26,6 +27,11 @@ export interface ModelArtifacts {
   readonly models: Readonly<Record<Modality, ModelArtifact>>;
   /** Files (relative to `dir`) the functions read at run time: manifests, tokenizer files, ensemble.json. */
   readonly runtimeFiles: readonly string[];
+  /**
+   * The taxonomy mapping of these models (absolute; the fixtures use the artifacts' file), copied
+   * into the bundles as `taxonomy.json` beside the manifests. Absent: the API serves no taxonomy ids.
+   */
+  readonly taxonomyFile?: string;
 }
 
 export class ModelArtifactsError extends Error {
@@ -45,7 +51,10 @@ export const loadModelArtifacts = (explicitDir?: string): ModelArtifacts => {
     ...MODALITIES.flatMap((modality) => listRuntimeFiles(dir, models[modality])),
     'ensemble.json',
   ].sort();
-  return { dir, models, runtimeFiles };
+  const taxonomyFile = resolveTaxonomyFile(dir, {});
+  // A broken mapping fails the synth, not the deployed function's first request.
+  if (taxonomyFile) loadTaxonomyMapping(taxonomyFile);
+  return { dir, models, runtimeFiles, ...(taxonomyFile ? { taxonomyFile } : {}) };
 };
 
 const loadModel = (dir: string, modality: Modality): ModelArtifact => {

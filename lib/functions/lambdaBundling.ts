@@ -60,6 +60,7 @@ export const weftBundling = ({ models, withSharp, withDocsAssets = false }: Weft
         commands.push(`mkdir -p ${quote(posix.join(outputDir, BUNDLED_DOCS_ASSETS_DIR))}`);
         for (const file of SWAGGER_UI_FILES) commands.push(`cp ${quote(posix.join(source, file))} ${quote(posix.join(outputDir, BUNDLED_DOCS_ASSETS_DIR, file))}`);
       }
+      if (models.taxonomyFile) commands.push(`cp ${quote(models.taxonomyFile)} ${quote(posix.join(outputDir, BUNDLED_MODELS_DIR, 'taxonomy.json'))}`);
       if (withSharp) {
         const cache = ensureSharpForLambda(projectSharpVersion(), LAMBDA_ARM64);
         commands.push(`cp -R ${quote(posix.join(cache, 'node_modules'))} ${quote(posix.join(outputDir, 'node_modules'))}`);

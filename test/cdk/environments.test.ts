@@ -140,6 +140,8 @@ describe('small pieces', () => {
     expect(artifacts.runtimeFiles).toEqual(expect.arrayContaining(['ensemble.json', 'image/manifest.json', 'text/manifest.json']));
     expect(artifacts.runtimeFiles.filter((f) => f.includes('triton') || f.endsWith('.onnx'))).toEqual([]);
     expect(artifacts.models.image.manifest.triton.modelName).toBe('weft-image');
+    // The fixtures share the artifacts' taxonomy mapping; the bundles carry it as models/taxonomy.json.
+    expect(artifacts.taxonomyFile).toMatch(/models\/artifacts\/taxonomy\.json$/);
   });
 
   it('explains a missing models folder', () => {

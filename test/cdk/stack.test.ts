@@ -426,10 +426,10 @@ describe('Lambda bundles', () => {
     for (const file of natives) expect(elfMachine(join(dir, file)), file).toBe(0xb7);
   });
 
-  it('ships the manifests, tokenizer and ensemble.json but no ONNX graph', () => {
+  it('ships the manifests, tokenizer, ensemble.json and the taxonomy mapping but no ONNX graph', () => {
     const dir = bundleOf(dev, functionIds(dev).text);
     const files = walk(dir).map((f) => f.slice(dir.length + 1));
-    expect(files).toEqual(expect.arrayContaining(['models/image/manifest.json', 'models/text/manifest.json', 'models/ensemble.json']));
+    expect(files).toEqual(expect.arrayContaining(['models/image/manifest.json', 'models/text/manifest.json', 'models/ensemble.json', 'models/taxonomy.json']));
     expect(files.some((f) => f.startsWith('models/text/tokenizer/'))).toBe(true);
     expect(files.filter((f) => f.endsWith('.onnx') || f.includes('/triton/'))).toEqual([]);
     expect(files.some((f) => f.includes('node_modules/'))).toBe(false);
