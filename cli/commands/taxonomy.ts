@@ -3,6 +3,7 @@
  *
  *   weft taxonomy check                         every label mapped or unmapped with a reason
  *   weft taxonomy refresh <dist/en> [--write]   regenerate from a release; print what changed
+ *   weft taxonomy schema [--out FILE]           the mapping's JSON Schema (generated from the zod schema)
  *
  * The mapping is `taxonomy.json` of the models folder (WEFT_MODELS_DIR, else the trained artifacts,
  * else the fixtures, which share the artifacts' file); `--file` names another.
@@ -12,7 +13,7 @@ import type { Command } from 'commander';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import { resolveModelsDir } from '../../functions/shared/manifest.js';
 import { checkMapping, mappingErrors } from '../../functions/shared/taxonomy/check.js';
-import { loadTaxonomyMapping, resolveTaxonomyFile, TaxonomyError } from '../../functions/shared/taxonomy/mapping.js';
+import { loadTaxonomyMapping, resolveTaxonomyFile, taxonomyMappingJsonSchema, TaxonomyError } from '../../functions/shared/taxonomy/mapping.js';
 import { formatChanges, refreshMapping } from '../../functions/shared/taxonomy/refresh.js';
 import { readCategorySuccessors, readTaxonomyRelease } from '../../functions/shared/taxonomy/release.js';
 
@@ -82,4 +83,16 @@ export const register = (program: Command): void => {
     .option('--file <taxonomy.json>', 'mapping file (default: taxonomy.json of the models folder)')
     .option('--models-dir <dir>', 'models folder whose taxonomy.json to refresh')
     .action((dist: string, opts: FileOptions & { release?: string; write?: boolean }) => run(() => refresh(dist, opts)));
+  taxonomy
+    .command('schema')
+    .description('print (or write) the JSON Schema of the mapping file')
+    .option('--out <file>', 'write it here (models/artifacts/taxonomy.schema.json is the committed copy)')
+    .action((opts: { out?: string }) =>
+      run(() => {
+        const text = `${JSON.stringify(taxonomyMappingJsonSchema(), null, 2)}\n`;
+        if (opts.out) writeFileSync(opts.out, text);
+        else process.stdout.write(text);
+        return 0;
+      }),
+    );
 };

@@ -6,11 +6,12 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../../functions/shared/manifest.js';
 import { taskCatalog } from '../../functions/shared/products/ensemble.js';
 import { checkMapping, mappingErrors } from '../../functions/shared/taxonomy/check.js';
-import { loadTaxonomyMapping, parseTaxonomyMapping, resolveTaxonomyFile, TaxonomyError, type TaxonomyMapping } from '../../functions/shared/taxonomy/mapping.js';
+import { loadTaxonomyMapping, parseTaxonomyMapping, resolveTaxonomyFile, taxonomyMappingJsonSchema, TaxonomyError, type TaxonomyMapping } from '../../functions/shared/taxonomy/mapping.js';
 import { formatChanges, refreshMapping } from '../../functions/shared/taxonomy/refresh.js';
 import { readCategorySuccessors, readTaxonomyRelease } from '../../functions/shared/taxonomy/release.js';
 import { TaxonomyIndex } from '../../functions/shared/taxonomy/taxonomyIndex.js';
@@ -106,6 +107,16 @@ describe('taxonomy mapping', () => {
     mutate(doc);
     expect(() => parseTaxonomyMapping(doc, 'test')).toThrow(TaxonomyError);
     expect(() => parseTaxonomyMapping(doc, 'test')).toThrow(message);
+  });
+
+  it('has its JSON Schema committed beside it, generated from the validator, and valid against it', () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, 'models/artifacts/taxonomy.schema.json'), 'utf8'));
+    expect(committed).toEqual(taxonomyMappingJsonSchema());
+    const validate = new Ajv2020({ strict: false }).compile(committed);
+    expect(validate(raw()), JSON.stringify(validate.errors)).toBe(true);
+    const broken = raw();
+    entryOf(broken, 'color', 'red').shopify.id = 'red';
+    expect(validate(broken)).toBe(false);
   });
 
   it('names the file when it is missing or not JSON', () => {

@@ -182,3 +182,16 @@ export const resolveTaxonomyFile = (modelsDir: string, env: NodeJS.ProcessEnv = 
   }
   return undefined;
 };
+
+export const TAXONOMY_SCHEMA_FILE_NAME = 'taxonomy.schema.json';
+
+/**
+ * The JSON Schema of the mapping, generated from the zod schema so the two cannot drift; committed
+ * beside the mapping for editors and other readers. The cross-field rules (a value belongs to its
+ * task's attribute, one entry per label) are only in the validators.
+ */
+export const taxonomyMappingJsonSchema = (): Record<string, unknown> => ({
+  ...z.toJSONSchema(TaxonomyMappingSchema, { io: 'input', unrepresentable: 'any' }),
+  title: 'Weft taxonomy mapping',
+  description: 'Every (task, label) of the model manifests mapped to the Shopify Standard Product Taxonomy, or explicitly unmapped with a reason.',
+});
