@@ -101,7 +101,7 @@ const run = async (opts: ExportOptions): Promise<number> => {
   // The bar counts items scanned against the table's item count (DynamoDB refreshes that about
   // every six hours, so in AWS it is an estimate); it goes to stderr and only to a terminal.
   const bar = new SingleBar(
-    { format: 'exporting [{bar}] {percentage}% | {products} products, {written} written | {value} items scanned', hideCursor: true, clearOnComplete: false, noTTYOutput: false },
+    { format: 'exporting [{bar}] {percentage}% | {products} products, {written} written | {value} items scanned', hideCursor: true, clearOnComplete: false, noTTYOutput: false, stream: process.stderr },
     Presets.shades_classic,
   );
   const showBar = opts.progress && process.stderr.isTTY;
