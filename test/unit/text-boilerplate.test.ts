@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   BoilerplateFilter,
   InMemoryBoilerplateStore,
@@ -8,6 +9,10 @@ import {
 import { DynamoBoilerplateStore, vendorPk } from '../../functions/shared/text/dynamoBoilerplateStore.js';
 import { sentenceHash, sentenceKey, splitSentences } from '../../functions/shared/text/sentences.js';
 import { cleanText } from '../../functions/shared/text/cleanText.js';
+import { TransientError } from '../../functions/shared/errors.js';
+import { parseFaultSpec } from '../../local/faults/faultSpec.js';
+import { FaultSwitch } from '../../local/faults/FaultSwitch.js';
+import { startDynamoFaultProxy, type RunningDynamoFaultProxy } from '../../local/faults/dynamoFaultProxy.js';
 import { startTestTable, type TestTable } from './support/dynalite.js';
 
 const RETURNS = 'Free returns within 30 days of purchase, see our returns policy for details.';
@@ -186,6 +191,174 @@ describe('BoilerplateFilter with DynamoDB (dynalite)', () => {
     const stats = await store.stats('wide', [...sentences.keys()]);
     expect(stats.vendorProducts).toBe(1);
     expect([...stats.sentenceProducts.values()].every((count) => count === 1)).toBe(true);
+  });
+});
+
+/**
+ * The counters through the local DynamoDB fault proxy: real dynalite behind it, a real DynamoDB
+ * client with the SDK's standard retry in front, the message retried as the queue would retry it.
+ */
+describe('DynamoBoilerplateStore through DynamoDB faults', () => {
+  let table: TestTable;
+  let proxy: RunningDynamoFaultProxy;
+  const clients: DynamoDBClient[] = [];
+  /** The proxy's switch, able to fault just the next request (then none). */
+  class Faults extends FaultSwitch {
+    private once = false;
+    next(spec: string): void {
+      this.set(parseFaultSpec(spec));
+      this.once = true;
+    }
+    override draw(target: 'models' | 'dynamodb') {
+      const kind = super.draw(target);
+      if (kind !== undefined && this.once) {
+        this.once = false;
+        this.set(parseFaultSpec('off'));
+      }
+      return kind;
+    }
+  }
+  const faults = new Faults(parseFaultSpec('off'));
+  const SHARED = 'Every order ships in recycled packaging from our studio.';
+  const own = (i: number): string => `Style no. ${2000 + i} has a unique fit.`;
+  const text = (i: number): string => `${items[i % items.length]} ${own(i)} ${SHARED}`;
+
+  beforeAll(async () => {
+    table = await startTestTable('weft-faults');
+    proxy = await startDynamoFaultProxy({ upstream: table.endpoint, faults });
+  });
+  afterAll(async () => {
+    for (const client of clients) client.destroy();
+    await proxy?.stop();
+    await table?.stop();
+  });
+
+  /** A client of its own per test, so one test's faults do not drain the next one's retry quota. */
+  const proxied = (maxAttempts?: number): DynamoDBDocumentClient => {
+    const raw = new DynamoDBClient({ endpoint: proxy.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts });
+    clients.push(raw);
+    return DynamoDBDocumentClient.from(raw);
+  };
+
+  const stored = async (vendor: string, sk: string): Promise<number | undefined> => {
+    const { Item } = await table.client.send(new GetCommand({ TableName: table.tableName, Key: { pk: vendorPk(vendor), sk }, ConsistentRead: true }));
+    return Item?.products === undefined ? undefined : Number(Item.products);
+  };
+  const counters = async (vendor: string, n: number) => ({
+    vendorProducts: (await stored(vendor, 'STATS')) ?? 0,
+    shared: (await stored(vendor, `SENT#${sentenceHash(sentenceKey(SHARED))}`)) ?? 0,
+    own: await Promise.all(Array.from({ length: n }, async (_, i) => (await stored(vendor, `SENT#${sentenceHash(sentenceKey(own(i)))}`)) ?? 0)),
+  });
+
+  type Sent = { input?: { UpdateExpression?: string; Key?: { sk?: string } } };
+  /** Calls `before` ahead of each command the store sends. */
+  const watching = (client: DynamoDBDocumentClient, before: (command: Sent) => void): DynamoDBDocumentClient => {
+    const send = (command: Sent) => {
+      before(command);
+      return client.send(command as never);
+    };
+    return { send } as unknown as DynamoDBDocumentClient;
+  };
+  /** Injects `spec` from the first counter write (`ADD`) on, after the claims went through unharmed. */
+  const faultingCounters = (client: DynamoDBDocumentClient, spec: string): DynamoDBDocumentClient =>
+    watching(client, (command) => {
+      if (command.input?.UpdateExpression?.startsWith('ADD ')) faults.set(parseFaultSpec(spec));
+    });
+
+  it('recognises its own claim when the claim\'s reply was lost and the SDK sent it again', async () => {
+    let claims = 0;
+    const client = watching(proxied(), (command) => {
+      if (command.input?.Key?.sk?.startsWith('SEEN#') && command.input.UpdateExpression && claims++ === 0) faults.next('dynamodb.lost-reply=1');
+    });
+    const before = faults.state().counts.dynamodb.injected['lost-reply'] ?? 0;
+    await new BoilerplateFilter(new DynamoBoilerplateStore({ client, tableName: table.tableName })).observe('claim-lost', 'p0', text(0));
+    expect((faults.state().counts.dynamodb.injected['lost-reply'] ?? 0) - before).toBe(1);
+    // The retry failed its condition on the claim its first attempt made; the product still counts.
+    expect(await counters('claim-lost', 1)).toEqual({ vendorProducts: 1, shared: 1, own: [1] });
+  });
+
+  it('sends a counter write once when its reply is lost, so the counter moves once', async () => {
+    const store = new DynamoBoilerplateStore({ client: faultingCounters(proxied(), 'dynamodb.lost-reply=1'), tableName: table.tableName });
+    const before = faults.state().counts.dynamodb.requests;
+    const error = await new BoilerplateFilter(store).observe('lost-once', 'p0', text(0)).catch((e: unknown) => e);
+    faults.set(parseFaultSpec('off'));
+    expect(await counters('lost-once', 1)).toEqual({ vendorProducts: 1, shared: 1, own: [1] });
+    // TEXT claim, SEEN claim, then one attempt for each of the four counters (three sentences, STATS).
+    expect(faults.state().counts.dynamodb.requests - before).toBe(6);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ code: 'boilerplate_unconfirmed' });
+    // The message's retry finds the sentences claimed and counts nothing again.
+    await new BoilerplateFilter(new DynamoBoilerplateStore({ client: proxied(), tableName: table.tableName })).observe('lost-once', 'p0', text(0));
+    expect(await counters('lost-once', 1)).toEqual({ vendorProducts: 1, shared: 1, own: [1] });
+  });
+
+  it('lets the SDK retry a throttled counter write (nothing was written) but not one answered 500', async () => {
+    // Two attempts rather than the SDK's four for DynamoDB: throttling backoff starts at 500 ms.
+    const attempts = 2;
+    const throttled = new DynamoBoilerplateStore({ client: faultingCounters(proxied(attempts), 'dynamodb.throttle=1'), tableName: table.tableName });
+    let before = faults.state().counts.dynamodb.requests;
+    await expect(new BoilerplateFilter(throttled).observe('refused', 'p0', text(0))).rejects.toMatchObject({ code: 'boilerplate_store', message: /ProvisionedThroughputExceeded|throughput/ });
+    faults.set(parseFaultSpec('off'));
+    // Four counters, every attempt the client allows for each, none applied.
+    expect(faults.state().counts.dynamodb.requests - before).toBe(2 + 4 * attempts);
+    expect(await counters('refused', 1)).toEqual({ vendorProducts: 0, shared: 0, own: [0] });
+
+    const failing = new DynamoBoilerplateStore({ client: faultingCounters(proxied(), 'dynamodb.5xx=1'), tableName: table.tableName });
+    before = faults.state().counts.dynamodb.requests;
+    await expect(new BoilerplateFilter(failing).observe('refused', 'p1', text(1))).rejects.toMatchObject({ code: 'boilerplate_unconfirmed', message: /InternalServerError/ });
+    faults.set(parseFaultSpec('off'));
+    // A 500 may come after the write: each counter is sent once and, not applied here, stays low.
+    expect(faults.state().counts.dynamodb.requests - before).toBe(2 + 4);
+    expect(await counters('refused', 2)).toEqual({ vendorProducts: 0, shared: 0, own: [0, 0] });
+  });
+
+  /** N products sharing one sentence, 4 at a time, each retried (as its message would be) until recorded. */
+  const countThroughFaults = async (vendor: string, spec: string, n: number) => {
+    const filter = new BoilerplateFilter(new DynamoBoilerplateStore({ client: proxied(), tableName: table.tableName }));
+    faults.set(parseFaultSpec(spec));
+    const firstTime: number[] = [];
+    const observe = async (i: number): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await filter.observe(vendor, `p${i}`, text(i));
+          if (attempt === 1) firstTime.push(i);
+          return;
+        } catch (error) {
+          expect(error).toBeInstanceOf(TransientError);
+          if (attempt >= 30) throw error;
+        }
+      }
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < n) await observe(next++);
+      }),
+    );
+    const { injected } = faults.state().counts.dynamodb;
+    faults.set(parseFaultSpec('off'));
+    return { ...(await counters(vendor, n)), firstTime: firstTime.sort((x, y) => x - y), injected };
+  };
+
+  /** No counter above the products that have it; each product recorded without a failure counted exactly. */
+  const expectNeverOverCounted = (result: Awaited<ReturnType<typeof countThroughFaults>>, n: number): void => {
+    const excess = { vendorProducts: Math.max(0, result.vendorProducts - n), shared: Math.max(0, result.shared - n), own: result.own.filter((count) => count > 1) };
+    expect(excess).toEqual({ vendorProducts: 0, shared: 0, own: [] });
+    expect(result.firstTime.map((i) => result.own[i])).toEqual(result.firstTime.map(() => 1));
+    expect(result.vendorProducts).toBeGreaterThanOrEqual(result.firstTime.length);
+    expect(result.shared).toBeGreaterThanOrEqual(result.firstTime.length);
+  };
+
+  it('never counts a product twice when half the replies are lost after the write', async () => {
+    const result = await countThroughFaults('lost', 'dynamodb.lost-reply=0.5,seed=3', 12);
+    expect(result.injected['lost-reply']).toBeGreaterThan(20);
+    expectNeverOverCounted(result, 12);
+  });
+
+  it('never counts a product twice under every fault kind at once', async () => {
+    const result = await countThroughFaults('mixed', 'dynamodb.5xx=0.1,dynamodb.throttle=0.1,dynamodb.timeout=0.1,dynamodb.lost-reply=0.1,seed=11,timeoutMs=20', 8);
+    expect(Object.keys(result.injected).sort()).toEqual(['5xx', 'lost-reply', 'throttle', 'timeout']);
+    expectNeverOverCounted(result, 8);
   });
 });
 

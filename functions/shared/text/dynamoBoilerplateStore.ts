@@ -4,7 +4,7 @@
  * | pk                | sk                  | attributes                                            |
  * |-------------------|---------------------|-------------------------------------------------------|
  * | `VENDOR#{vendor}` | `STATS`             | `products` (N): distinct products counted             |
- * | `VENDOR#{vendor}` | `SEEN#{productId}`  | `sentences` (SS): hashes already counted for it; `version` (N); `counted` (BOOL) |
+ * | `VENDOR#{vendor}` | `SEEN#{productId}`  | `sentences` (SS): hashes already counted for it; `version` (N); `counted` (BOOL); `claim` (S): token of the last claim |
  * | `VENDOR#{vendor}` | `SENT#{hash}`       | `products` (N): distinct products containing it; `text` (S): first wording seen |
  * | `VENDOR#{vendor}` | `TEXT#{fingerprint}`| `owner` (S): the first product that showed this exact text |
  *
@@ -21,17 +21,33 @@
  * its SEEN item with an optimistic-lock condition on `version`, and only the hashes this call
  * claimed are then counted (STATS once when the SEEN item is created, each SENT item once).
  * Redelivery finds them claimed and counts nothing; two concurrent deliveries of one product race
- * on the condition and the loser re-reads. A crash between claim and count loses that count
- * (counts can be low, never inflated): stripping errs towards keeping text.
+ * on the condition and the loser re-reads. The claim is conditional, so the SDK may send it again;
+ * its `claim` token tells a retry that failed the condition on its own earlier attempt (reply
+ * lost) that the hashes are its to count.
+ *
+ * The counts themselves are `ADD`s, which are not idempotent: sent again after DynamoDB applied
+ * them (a lost reply, a 500 after the write, a timeout), they count twice. So each is sent at
+ * most once (atMostOnce.ts): the SDK still retries an attempt DynamoDB refused with a 4xx
+ * (throttling), but any failure that leaves the outcome unknown ends the call with a
+ * TransientError (`boilerplate_unconfirmed`), and the message's retry finds the hashes claimed and
+ * counts nothing. Recording the product on each counter item instead would make the ADD
+ * idempotent, but a vendor-wide sentence or STATS would then carry every product id of the
+ * vendor, past DynamoDB's 400 KB item limit for a large catalog; a second write per counter to
+ * release the record would double the writes. Counts can therefore be low, never inflated: after
+ * a crash between claim and count, after a counter write whose outcome stayed unknown, after a
+ * counter write still throttled once the SDK's attempts ran out, or after a claim whose outcome
+ * stayed unknown after the SDK's attempts. Stripping errs towards keeping text.
  *
  * Round trips for a product seen the first time: TEXT claim, SEEN claim (written without a read
  * first; the condition sends a product seen before to the read-and-claim loop), one ADD per
  * sentence and one on STATS. The ADDs return the new counts (UPDATED_NEW), which `record` hands
  * back so `BoilerplateFilter.strip` reads only the counts it still lacks (none, for such a product).
  */
+import { randomUUID } from 'node:crypto';
 import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../errors.js';
+import { atMostOnce, UnconfirmedWriteError } from './atMostOnce.js';
 import type { BoilerplateStats, BoilerplateStore, KnownCounts } from './boilerplate.js';
 
 export const vendorPk = (vendor: string): string => `VENDOR#${vendor}`;
@@ -91,28 +107,28 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     let vendorProducts: number | undefined;
     const writes: (() => Promise<unknown>)[] = claimed.map((hash) => async () => {
       const result = await this.client.send(
-        new UpdateCommand({
+        atMostOnce(new UpdateCommand({
           TableName: this.tableName,
           Key: { pk, sk: sentenceSk(hash) },
           UpdateExpression: 'ADD #products :one SET #text = if_not_exists(#text, :text)',
           ExpressionAttributeNames: { '#products': 'products', '#text': 'text' },
           ExpressionAttributeValues: { ':one': 1, ':text': (sentences.get(hash) ?? '').slice(0, MAX_EXAMPLE_CHARS) },
           ReturnValues: 'UPDATED_NEW',
-        }),
+        })),
       );
       counts.set(hash, Number(result.Attributes?.products ?? 1));
     });
     if (isNewProduct) {
       writes.push(async () => {
         const result = await this.client.send(
-          new UpdateCommand({
+          atMostOnce(new UpdateCommand({
             TableName: this.tableName,
             Key: { pk, sk: STATS_SK },
             UpdateExpression: 'ADD #products :one',
             ExpressionAttributeNames: { '#products': 'products' },
             ExpressionAttributeValues: { ':one': 1 },
             ReturnValues: 'UPDATED_NEW',
-          }),
+          })),
         );
         vendorProducts = Number(result.Attributes?.products ?? 1);
       });
@@ -139,28 +155,45 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     };
   }
 
-  /** Marks hashes as counted for the product; returns only those this call marked. */
+  /**
+   * Marks hashes as counted for the product; returns only those this call marked. Each claim
+   * write also records a fresh `claim` token: when its reply is lost and the SDK's retry then
+   * fails the condition (the first attempt already changed the item), the re-read finds the
+   * token and knows the claim is this call's, instead of taking the hashes for someone else's.
+   */
   private async claim(
     vendor: string,
     productId: string,
     hashes: string[],
   ): Promise<{ isNewProduct: boolean; claimed: string[] }> {
     const key = { pk: vendorPk(vendor), sk: seenSk(productId) };
+    const names = (withSentences: boolean) => ({
+      '#version': 'version',
+      '#counted': 'counted',
+      '#claim': 'claim',
+      ...(withSentences ? { '#sentences': 'sentences' } : {}),
+    });
+    const update = (withSentences: boolean) =>
+      withSentences ? 'SET #version = :next, #counted = :true, #claim = :token ADD #sentences :fresh' : 'SET #version = :next, #counted = :true, #claim = :token';
     // Most products are seen for the first time: claim everything in one write, no read first.
     // A product seen before fails the condition and takes the read-and-claim path below.
     const all = [...new Set(hashes)];
+    let mine: { token: string; result: { isNewProduct: boolean; claimed: string[] } } = {
+      token: randomUUID(),
+      result: { isNewProduct: true, claimed: all },
+    };
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: all.length > 0 ? 'SET #version = :next, #counted = :true ADD #sentences :fresh' : 'SET #version = :next, #counted = :true',
+          UpdateExpression: update(all.length > 0),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ExpressionAttributeNames: { '#version': 'version', '#counted': 'counted', ...(all.length > 0 ? { '#sentences': 'sentences' } : {}) },
-          ExpressionAttributeValues: { ':next': 1, ':true': true, ...(all.length > 0 ? { ':fresh': new Set(all) } : {}) },
+          ExpressionAttributeNames: names(all.length > 0),
+          ExpressionAttributeValues: { ':next': 1, ':true': true, ':token': mine.token, ...(all.length > 0 ? { ':fresh': new Set(all) } : {}) },
         }),
       );
-      return { isNewProduct: true, claimed: all };
+      return mine.result;
     } catch (error) {
       if (!isConditionFailure(error)) throw this.transient(error, `claiming sentences of ${vendor}/${productId}`);
     }
@@ -170,36 +203,36 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
         `reading ${key.sk} of ${key.pk}`,
       );
       const item = current.Item;
+      // The last write that failed its condition was this call's own, applied on an earlier attempt.
+      if (item?.claim === mine.token) return mine.result;
       const seen = new Set<string>(item?.sentences instanceof Set ? (item.sentences as Set<string>) : []);
       const fresh = [...new Set(hashes)].filter((hash) => !seen.has(hash));
       const wasCounted = item?.counted === true;
       if (wasCounted && fresh.length === 0) return { isNewProduct: false, claimed: [] };
       const version = Number(item?.version ?? 0);
+      mine = { token: randomUUID(), result: { isNewProduct: !wasCounted, claimed: fresh } };
       try {
         await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: key,
-            UpdateExpression:
-              fresh.length > 0 ? 'SET #version = :next, #counted = :true ADD #sentences :fresh' : 'SET #version = :next, #counted = :true',
+            UpdateExpression: update(fresh.length > 0),
             ConditionExpression: item ? '#version = :version' : 'attribute_not_exists(pk)',
-            ExpressionAttributeNames: {
-              '#version': 'version',
-              '#counted': 'counted',
-              ...(fresh.length > 0 ? { '#sentences': 'sentences' } : {}),
-            },
+            ExpressionAttributeNames: names(fresh.length > 0),
             ExpressionAttributeValues: {
               ':next': version + 1,
               ':true': true,
+              ':token': mine.token,
               ...(item ? { ':version': version } : {}),
               ...(fresh.length > 0 ? { ':fresh': new Set(fresh) } : {}),
             },
           }),
         );
-        return { isNewProduct: !wasCounted, claimed: fresh };
+        return mine.result;
       } catch (error) {
         if (!isConditionFailure(error)) throw this.transient(error, `claiming sentences of ${vendor}/${productId}`);
-        // Another delivery of the same product got there first: re-read and claim what is left.
+        // Another delivery of the same product got there first (or this call did, its reply
+        // lost): re-read and claim what is left.
       }
     }
     throw new TransientError('boilerplate_contention', `gave up claiming sentences of ${vendor}/${productId} after ${MAX_CLAIM_ATTEMPTS} attempts`);
@@ -230,15 +263,22 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
     return items;
   }
 
+  /**
+   * Runs every task, WRITE_CONCURRENCY at a time, then fails with the first error, if any: the
+   * hashes are claimed already, so a write left unsent after a neighbour's failure would never be
+   * counted, and none keeps running once the message has failed.
+   */
   private async run(tasks: (() => Promise<unknown>)[], what: string): Promise<void> {
     let next = 0;
+    const errors: unknown[] = [];
     const worker = async (): Promise<void> => {
       while (next < tasks.length) {
         const task = tasks[next++];
-        if (task) await this.withTransient(task, what);
+        if (task) await task().catch((error: unknown) => errors.push(error));
       }
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, tasks.length) }, worker));
+    if (errors.length > 0) throw this.transient(errors[0], errors.length > 1 ? `${what} (${errors.length} writes failed)` : what);
   }
 
   private async withTransient<T>(call: () => Promise<T>, what: string): Promise<T> {
@@ -251,6 +291,9 @@ export class DynamoBoilerplateStore implements BoilerplateStore {
 
   private transient(error: unknown, what: string): Error {
     if (error instanceof TransientError) return error;
+    // The counter may or may not have moved; retrying the message finds it claimed and counts
+    // nothing, so at worst it stays one low.
+    if (error instanceof UnconfirmedWriteError) return new TransientError('boilerplate_unconfirmed', `${what}: ${error.message}`);
     return new TransientError('boilerplate_store', `${what}: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
     });
