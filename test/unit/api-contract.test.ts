@@ -122,6 +122,8 @@ describe('the handler answers as documented', () => {
     ['/corrections', { since: '' }],
     ['/corrections', { since: '2026-11-28' }],
     ['/corrections', { since: '1' }],
+    ['/products/acme/tee-1', { format: '' }],
+    ['/products/acme/tee-1', { format: 'xml' }],
   ])('refuses a query value the document does not allow: %s %o', async (path, query) => {
     const response = await call('GET', path, query);
     expect(response.status, response.body).toBe(400);

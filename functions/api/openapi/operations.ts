@@ -18,7 +18,8 @@ import {
   LabelName,
   Limit,
   ProductId,
-  ProductViewSchema,
+  ProductJsonLdSchema,
+  ProductResponseSchema,
   RejectionPage,
   Since,
   TaskName,
@@ -66,10 +67,14 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
     operationId: 'getProduct',
     summary: 'One product: merged attributes with the per-source breakdown, image and text status',
     tags: ['products'],
-    requestParams: { path: productPath },
+    requestParams: { path: productPath, query: z.object({ format: z.enum(['json', 'jsonld']).optional().meta({ description: 'The representation, instead of Accept.' }) }) },
     responses: {
-      200: { ...ok('The product.', ProductViewSchema), links: productLinks },
-      400: error('`vendor` or `productId` does not match the id pattern.'),
+      200: {
+        description: 'The product: JSON, or schema.org JSON-LD for `Accept: application/ld+json` or `?format=jsonld`.',
+        content: { 'application/json': { schema: ProductResponseSchema }, 'application/ld+json': { schema: ProductJsonLdSchema } },
+        links: productLinks,
+      },
+      400: error('`vendor` or `productId` does not match the id pattern, or `format` is neither json nor jsonld.'),
       404: error('No such product (never uploaded, or every source deleted).'),
       ...COMMON_ERRORS,
     },
@@ -82,9 +87,9 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
     requestBody: { required: true, content: { 'application/json': { schema: CorrectionRequest } } },
     responses: {
       200: {
-        ...ok('The product after the correction.', ProductViewSchema),
+        ...ok('The product after the correction.', ProductResponseSchema),
         links: {
-          listCorrections: { operationId: 'listCorrections', description: 'The correction is exported for retraining.' },
+          listCorrections: { operationId: 'listCorrections', description: 'The correction is exported for retraining.', parameters: { limit: '100' } },
           removeCorrection: {
             operationId: 'removeCorrection',
             description: 'Undo this correction.',
@@ -105,7 +110,7 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
     requestParams: { path: correctionPath },
     responses: {
       200: {
-        ...ok('The product after the correction was removed.', ProductViewSchema),
+        ...ok('The product after the correction was removed.', ProductResponseSchema),
         links: { getProduct: { operationId: 'getProduct', parameters: { vendor: '$request.path.vendor', productId: '$request.path.productId' } } },
       },
       400: error('`vendor` or `productId` does not match the id pattern.'),
@@ -129,6 +134,12 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
             operationId: 'getProduct',
             description: 'The first product of the page.',
             parameters: { vendor: '$response.body#/items/0/vendor', productId: '$response.body#/items/0/productId' },
+          },
+          correctAttribute: {
+            operationId: 'correctAttribute',
+            description: 'Confirm the value on the first product of the page as a human correction.',
+            parameters: { vendor: '$response.body#/items/0/vendor', productId: '$response.body#/items/0/productId', task: '$request.path.task' },
+            requestBody: { value: '$request.path.value' },
           },
         },
       },

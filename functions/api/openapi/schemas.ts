@@ -15,6 +15,8 @@ import type { TaskAttribute, SourceVote } from '../../shared/products/ensemble.j
 import type { VendorColor } from '../../shared/products/items.js';
 import type { AttributeMatch, CorrectionExample, Page, ProductStore } from '../../shared/products/productStore.js';
 import type { ImageView, ProductView, TextView } from '../../shared/products/productView.js';
+import type { ColorAudiences } from '../../shared/taxonomy/colors.js';
+import type { TaxonomyAttribute, TaxonomyProductView } from '../../shared/taxonomy/productTaxonomy.js';
 import { MAX_LIMIT } from '../limits.js';
 
 /** JSON Schema keyword the markers use; catalogEnums.ts removes it from the published document. */
@@ -107,8 +109,47 @@ export const ProductViewSchema = z
     corrections: byTask(LabelName, 'Labels set by a merchandiser (they also appear as the `human` source).'),
     modelVersions: z.record(z.string(), z.string()).meta({ description: 'Model versions behind the predictions, by kind.', examples: [{ image: 'weft-image@2026.11.28' }] }),
     updatedAt: isoTime('Last change of any of the product’s sources.'),
+  });
+
+/** The Shopify (and, for categories, Google) taxonomy entry of an attribute's value. */
+export const AttributeTaxonomySchema = z
+  .object({
+    shopify: z.object({
+      id: z.string().meta({ examples: ['gid://shopify/TaxonomyValue/2'] }),
+      handle: z.string().optional().meta({ examples: ['color__red'] }),
+      name: z.string(),
+      fullName: z.string().optional(),
+    }),
+    google: z.object({ id: z.string(), path: z.string() }).optional().meta({ description: 'Google product category (categories only).' }),
   })
-  .meta({ id: 'Product' });
+  .meta({ id: 'AttributeTaxonomy' });
+
+export const TaxonomyAttributeSchema = TaskAttributeSchema.extend({
+  taxonomy: AttributeTaxonomySchema.optional().meta({ description: 'Present when the value is mapped to the taxonomy.' }),
+});
+
+export const ColorAudiencesSchema = z
+  .object({
+    family: z
+      .object({ value: LabelName, name: z.string().optional(), confidence: probability('Confidence of the family.'), source: z.enum(['human', 'models']) })
+      .optional()
+      .meta({ description: 'The normalized family, for facets (absent when the models abstain).' }),
+    vendor: z.object({ name: z.string(), family: z.string() }).optional().meta({ description: 'The vendor’s color name and the family it normalizes to.' }),
+    google: z.object({ value: z.string(), from: z.enum(['vendor', 'family']) }).optional().meta({ description: 'Google’s `color` (≤ 40 characters per color, up to 3 joined by "/").' }),
+  })
+  .meta({ id: 'ColorAudiences' });
+
+/** What GET/PUT/DELETE on a product return: the view, with taxonomy ids where the mapping has them. */
+export const ProductResponseSchema = ProductViewSchema.extend({
+  attributes: byTask(TaxonomyAttributeSchema, 'Merged attributes by task, with the per-source breakdown and taxonomy ids.'),
+  colors: ColorAudiencesSchema.optional(),
+  taxonomy: z.object({ shopify: z.string(), google: z.string() }).optional().meta({ description: 'Taxonomy releases the ids belong to.' }),
+}).meta({ id: 'Product' });
+
+/** schema.org `Product` (Accept: application/ld+json or ?format=jsonld); its other properties follow the taxonomy mapping. */
+export const ProductJsonLdSchema = z
+  .looseObject({ '@context': z.literal('https://schema.org'), '@type': z.literal('Product'), productID: z.string().meta({ examples: ['acme/p-1'] }) })
+  .meta({ id: 'ProductJsonLd' });
 
 export const AttributeMatchSchema = z.object({ vendor: z.string(), productId: z.string(), confidence: probability('Confidence of the value on this product.') });
 
@@ -152,9 +193,11 @@ export const HealthSchema = z
 
 // ── the code's types and the schemas must agree exactly ─────────────────────────────────────────
 
+/** Intersections and interfaces flattened into plain object types, so only the shape is compared. */
+type Simplify<T> = T extends object ? { [K in keyof T]: Simplify<T[K]> } : T;
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-/** Fails to compile unless `Schema`'s output type is exactly `Type`. */
-const sameShape = <Schema extends z.ZodType, Type>(check: Equals<z.output<Schema>, Type>): void => void check;
+/** Fails to compile unless `Schema`'s output type is exactly `Type` (no field more or less, optional or not). */
+const sameShape = <Schema extends z.ZodType, Type>(check: Equals<Simplify<z.output<Schema>>, Simplify<Type>>): void => void check;
 
 sameShape<typeof SourceVoteSchema, SourceVote>(true);
 sameShape<typeof TaskAttributeSchema, TaskAttribute>(true);
@@ -162,6 +205,9 @@ sameShape<typeof ImageViewSchema, ImageView>(true);
 sameShape<typeof TextViewSchema, TextView>(true);
 sameShape<typeof VendorColorSchema, VendorColor>(true);
 sameShape<typeof ProductViewSchema, ProductView>(true);
+sameShape<typeof TaxonomyAttributeSchema, TaxonomyAttribute>(true);
+sameShape<typeof ColorAudiencesSchema, ColorAudiences>(true);
+sameShape<typeof ProductResponseSchema, TaxonomyProductView>(true);
 sameShape<typeof AttributeMatchPage, Page<AttributeMatch>>(true);
 sameShape<typeof RejectionPage, Awaited<ReturnType<ProductStore['listRejections']>>>(true);
 sameShape<typeof CorrectionPage, Page<CorrectionExample>>(true);

@@ -59,7 +59,8 @@ export const productJsonLd = (view: ProductView, taxonomy: TaxonomyIndex | undef
  * application/ld+json above application/json (q-values honoured; ties go to plain JSON).
  */
 export const wantsJsonLd = (accept: string | undefined, format: string | undefined): boolean | 'bad-format' => {
-  if (format !== undefined && format !== '') {
+  // A `format` that is given must be one of the two (an empty one too), as the OpenAPI document says.
+  if (format !== undefined) {
     if (format === 'jsonld') return true;
     if (format === 'json') return false;
     return 'bad-format';
