@@ -22,6 +22,7 @@ import { HttpError, errorResponse, json } from './http.js';
 import { presentProduct, productResponse } from './productResponse.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './limits.js';
 import type { ApiAuthorization } from './openapi/document.js';
+import { queryParameterNames } from './openapi/operations.js';
 import { Limit, Since } from './openapi/schemas.js';
 import { allowedMethods, withHeadAndOptions, type ApiMethod } from './routeTable.js';
 
@@ -202,6 +203,10 @@ export const route = async (event: APIGatewayProxyEventV2, deps: ApiDeps): Promi
     if (!chosen) {
       return { ...errorResponse(405, `method ${method} not allowed on ${event.rawPath}`), headers: { 'content-type': 'application/json; charset=utf-8', allow } };
     }
+    // The document lists every query parameter a route takes; another one is a typo or a misuse.
+    const known = queryParameterNames(chosen.r.method, chosen.r.path);
+    const unknown = Object.keys(event.queryStringParameters ?? {}).find((name) => !known.includes(name));
+    if (unknown !== undefined) throw new HttpError(400, `unknown query parameter ${JSON.stringify(unknown)}: ${chosen.r.path} takes ${known.length > 0 ? known.join(', ') : 'none'}`);
     return await chosen.r.handle(chosen.params!, event, deps);
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error.statusCode, error.message);

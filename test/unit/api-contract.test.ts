@@ -124,6 +124,9 @@ describe('the handler answers as documented', () => {
     ['/corrections', { since: '1' }],
     ['/products/acme/tee-1', { format: '' }],
     ['/products/acme/tee-1', { format: 'xml' }],
+    ['/rejections', { lmit: '5' }],
+    ['/health', { verbose: '1' }],
+    ['/products/acme/tee-1', { constructor: '' }],
   ])('refuses a query value the document does not allow: %s %o', async (path, query) => {
     const response = await call('GET', path, query);
     expect(response.status, response.body).toBe(400);

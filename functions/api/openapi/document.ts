@@ -35,6 +35,8 @@ loaded models declare — merged from images, vendor text, vendor colors and hum
 * **Errors** are JSON \`{"message": "…"}\`, from the handler and from API Gateway alike. A method or
   path this document does not list is answered 404 \`{"message": "Not Found"}\`, another method on
   a listed path 405 with \`Allow\`.
+* **Parameters**: a query parameter an operation does not list, or a value outside its schema, is a
+  400 (an empty value too).
 * **Lists** return at most \`limit\` items and a \`nextCursor\` while there is more: pass it back as
   \`cursor\` with the same query. Cursors are opaque; one this query did not return is a 400.
 * **HEAD** is answered on every GET route with the GET's status and headers and no body;

@@ -209,3 +209,10 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
     },
   },
 };
+
+/** The query parameters an operation takes (HEAD: its GET's); the handler refuses any other. */
+export const queryParameterNames = (method: ApiMethod, path: string): string[] => {
+  const operation = OPERATIONS[`${method === 'HEAD' ? 'GET' : method} ${path}` as RouteKey];
+  const query = operation?.requestParams?.query;
+  return query instanceof z.ZodObject ? Object.keys(query.shape) : [];
+};
