@@ -36,6 +36,7 @@ export const DOCS_PAGE = `<!doctype html>
     <meta charset="utf-8">
     <title>Weft API</title>
     <meta name="viewport" content="width=device-width, initial-scale=1">
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="docs/swagger-ui.css">
   </head>
   <body>
