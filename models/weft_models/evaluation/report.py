@@ -59,7 +59,7 @@ def target_checks(sources: Mapping[str, Mapping[str, Mapping[str, Any]]], target
     for task, target in targets.items():
         if task in ensemble:
             acc = ensemble[task]["accuracy"]
-            checks.append({"check": f"ensemble {task} accuracy ≥ {target:.2f}", "value": acc, "met": acc >= target})
+            checks.append({"check": f"ensemble {task} accuracy ≥ {target:g}", "value": acc, "met": acc >= target})
     for task, m in ensemble.items():
         singles = {s: sources[s][task]["accuracy"] for s in SINGLE_SOURCES if s in sources and task in sources[s]}
         if singles:
