@@ -19,7 +19,7 @@
  * products AND in at least `minShare` of them. Only sentences with at least `minWords` words are
  * counted at all: "Cotton." or "Machine wash." in many products is information, not template.
  *
- * How text-ingest uses it (engineer D), once per product text, after {@link cleanText}:
+ * How text-ingest uses it, once per product text, after {@link cleanText}:
  * ```ts
  * // cold start
  * const boilerplate = new BoilerplateFilter(new DynamoBoilerplateStore({ client: documentClient(), tableName }));

@@ -220,7 +220,7 @@ def directory_sizes(root: Path) -> dict[str, int]:
 def _machine_note() -> str:
     load = os.getloadavg()
     return (f"Measured on a machine with {os.cpu_count()} CPU cores "
-            f"(load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; above {os.cpu_count()} means other work shared the cores).")
+            f"(load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; a load above {os.cpu_count()} means the cores were contended).")
 
 
 def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
