@@ -94,7 +94,7 @@ describe('weft export on the sample catalog', () => {
     const { text, summary } = await exportTo(format);
     const golden = join(GOLDEN, GOLDEN_FILES[format]);
     if (UPDATE) writeFileSync(golden, text);
-    expect(text).toBe(readFileSync(golden, 'utf8'));
+    expect(text, `${golden}: rerun with WEFT_UPDATE_GOLDEN=1 after an intended change (the sample catalog is re-drawn when models/ rebuilds it)`).toBe(readFileSync(golden, 'utf8'));
     expect(summary.products).toBe(48);
   });
 
