@@ -64,7 +64,8 @@ export const matchRoute = (routes: readonly ApiRoute[], method: string, path: st
         pathParameters[name] = raw;
       }
     });
-    return { routeKey: `${method.toUpperCase()} ${route.path}`, pathParameters };
+    // A request taken by an ANY route carries that route's key, as API Gateway's routeKey does.
+    return { routeKey: `${methods.includes(method.toUpperCase()) ? method.toUpperCase() : 'ANY'} ${route.path}`, pathParameters };
   }
   return undefined;
 };

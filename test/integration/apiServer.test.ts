@@ -66,12 +66,15 @@ describe('local API server', () => {
 
   it('answers undeclared routes with 404 before the handler, as API Gateway does, and serves local routes', async () => {
     const count = events.length;
-    for (const [method, path] of [['GET', '/nope'], ['POST', '/products/a/b'], ['GET', '/products/a']]) {
+    for (const [method, path] of [['GET', '/nope'], ['POST', '/products/a/b/c'], ['GET', '/products/a']]) {
       const res = await fetch(`${server.url}${path}`, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(await res.json()).toEqual({ message: 'Not Found' });
     }
     expect(events.length).toBe(count);
+    // Another method on a declared path takes the path's ANY route to the handler (which answers 405).
+    await fetch(`${server.url}/products/a/b`, { method: 'POST' });
+    expect(events.at(-1)).toMatchObject({ routeKey: 'ANY /products/{vendor}/{productId}', rawPath: '/products/a/b' });
     await fetch(`${server.url}/rejections?limit=3`);
     expect(events.at(-1)).toMatchObject({ routeKey: 'GET /rejections', queryStringParameters: { limit: '3' } });
     expect(await (await fetch(`${server.url}/local/ping`)).json()).toEqual({ pong: true });
