@@ -6,16 +6,16 @@
  * keep working.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { decodeS3Key } from '../../functions/shared/layout.js';
-import { startStack, type RunningStack } from '../../local/stack.js';
+import type { RunningStack } from '../../local/stack.js';
+import { startBareStack } from './support/bareStack.js';
 
 interface Reply {
   status: number;
@@ -65,32 +65,22 @@ const hasAwsCli = await promisify(execFile)('aws', ['--version']).then(
 describe('cross-site requests to the local stack', () => {
   let home: string;
   let stack: RunningStack;
+  let stop: () => Promise<void>;
   const records: S3EventRecord[] = [];
   const apiCalls: string[] = [];
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'weft-cross-site-'));
-    mkdirSync(join(home, 'no-models'));
-    const ack = async () => ({ batchItemFailures: [] });
-    stack = await startStack({
-      home,
-      modelsDir: join(home, 'no-models'),
-      quiet: true,
-      handlers: {
-        image: ack,
-        text: ack,
-        api: async (event) => {
-          apiCalls.push(`${event.requestContext.http.method} ${event.rawPath}`);
-          return { statusCode: 200, body: '{"ok":true}' };
-        },
+    ({ stack, home, stop } = await startBareStack('cross-site', {
+      api: async (event) => {
+        apiCalls.push(`${event.requestContext.http.method} ${event.rawPath}`);
+        return { statusCode: 200, body: '{"ok":true}' };
       },
       onS3Record: (record) => records.push(record),
-    });
+    }));
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    rmSync(home, { recursive: true, force: true });
+    await stop?.();
   });
 
   const port = (base: string): string => new URL(base).port;

@@ -3,13 +3,11 @@
  * 413 with a JSON message (not a dropped connection), a request line or headers over Node's limit
  * a 431 with a body (JSON from the API and model server, S3's XML error from the local S3).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type RunningStack } from '../../local/stack.js';
+import type { RunningStack } from '../../local/stack.js';
+import { startBareStack } from './support/bareStack.js';
 
 interface Reply {
   status: number;
@@ -47,24 +45,15 @@ const longPath = (base: string): Promise<Reply> =>
   });
 
 describe('local servers at their request limits', () => {
-  let home: string;
   let stack: RunningStack;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'weft-limits-'));
-    mkdirSync(join(home, 'no-models'));
-    const ack = async () => ({ batchItemFailures: [] });
-    stack = await startStack({
-      home,
-      modelsDir: join(home, 'no-models'),
-      quiet: true,
-      handlers: { image: ack, text: ack, api: async () => ({ statusCode: 200, body: '{}' }) },
-    });
+    ({ stack, stop } = await startBareStack('limits'));
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    rmSync(home, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('API: a body over 10 MiB gets 413 with a JSON message', async () => {

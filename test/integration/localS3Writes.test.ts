@@ -4,9 +4,8 @@
  * older crash. S3 itself never mixes two uploads of a key and never shows a half-written object.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +21,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { decodeS3Key } from '../../functions/shared/layout.js';
-import { startStack, type RunningStack } from '../../local/stack.js';
+import type { RunningStack } from '../../local/stack.js';
+import { startBareStack } from './support/bareStack.js';
 
 const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex');
 
@@ -49,24 +49,15 @@ const getBytes = async (stack: RunningStack, key: string): Promise<{ body: Buffe
 describe('local S3 writes', () => {
   let home: string;
   let stack: RunningStack;
+  let stop: () => Promise<void>;
   const records: S3EventRecord[] = [];
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'weft-s3-writes-'));
-    mkdirSync(join(home, 'no-models'));
-    const ack = async () => ({ batchItemFailures: [] });
-    stack = await startStack({
-      home,
-      modelsDir: join(home, 'no-models'),
-      quiet: true,
-      handlers: { image: ack, text: ack, api: async () => ({ statusCode: 200, body: '{}' }) },
-      onS3Record: (record) => records.push(record),
-    });
+    ({ stack, home, stop } = await startBareStack('s3-writes', { onS3Record: (record) => records.push(record) }));
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    rmSync(home, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('concurrent uploads of one key: the last complete upload wins whole, never a mix', async () => {
