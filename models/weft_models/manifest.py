@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .tasks import TaskSpec
+from .validated import load_validated, parse_validated
 
 log = logging.getLogger(__name__)
 
@@ -129,24 +130,11 @@ class Manifest(_Model):
 
 
 def parse_manifest(data: object, source: str = "<manifest>") -> Manifest:
-    try:
-        return Manifest.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-        )
-        raise ManifestError(f"invalid model manifest {source}: {problems}") from None
+    return parse_validated(Manifest, data, "model manifest", source, ManifestError)
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Manifest:
-    file = Path(path).resolve()
-    if not file.exists():
-        raise ManifestError(f"model manifest not found: {file}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"model manifest {file} is not valid JSON: {error}") from None
-    return parse_manifest(data, str(file))
+    return load_validated(Manifest, path, "model manifest", ManifestError)
 
 
 def write_manifest(manifest: Manifest, path: str | os.PathLike[str]) -> Path:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .manifest import Manifest, load_manifest
+from .validated import load_validated, parse_validated
 
 TAXONOMY_FILE_NAME = "taxonomy.json"
 
@@ -152,24 +153,11 @@ class TaxonomyMapping(_Strict):
 
 
 def parse_mapping(data: object, source: str = "<taxonomy>") -> TaxonomyMapping:
-    try:
-        return TaxonomyMapping.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-        )
-        raise TaxonomyError(f"invalid taxonomy mapping {source}: {problems}") from None
+    return parse_validated(TaxonomyMapping, data, "taxonomy mapping", source, TaxonomyError)
 
 
 def load_mapping(path: str | os.PathLike[str]) -> TaxonomyMapping:
-    file = Path(path).resolve()
-    if not file.exists():
-        raise TaxonomyError(f"taxonomy mapping not found: {file}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise TaxonomyError(f"taxonomy mapping {file} is not valid JSON: {error}") from None
-    return parse_mapping(data, str(file))
+    return load_validated(TaxonomyMapping, path, "taxonomy mapping", TaxonomyError)
 
 
 def resolve_mapping_file(models_dir: str | os.PathLike[str]) -> Path | None:
