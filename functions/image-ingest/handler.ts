@@ -5,7 +5,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
-import type { PreparedViews } from '../shared/image/prepareViews.js';
+import type { ImageViews } from '../shared/image/prepareViews.js';
 import { inferenceFor } from '../shared/asyncInference/inferenceMode.js';
 import { imageInputs, predictImages } from '../shared/inference/imageModel.js';
 import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
@@ -31,7 +31,7 @@ const runtime = lazy((config) => {
   const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
   const manifest = models.image;
   // realtime: InvokeEndpoint per batch; async: request + sidecar to S3, InvokeEndpointAsync (WEFT_INFERENCE_MODE).
-  const infer = inferenceFor<PreparedViews>(config, {
+  const infer = inferenceFor<ImageViews>(config, {
     endpoint,
     predict: (views) => predictImages(endpoint, views),
     tensors: (views) => imageInputs(manifest, views),
@@ -47,6 +47,6 @@ export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, 
   const rt = await runtime();
   const ingest = new ImageIngest({ ...rt, logger: obs.logger, metrics: obs.metrics, limit: createLimiter(DECODE_CONCURRENCY) });
   // One source-state read, one model call and one merge per product for the whole batch.
-  const batch = createIngestBatch<PreparedViews>(event.Records.length, rt.store, rt.infer);
+  const batch = createIngestBatch<ImageViews>(event.Records.length, rt.store, rt.infer);
   return processSqsBatch(event, context, obs.logger, (record) => ingest.handleMessage(record.body, batch, receiveCount(record)));
 });

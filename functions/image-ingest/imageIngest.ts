@@ -15,7 +15,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeError, type PermanentError } from '../shared/errors.js';
 import { derivedViewKey } from '../shared/layout.js';
-import { prepareViews, viewToPng, type PreparedViews } from '../shared/image/prepareViews.js';
+import { prepareViews, viewToPng, type ImageViews } from '../shared/image/prepareViews.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
@@ -37,7 +37,7 @@ export const imageWeight = (source: { width: number; height: number }, viewSize:
   Math.round(Math.min(1, Math.max(0.25, Math.min(source.width, source.height) / viewSize)) * 1000) / 1000;
 
 export class ImageIngest {
-  private readonly step: IngestStep<'image', PreparedViews, PreparedViews>;
+  private readonly step: IngestStep<'image', ImageViews, ImageViews>;
 
   constructor(private readonly deps: ImageIngestDeps) {
     this.step = new IngestStep(deps, {
@@ -52,11 +52,11 @@ export class ImageIngest {
   }
 
   /** Processes one SQS message (delivery `attempt`); `batch` (gate, model call, merges) is shared by all messages of the batch. */
-  handleMessage(body: string, batch: IngestBatch<PreparedViews>, attempt?: number): Promise<void> {
+  handleMessage(body: string, batch: IngestBatch<ImageViews>, attempt?: number): Promise<void> {
     return this.step.handleMessage(body, batch, attempt);
   }
 
-  private async prepare(change: S3Change): Promise<PreparedViews> {
+  private async prepare(change: S3Change): Promise<ImageViews> {
     const { config, manifest, s3 } = this.deps;
     if (change.size !== undefined && change.size > config.maxObjectBytes) throw tooLarge(change.size, config.maxObjectBytes);
     const bytes = await readObject(s3, change.bucket, change.key, config.maxObjectBytes);
@@ -80,7 +80,7 @@ export class ImageIngest {
         ),
       ),
     );
-    return views;
+    return { views: { downsampled: views.downsampled, center: views.center }, source: views.source };
   }
 
   private async recordError({ change, ref }: IngestEvent, error: PermanentError): Promise<void> {

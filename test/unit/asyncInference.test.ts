@@ -23,7 +23,7 @@ import { imageInputs } from '../../functions/shared/inference/imageModel.js';
 import { ModelEndpoint } from '../../functions/shared/inference/modelEndpoint.js';
 import { decodeInferRequest, encodeInferResponse, type Tensor } from '../../functions/shared/inference/triton.js';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
-import type { PreparedViews } from '../../functions/shared/image/prepareViews.js';
+import type { ImageViews } from '../../functions/shared/image/prepareViews.js';
 import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
@@ -116,9 +116,9 @@ beforeEach(() => {
 
 describe('AsyncEndpoint.submit', () => {
   const image = models.image!;
-  const view = (value: number): PreparedViews => {
+  const view = (value: number): ImageViews => {
     const pixels = new Uint8Array(224 * 224 * 3).fill(value);
-    return { downsampled: pixels, center: pixels, source: { format: 'jpeg', width: 800, height: 800 } };
+    return { views: Object.fromEntries(image.preprocessing.image!.views.map((v) => [v.name, pixels])), source: { format: 'jpeg', width: 800, height: 800 } };
   };
   const source = (i: number): PendingSource => ({ ref: { vendor: 'acme', productId: `p${i}`, kind: 'image', name: 'front.jpg' }, seq: `SEQ${i}`.padEnd(40, '0'), key: `acme/p${i}/images/front.jpg`, fields: { weight: 1 } });
 

@@ -5,7 +5,7 @@ import { InvokeEndpointCommand, ModelError, ModelNotReadyException, SageMakerRun
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../functions/shared/errors.js';
-import type { PreparedViews } from '../../functions/shared/image/prepareViews.js';
+import type { ImageViews } from '../../functions/shared/image/prepareViews.js';
 import { parseManifest, type LoadedManifest } from '../../functions/shared/manifest.js';
 import { predictImages } from '../../functions/shared/inference/imageModel.js';
 import { EndpointRequestError, ModelContractError, ModelEndpoint, classifyInvokeError } from '../../functions/shared/inference/modelEndpoint.js';
@@ -70,10 +70,9 @@ const fakeImageModel = (seen: Tensor[][] = []) => (input: { Body?: unknown; Cont
   return { Body: reply.body as never, ContentType: reply.contentType };
 };
 
-const views = (n: number): PreparedViews[] =>
+const views = (n: number): ImageViews[] =>
   Array.from({ length: n }, (_, i) => ({
-    downsampled: new Uint8Array(S * S * 3).fill(i),
-    center: new Uint8Array(S * S * 3).fill(100 + i),
+    views: { downsampled: new Uint8Array(S * S * 3).fill(i), center: new Uint8Array(S * S * 3).fill(100 + i) },
     source: { format: 'png', width: 10, height: 10 },
   }));
 

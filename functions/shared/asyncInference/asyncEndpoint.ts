@@ -14,6 +14,7 @@ import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from '@aws-sd
 import { TransientError } from '../errors.js';
 import { classifyInvokeError, sliceRows, type ModelEndpoint } from '../inference/modelEndpoint.js';
 import { encodeInferRequest, type Tensor } from '../inference/triton.js';
+import { taskOutputs } from '../manifest.js';
 import type { ProductStore } from '../products/productStore.js';
 import type { PendingSource } from './pendingSource.js';
 import { requestKey, s3Uri, sidecarKey, type Sidecar } from './sidecar.js';
@@ -89,7 +90,7 @@ export class AsyncEndpoint {
       endpointName: this.endpointName,
       model: { name: manifest.name, version: manifest.version },
       tasks: manifest.tasks.map((t) => ({ name: t.name, labels: t.labels })),
-      outputs: manifest.outputs.map((o) => ({ name: o.name, task: o.task })),
+      outputs: taskOutputs(manifest).map((o) => ({ name: o.name, task: o.task })),
       contentType: request.contentType,
       submittedAt: (this.opts.now?.() ?? new Date()).toISOString(),
       rows: sources,

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestSchema, loadManifest, resolveModelsDir } from '../manifest.js';
+import { ManifestSchema, loadManifest, resolveModelsDir, type ViewSpec } from '../manifest.js';
 import type { PrepareViewsOptions } from './prepareViews.js';
 
 export const DEFAULT_MAX_INPUT_PIXELS = 80_000_000;
@@ -13,6 +13,8 @@ export const DEFAULT_MAX_INPUT_PIXELS = 80_000_000;
 export interface ViewSettings extends PrepareViewsOptions {
   /** Manifest the settings came from, or undefined when the schema defaults were used. */
   manifest?: string;
+  /** The image model's declared views, in its input order. */
+  views: ViewSpec[];
 }
 
 export const maxInputPixelsFromEnv = (env: NodeJS.ProcessEnv = process.env): number => {
@@ -25,9 +27,9 @@ export const loadViewSettings = (env: NodeJS.ProcessEnv = process.env, root = pr
   const maxInputPixels = maxInputPixelsFromEnv(env);
   if (existsSync(file)) {
     const image = loadManifest(file).preprocessing.image;
-    if (image) return { viewSize: image.viewSize, centerCropFraction: image.centerCropFraction, background: image.background, maxInputPixels, manifest: file };
+    if (image) return { viewSize: image.viewSize, centerCropFraction: image.centerCropFraction, background: image.background, maxInputPixels, manifest: file, views: image.views };
   }
   // No image model yet (fresh clone before models/ exported anything): the contract's defaults.
   const defaults = ManifestSchema.shape.preprocessing.shape.image.unwrap().parse({});
-  return { viewSize: defaults.viewSize, centerCropFraction: defaults.centerCropFraction, background: defaults.background, maxInputPixels };
+  return { viewSize: defaults.viewSize, centerCropFraction: defaults.centerCropFraction, background: defaults.background, maxInputPixels, views: defaults.views };
 };

@@ -1,9 +1,9 @@
 /**
- * Image model client: the two uint8 NHWC views of each product image go to the endpoint as
+ * Image model client: the declared uint8 NHWC views of each product image (manifest order) go to the endpoint as
  * binary tensors (never as JSON floats: normalization lives inside the ONNX graph), all images of
  * a batch in as few calls as the model's batch limit allows.
  */
-import type { PreparedViews } from '../image/prepareViews.js';
+import type { ImageViews } from '../image/prepareViews.js';
 import type { LoadedManifest } from '../manifest.js';
 import type { ModelEndpoint } from './modelEndpoint.js';
 import { ModelContractError } from './modelEndpoint.js';
@@ -26,16 +26,23 @@ export const toRows = (byTask: Record<string, number[][]>, rows: number): TaskPr
   Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(byTask).map(([task, probs]) => [task, probs[r]!])));
 
 /** The model's input tensors for a batch of images (also what async inference writes to S3). */
-export const imageInputs = (manifest: LoadedManifest, views: PreparedViews[]): Tensor[] => {
+export const imageInputs = (manifest: LoadedManifest, images: ImageViews[]): Tensor[] => {
   const image = manifest.preprocessing.image;
   if (!image) throw new ModelContractError(`model ${manifest.name} has no image preprocessing in its manifest`);
-  return [
-    stack(image.views.downsampled, views.map((v) => v.downsampled), image.viewSize),
-    stack(image.views.center, views.map((v) => v.center), image.viewSize),
-  ];
+  return image.views.map((spec) =>
+    stack(
+      spec.input,
+      images.map((row, i) => {
+        const view = row.views[spec.name];
+        if (!view) throw new ModelContractError(`image ${i} has no ${spec.name} view (model ${manifest.name} takes ${image.views.map((v) => v.name).join(', ')})`);
+        return view;
+      }),
+      image.viewSize,
+    ),
+  );
 };
 
-export const predictImages = async (endpoint: ModelEndpoint, views: PreparedViews[]): Promise<TaskProbabilities[]> => {
+export const predictImages = async (endpoint: ModelEndpoint, views: ImageViews[]): Promise<TaskProbabilities[]> => {
   if (views.length === 0) return [];
   return toRows(await endpoint.invoke(imageInputs(endpoint.manifest, views)), views.length);
 };

@@ -20,7 +20,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { TransientError } from '../errors.js';
-import type { LoadedManifest } from '../manifest.js';
+import { taskOutputs, type LoadedManifest } from '../manifest.js';
 import { TritonProtocolError, decodeInferResponse, elementCount, encodeInferRequest, type Tensor, type TensorData } from './triton.js';
 
 /**
@@ -199,7 +199,7 @@ export class ModelEndpoint {
   toProbabilities(outputs: Tensor[], rows: number): Record<string, number[][]> {
     const byName = new Map(outputs.map((t) => [t.name, t]));
     const result: Record<string, number[][]> = {};
-    for (const spec of this.manifest.outputs) {
+    for (const spec of taskOutputs(this.manifest)) {
       const labels = this.manifest.tasks.find((t) => t.name === spec.task)!.labels.length;
       const tensor = byName.get(spec.name);
       if (!tensor) throw new ModelContractError(`endpoint ${this.endpointName} returned no output ${spec.name} (got ${[...byName.keys()].join(', ')})`);
