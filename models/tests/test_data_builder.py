@@ -176,7 +176,12 @@ def test_views_come_from_the_pipeline_preprocessing(tmp_path: Path) -> None:
     root = build(BuildConfig(train=10, val=10, test=10, heldout=10, seed=1, workers=1, views=True), tmp_path / "cat")
     views = load_views(root)
     items = load_catalog(root)
-    assert views.shape == (40, 2, 224, 224, 3)
+    assert views.shape == (40, 3, 224, 224, 3)
     assert all(views[i.view_index].any() for i in items)
     meta = json.loads((root / "views.u8.json").read_text())
     assert meta["centerCropFraction"] == 0.4 and meta["errors"] == []
+    assert meta["views"] == ["downsampled", "center", "garment"] and len(meta["rows"]) == 40
+    # Training garment views are cut around the (jittered) true box: closer than the whole photo.
+    for item in items:
+        if item.split == "train" and item.style != "closeup":
+            assert not np.array_equal(views[item.view_index, 2], views[item.view_index, 0])

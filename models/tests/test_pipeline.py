@@ -14,7 +14,8 @@ from weft_models.pipeline import PipelineConfig, run
 
 TINY_IMAGE = {
     # 8/16 channels crash oneDNN's AVX-512 1x1 convolution backward (torch 2.13 CPU); 16/32 do not.
-    "model": {"stem": "patch", "embedding_size": 16, "hidden_sizes": [16, 32], "depths": [1, 1], "dense": [16]},
+    "model": {"stem": "patch", "embedding_size": 16, "hidden_sizes": [16, 32], "depths": [1, 1], "dense": [16],
+              "views": ["downsampled", "center", "garment"]},
     "train": {"epochs": 1, "lr": 0.003, "threads": 1},
     "batch_size": 8,
 }
@@ -30,6 +31,7 @@ def tiny_config(tmp_path: Path) -> PipelineConfig:
     return PipelineConfig.from_dict({
         "catalog": str(tmp_path / "catalog"), "work": str(tmp_path / "work"), "artifacts": str(tmp_path / "artifacts"),
         "version": "test", "data": {"train": 40, "val": 20, "test": 20, "heldout": 20, "workers": 1},
+        "detector": {"blocks": 4, "pretrained": None, "channels": 8, "hidden": 16, "epochs": 2, "batch_size": 8, "threads": 1},
         "image": TINY_IMAGE, "text": TINY_TEXT, "baselines": {"max_train": 20, "epochs": 1},
     })
 
@@ -43,11 +45,14 @@ def test_pipeline_all_on_a_tiny_catalog(tmp_path: Path) -> None:
     if shutil.which("node") is None:
         pytest.skip("node is needed for weft preprocess-batch / clean-text / color")
     config = tiny_config(tmp_path)
-    timings = run(config, ["data", "image", "text", "baselines", "evaluate"])
-    assert {"data", "image", "text", "baselines", "evaluate", "total"} <= set(timings)
+    timings = run(config, ["data", "detector", "image", "text", "baselines", "evaluate"])
+    assert {"data", "detector", "image", "text", "baselines", "evaluate", "total"} <= set(timings)
 
     artifacts = tmp_path / "artifacts"
-    for modality in ("image", "text"):
+    image = load_manifest(artifacts / "image" / "manifest.json").preprocessing.image
+    assert image is not None and [v.name for v in image.views] == ["downsampled", "center", "garment"]
+    assert image.detector == "weft-detector"
+    for modality in ("image", "text", "detector"):
         manifest = load_manifest(artifacts / modality / "manifest.json")
         check_onnx_matches(manifest, artifacts / modality)
         assert manifest.version == "test"
@@ -59,11 +64,13 @@ def test_pipeline_all_on_a_tiny_catalog(tmp_path: Path) -> None:
 
     report = (artifacts / "report" / "README.md").read_text()
     for heading in ("## Targets", "## Image, text, rules and the ensemble", "## Multi-task vs single-task",
-                    "## Two views vs downsample-only", "## Quantization", "## Artifact sizes", "## Rebuild timings"):
+                    "## Views: with the garment view, two views, downsample-only", "## Garment detection", "## Quantization", "## Artifact sizes", "## Rebuild timings"):
         assert heading in report
     results = json.loads((artifacts / "report" / "results.json").read_text())
     assert set(results["sources"]) == {"image", "text", "rules", "ensemble"}
     assert results["data"]["test"]["products"] == 20
+    assert 0.0 <= results["detection"]["splits"]["test"]["mean_iou"] <= 1.0
+    assert results["detection"]["cost"]["detector_over_image"] > 0
     assert (artifacts / "report" / "confusion_ensemble_category.png").exists()
 
 

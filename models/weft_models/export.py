@@ -95,8 +95,11 @@ def triton_config(manifest: Manifest, instances: int = 1, max_queue_delay_us: in
 
     def tensor(spec: object) -> str:
         dims = ", ".join(str(d) for d in spec.shape[1:])  # type: ignore[attr-defined]
+        # A tensor that is only the batch axis (a detector's score) has no dims of its own, which
+        # Triton does not accept: it is declared as [1] and reshaped to a scalar per row.
+        shape = f"    dims: [ {dims} ]\n" if dims else "    dims: [ 1 ]\n    reshape: { shape: [ ] }\n"
         return (f'  {{\n    name: "{spec.name}"\n    data_type: {_TRITON_TYPES[spec.datatype]}\n'  # type: ignore[attr-defined]
-                f"    dims: [ {dims} ]\n  }}")
+                f"{shape}  }}")
 
     max_batch = manifest.triton.maxBatchSize
     preferred = sorted({b for b in (max(1, max_batch // 4), max(1, max_batch // 2), max_batch)})

@@ -1,7 +1,9 @@
 """Small untrained models of the real contract, for the pipeline's tests: ``python -m weft_models.fixtures``.
 
-Writes ``artifacts/fixtures/{image,text}/`` (manifest, Triton repository with the only ONNX copy,
-tokenizer for text) and ``artifacts/fixtures/ensemble.json``. The models are untrained but real:
+Writes ``artifacts/fixtures/{image,detector,text}/`` (manifest, Triton repository with the only
+ONNX copy, tokenizer for text), ``artifacts/fixtures/ensemble.json``, and
+``artifacts/fixtures/image-two-views/``: an image model with the two views and the manifest form
+written before the garment view existed, for the tests that keep such models working. The models are untrained but real:
 the same tasks and labels, inputs, outputs and preprocessing as the demo models, seeded so a
 rebuild writes the same weights, and small (the text encoder is a one-layer BERT over the real
 MiniLM WordPiece vocabulary).
@@ -9,6 +11,7 @@ MiniLM WordPiece vocabulary).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +23,8 @@ import torch
 
 from .ensemble_fit import write_ensemble
 from .export import export_model
-from .image.model import ImageModel, ImageModelConfig
+from .image.detect import Detector, DetectorConfig, export_detector
+from .image.model import TWO_VIEWS, VIEW_NAMES, ImageModel, ImageModelConfig
 from .manifest import check_onnx_matches, image_manifest, load_manifest
 from .tasks import DEFAULT_TASKS, TaskSpec, task_classes
 
@@ -32,7 +36,9 @@ TEXT_NAME = "weft-text"
 TEXT_MAX_LENGTH = 64
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "artifacts" / "fixtures"
 
-TINY_IMAGE = ImageModelConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], dense=[16], dropout=0.0)
+TINY_IMAGE = ImageModelConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], dense=[16], dropout=0.0, views=list(VIEW_NAMES))
+TINY_DETECTOR = DetectorConfig(blocks=4, pretrained=None, channels=8, hidden=16, dropout=0.0)
+DETECTOR_NAME = "weft-detector"
 TINY_TEXT_ENCODER = {
     "hidden_size": 8,
     "num_hidden_layers": 1,
@@ -42,32 +48,58 @@ TINY_TEXT_ENCODER = {
 }
 
 
-def _uint8_views(generator: torch.Generator, batch: int, size: int) -> dict[str, torch.Tensor]:
+def _uint8_views(generator: torch.Generator, batch: int, size: int, names: Sequence[str] = VIEW_NAMES) -> dict[str, torch.Tensor]:
     def view() -> torch.Tensor:
         return torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8, generator=generator)
 
-    return {"downsampled": view(), "center": view()}
+    return {name: view() for name in names}
 
 
-def build_image_fixture(out_dir: Path, tasks: Sequence[TaskSpec] = DEFAULT_TASKS, seed: int = 0) -> Path:
+def build_image_fixture(out_dir: Path, tasks: Sequence[TaskSpec] = DEFAULT_TASKS, seed: int = 0,
+                        views: Sequence[str] = VIEW_NAMES) -> Path:
     torch.manual_seed(seed)
-    model = ImageModel(TINY_IMAGE, tasks)
+    model = ImageModel(dataclasses.replace(TINY_IMAGE, views=list(views)), tasks)
     generator = torch.Generator().manual_seed(seed)
     # A few train-mode passes give the batch norms real statistics, so outputs vary with the input
     # instead of saturating; still untrained (no gradient step).
     model.train()
     with torch.no_grad():
         for _ in range(3):
-            model(**_uint8_views(generator, 8, 224))
+            model(**_uint8_views(generator, 8, 224, views))
     model.eval()
-    manifest = image_manifest(IMAGE_NAME, FIXTURE_VERSION, tasks, max_batch_size=8)
+    manifest = image_manifest(IMAGE_NAME, FIXTURE_VERSION, tasks, max_batch_size=8, views=views,
+                              detector=DETECTOR_NAME if "garment" in views else None)
     return export_model(
         model,
         manifest,
         out_dir,
-        example=_uint8_views(generator, 2, 224),
-        parity_batch=_uint8_views(generator, 5, 224),
+        example=_uint8_views(generator, 2, 224, views),
+        parity_batch=_uint8_views(generator, 5, 224, views),
     )
+
+
+def build_two_view_fixture(out_dir: Path, tasks: Sequence[TaskSpec] = DEFAULT_TASKS, seed: int = 0) -> Path:
+    """A two-view image model whose manifest names its views the way manifests did before the
+    garment view (``{"downsampled": …, "center": …}``)."""
+    path = build_image_fixture(out_dir, tasks, seed, views=TWO_VIEWS)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["preprocessing"]["image"]["views"] = {v["name"]: v["input"] for v in doc["preprocessing"]["image"]["views"]}
+    doc["preprocessing"]["image"].pop("detector", None)
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    load_manifest(path)
+    return path
+
+
+def build_detector_fixture(out_dir: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    model = Detector(TINY_DETECTOR)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    with torch.no_grad():  # batch-norm statistics, as for the image fixture
+        for _ in range(3):
+            model.head(model.trunk(torch.randint(0, 256, (8, 224, 224, 3), dtype=torch.uint8, generator=generator)))
+    return export_detector(model.eval(), out_dir, FIXTURE_VERSION, DETECTOR_NAME, max_batch_size=8,
+                           parity_batch=torch.randint(0, 256, (5, 224, 224, 3), dtype=torch.uint8, generator=generator))
 
 
 def build_text_fixture(out_dir: Path, tasks: Sequence[TaskSpec] = DEFAULT_TASKS, seed: int = 0) -> Path:
@@ -110,7 +142,7 @@ def verify_fixtures(out_dir: Path) -> None:
     """Reload each manifest, check it against its graph and run the graph once in onnxruntime."""
     from .export import onnx_session
 
-    for modality in ("image", "text"):
+    for modality in ("image", "image-two-views", "detector", "text"):
         manifest = load_manifest(out_dir / modality / "manifest.json")
         onnx_path = check_onnx_matches(manifest, out_dir / modality)
         session = onnx_session(onnx_path)
@@ -121,6 +153,10 @@ def verify_fixtures(out_dir: Path) -> None:
             feeds[spec.name] = np.ones(shape, dtype=dtype)
         outputs = session.run([o.name for o in manifest.outputs], feeds)
         for spec, value in zip(manifest.outputs, outputs):
+            if spec.task is None:  # a detector's box and score: normalized, within [0, 1]
+                if not (np.all(value >= 0) and np.all(value <= 1)):
+                    raise RuntimeError(f"{modality} fixture output {spec.name} leaves [0, 1]")
+                continue
             if not np.allclose(value.sum(axis=-1), 1.0, atol=1e-5):
                 raise RuntimeError(f"{modality} fixture output {spec.name} does not sum to 1")
         log.info("%s fixture OK: %s, outputs %s", modality, onnx_path.name, [o.shape for o in outputs])
@@ -129,6 +165,8 @@ def verify_fixtures(out_dir: Path) -> None:
 def build_fixtures(out_dir: str | os.PathLike[str] = DEFAULT_OUT, seed: int = 0) -> Path:
     out = Path(out_dir)
     build_image_fixture(out / "image", seed=seed)
+    build_two_view_fixture(out / "image-two-views", seed=seed)
+    build_detector_fixture(out / "detector", seed=seed)
     build_text_fixture(out / "text", seed=seed)
     write_ensemble(ensemble_fixture(), out / "ensemble.json")
     verify_fixtures(out)

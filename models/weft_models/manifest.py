@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .tasks import TaskSpec
 from .validated import load_validated, parse_validated
@@ -42,7 +42,8 @@ class TensorSpecModel(_Model):
 
 
 class OutputSpecModel(TensorSpecModel):
-    task: str = Field(min_length=1)
+    task: str | None = Field(default=None, min_length=1)
+    """The task whose probabilities this is (image and text models); a detector's outputs have none."""
 
 
 class TaskModel(_Model):
@@ -59,16 +60,59 @@ class TaskModel(_Model):
         return TaskSpec(self.name, tuple(self.labels))
 
 
-class ImageViews(_Model):
-    downsampled: str = "downsampled"
-    center: str = "center"
+ViewKind = Literal["whole", "center", "garment"]
+VIEW_KIND = {"downsampled": "whole", "center": "center", "garment": "garment"}
+"""The catalog's view names and the kind of cut each is."""
+
+
+class ViewSpec(_Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """The view's name in ``derived/`` keys and the API."""
+    input: str = Field(min_length=1)
+    """The model input tensor it feeds."""
+    kind: ViewKind
+    padding: float | None = Field(default=None, ge=0, le=1)
+    """garment: share of the box's width and height added on each side before squaring."""
+    minScore: float | None = Field(default=None, ge=0, le=1)
+    """garment: detector score below which the view is cut from the whole image."""
 
 
 class ImagePreprocessing(_Model):
     viewSize: int = Field(default=224, gt=0)
     centerCropFraction: float = Field(default=0.4, gt=0, le=1)
     background: tuple[int, int, int] = (255, 255, 255)
-    views: ImageViews = ImageViews()
+    views: list[ViewSpec] = Field(default_factory=lambda: [
+        ViewSpec(name="downsampled", input="downsampled", kind="whole"), ViewSpec(name="center", input="center", kind="center"),
+    ], min_length=1)
+    """In input order. Manifests written before the garment view give ``{"downsampled": input,
+    "center": input}``; that form still reads as those two views."""
+    detector: str | None = None
+    """Name of the detector model (``detector/manifest.json``) a ``garment`` view needs."""
+
+    @field_validator("views", mode="before")
+    @classmethod
+    def _legacy_views(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return [{"name": name, "input": value[name], "kind": VIEW_KIND[name]} for name in ("downsampled", "center") if name in value]
+        return value
+
+    @model_validator(mode="after")
+    def _garment_needs_detector(self) -> ImagePreprocessing:
+        names = [v.name for v in self.views]
+        if len(set(names)) != len(names) or len({v.input for v in self.views}) != len(names):
+            raise ValueError("view names and inputs must be unique")
+        if any(v.kind == "garment" for v in self.views) and not self.detector:
+            raise ValueError("a garment view needs preprocessing.image.detector")
+        return self
+
+
+class DetectorPreprocessing(_Model):
+    view: Literal["downsampled"] = "downsampled"
+    """The view the detector sees (the whole image letterboxed)."""
+    box: str = "box"
+    """Output with ``[x, y, w, h]`` per row, normalized, in the view's coordinates."""
+    score: str = "score"
+    """Output with the detector's estimate of its box's IoU, 0..1."""
 
 
 class TextPreprocessing(_Model):
@@ -82,6 +126,7 @@ class TextPreprocessing(_Model):
 class Preprocessing(_Model):
     image: ImagePreprocessing | None = None
     text: TextPreprocessing | None = None
+    detector: DetectorPreprocessing | None = None
 
 
 class TritonInfo(_Model):
@@ -94,8 +139,8 @@ class Manifest(_Model):
     schemaVersion: Literal[1]
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str = Field(min_length=1)
-    modality: Literal["image", "text"]
-    tasks: list[TaskModel] = Field(min_length=1)
+    modality: Literal["image", "text", "detector"]
+    tasks: list[TaskModel]
     onnx: str
     inputs: list[TensorSpecModel] = Field(min_length=1)
     outputs: list[OutputSpecModel] = Field(min_length=1)
@@ -108,8 +153,14 @@ class Manifest(_Model):
         names = {t.name for t in self.tasks}
         if len(names) != len(self.tasks):
             problems.append("task names must be unique")
+        if self.modality == "detector":
+            return self._detector_consistent(problems)
+        if not self.tasks:
+            problems.append("tasks: an image or text model needs at least one task")
         for out in self.outputs:
-            if out.task not in names:
+            if out.task is None:
+                problems.append(f"output {out.name} names no task")
+            elif out.task not in names:
                 problems.append(f"output {out.name} names unknown task {out.task}")
         for task in self.tasks:
             if not any(o.task == task.name for o in self.outputs):
@@ -118,6 +169,22 @@ class Manifest(_Model):
             problems.append("image model needs preprocessing.image")
         if self.modality == "text" and self.preprocessing.text is None:
             problems.append("text model needs preprocessing.text")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _detector_consistent(self, problems: list[str]) -> Manifest:
+        if self.tasks:
+            problems.append("a detector has no tasks")
+        det = self.preprocessing.detector
+        if det is None:
+            problems.append("detector model needs preprocessing.detector")
+        else:
+            outputs = {o.name for o in self.outputs}
+            problems += [f"preprocessing.detector.{k} names no output ({name})" for k, name in (("box", det.box), ("score", det.score))
+                         if name not in outputs]
+            if len(self.inputs) != 1:
+                problems.append("a detector has exactly one input (the downsampled view)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -167,8 +234,14 @@ def image_manifest(
     center_crop_fraction: float = 0.4,
     background: tuple[int, int, int] = (255, 255, 255),
     max_batch_size: int = 32,
+    views: Sequence[str] = ("downsampled", "center"),
+    detector: str | None = None,
+    garment_padding: float = 0.1,
+    garment_min_score: float = 0.3,
 ) -> Manifest:
-    views = ImageViews()
+    """``views``: catalog view names (downsampled, center, garment) the graph takes, in input order."""
+    specs = [ViewSpec(name=v, input=v, kind=VIEW_KIND[v],  # type: ignore[arg-type]
+                      **({"padding": garment_padding, "minScore": garment_min_score} if v == "garment" else {})) for v in views]
     return Manifest(
         schemaVersion=SCHEMA_VERSION,
         name=name,
@@ -176,14 +249,11 @@ def image_manifest(
         modality="image",
         tasks=[TaskModel(name=t.name, labels=list(t.labels)) for t in tasks],
         onnx=onnx_relpath(name),
-        inputs=[
-            TensorSpecModel(name=views.downsampled, datatype="UINT8", shape=[-1, view_size, view_size, 3]),
-            TensorSpecModel(name=views.center, datatype="UINT8", shape=[-1, view_size, view_size, 3]),
-        ],
+        inputs=[TensorSpecModel(name=v.input, datatype="UINT8", shape=[-1, view_size, view_size, 3]) for v in specs],
         outputs=_outputs(tasks),
         preprocessing=Preprocessing(
             image=ImagePreprocessing(
-                viewSize=view_size, centerCropFraction=center_crop_fraction, background=background, views=views
+                viewSize=view_size, centerCropFraction=center_crop_fraction, background=background, views=specs, detector=detector
             )
         ),
         triton=_triton(name, max_batch_size),
@@ -225,6 +295,21 @@ def text_manifest(
     )
 
 
+def detector_manifest(name: str, version: str, view_size: int = 224, max_batch_size: int = 32) -> Manifest:
+    return Manifest(
+        schemaVersion=SCHEMA_VERSION,
+        name=name,
+        version=version,
+        modality="detector",
+        tasks=[],
+        onnx=onnx_relpath(name),
+        inputs=[TensorSpecModel(name="downsampled", datatype="UINT8", shape=[-1, view_size, view_size, 3])],
+        outputs=[OutputSpecModel(name="box", datatype="FP32", shape=[-1, 4]), OutputSpecModel(name="score", datatype="FP32", shape=[-1])],
+        preprocessing=Preprocessing(detector=DetectorPreprocessing()),
+        triton=_triton(name, max_batch_size),
+    )
+
+
 _ONNX_TYPES = {"UINT8": 2, "INT32": 6, "INT64": 7, "FP32": 1, "FP16": 10, "BOOL": 9}
 """Manifest datatype → onnx.TensorProto element type."""
 
@@ -247,7 +332,7 @@ def check_onnx_matches(manifest: Manifest, manifest_dir: str | os.PathLike[str])
     problems = _compare("input", manifest.inputs, graph.input) + _compare("output", manifest.outputs, graph.output)
     labels = {t.name: len(t.labels) for t in manifest.tasks}
     for out in manifest.outputs:
-        if out.shape and out.shape[-1] not in (-1, labels[out.task]):
+        if out.task is not None and out.shape and out.shape[-1] not in (-1, labels[out.task]):
             problems.append(f"output {out.name} has {out.shape[-1]} values but task {out.task} has {labels[out.task]} labels")
     if problems:
         raise ManifestError(f"manifest {manifest.name} does not match {path}: " + "; ".join(problems))

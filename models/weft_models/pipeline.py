@@ -3,9 +3,12 @@
 Stages (each also runs alone: ``python -m weft_models.pipeline text``):
 
 ``data``       the vendor catalog (photos, messy texts, views from ``weft preprocess-batch``)
-``image``      the two-view image model, exported to ``artifacts/image``
+``detector``   the garment detector, exported to ``artifacts/detector``; recuts the evaluation
+               splits' garment views around the detected boxes, as serving does
+``image``      the image model over its views (downsampled, center, garment), exported to
+               ``artifacts/image``
 ``text``       the text model, exported (int8) to ``artifacts/text``
-``baselines``  single-task and downsample-only image models for the report (reduced budget)
+``baselines``  single-task, two-view and downsample-only image models for the report (reduced budget)
 ``evaluate``   predictions of the served ONNX graphs + rules, ensemble fit on validation
                (``artifacts/ensemble.json``), test metrics and ``artifacts/report/``
 
@@ -33,7 +36,7 @@ from .config import from_dict
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
-STAGES = ("data", "image", "text", "baselines", "evaluate")
+STAGES = ("data", "detector", "image", "text", "baselines", "evaluate")
 
 
 @dataclass
@@ -46,6 +49,8 @@ class PipelineConfig:
     version: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     """``BuildConfig`` fields (train/val/test sizes, seed, workers)."""
+    detector: dict[str, Any] = field(default_factory=dict)
+    """``DetectorConfig`` fields (empty: the demo defaults)."""
     image: dict[str, Any] = field(default_factory=dict)
     """``ImageTrainSettings`` fields (empty: the demo defaults)."""
     text: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +98,11 @@ class PipelineConfig:
         config.validate()
         return config
 
+    def detector_config(self) -> Any:
+        from .image.detect import DetectorConfig
+
+        return DetectorConfig.from_dict(self.detector) if self.detector else DetectorConfig()
+
     def image_settings(self) -> Any:
         from .image.train import ImageTrainSettings
 
@@ -116,6 +126,7 @@ class PipelineConfig:
     def validate(self) -> None:
         """Every sub-config parsed up front: a typo fails before an hour of work, not after."""
         self.build_config()
+        self.detector_config()
         self.image_settings()
         self.text_settings()
         if self.baselines is not None:
@@ -135,6 +146,16 @@ def stage_data(config: PipelineConfig) -> None:
         seconds = json.loads(after).get("seconds", {}).get("total")
         if seconds is not None:
             _record(config, "data: reused catalog, measured when it was built", float(seconds))
+
+
+def stage_detector(config: PipelineConfig) -> None:
+    from .image.detect import detect_catalog, export_detector
+
+    work = config.path("detector")
+    work.mkdir(parents=True, exist_ok=True)
+    model, summary = detect_catalog(config.catalog, config.detector_config(), work)
+    export_detector(model, config.out("detector"), config.model_version())
+    (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 def stage_image(config: PipelineConfig) -> None:
@@ -184,6 +205,7 @@ def stage_baselines(config: PipelineConfig) -> None:
     settings = config.baseline_image_settings()
     root = config.path("baselines")
     train_image(config.catalog, root / "multitask", settings)
+    train_image(config.catalog, root / "two-views", baseline_settings(settings, "two_views"))
     train_image(config.catalog, root / "downsampled", baseline_settings(settings, "downsampled"))
     for task in DEFAULT_TASKS:
         train_image(config.catalog, root / f"single-{task.name}", settings, [task])
@@ -196,7 +218,7 @@ def stage_evaluate(config: PipelineConfig) -> None:
 
 
 STAGE_FUNCS: dict[str, Callable[[PipelineConfig], None]] = {
-    "data": stage_data, "image": stage_image, "text": stage_text, "baselines": stage_baselines, "evaluate": stage_evaluate,
+    "data": stage_data, "detector": stage_detector, "image": stage_image, "text": stage_text, "baselines": stage_baselines, "evaluate": stage_evaluate,
 }
 
 
@@ -239,7 +261,7 @@ def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False, isol
     config.validate()
     isolate = len(stages) > 1 if isolate is None else isolate
     if fresh:
-        for folder in (config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog)):
+        for folder in (config.path("detector"), config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog)):
             if folder.exists():
                 log.info("fresh run: removing %s", folder)
                 shutil.rmtree(folder)

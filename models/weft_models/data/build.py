@@ -11,7 +11,13 @@ item, so a rebuild (with any number of workers) writes the same files.
 
 Output under ``--out`` (default ``models/build/catalog``): ``images/<split>/<item>.jpg``,
 ``images/<split>/<item>.box.json`` (the garment's box), ``items.jsonl``, ``views.u8`` +
-``views.u8.json`` (from ``weft preprocess-batch``), ``build.json``.
+``views.u8.json`` (from ``weft preprocess-batch``: downsampled, center and garment view per
+item), ``build.json``.
+
+The garment view of a training item is cut around its true box, jittered (the detector it will
+be served with is not exact); other splits get the whole image until the detector stage
+(``image/detect.py``) replaces their garment views with ones cut around the detected box, as
+serving does.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from tqdm.auto import tqdm
 
 from ..tasks import CATEGORY, COLOR, PATTERN
 from .catalog import ITEMS_FILE, VIEWS_FILE
+from .views import VIEW_KINDS
 from .fmnist import check_dataset, load_split
 from .patterns import FAMILIES, HELDOUT_FAMILIES
 from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, render_photo
@@ -149,6 +156,16 @@ def plan(config: BuildConfig, train_labels: np.ndarray, test_labels: np.ndarray)
     return items
 
 
+def jittered_box(box: Sequence[float], seed: int) -> tuple[float, float, float, float]:
+    """The true box moved and resized by a detector-sized error: center ±4 %, sides ×e^±8 % (1σ)."""
+    rng = np.random.default_rng([seed, 11])
+    x, y, w, h = (float(v) for v in box)
+    cx, cy = x + w / 2 + rng.normal(0, 0.04) * w, y + h / 2 + rng.normal(0, 0.04) * h
+    w, h = w * float(np.exp(rng.normal(0, 0.08))), h * float(np.exp(rng.normal(0, 0.08)))
+    x0, y0, x1, y1 = max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(1.0, cx + w / 2), min(1.0, cy + h / 2)
+    return (round(x0, 5), round(y0, 5), round(x1 - x0, 5), round(y1 - y0, 5))
+
+
 def image_relpath(item: PlannedItem) -> str:
     return f"images/{item.split}/{item.item_id}.jpg"
 
@@ -252,7 +269,10 @@ def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, datase
     if config.views:
         from .views import preprocess_batch
 
-        preprocess_batch([out_dir / image_relpath(i) for i in items], out_dir / VIEWS_FILE, VIEW_SIZE, CENTER_FRACTION, concurrency=config.workers)
+        boxes = [jittered_box(row["box"], item.spec.seed) if item.split == "train" else None  # type: ignore[arg-type]
+                 for item, row in zip(items, rows)]
+        preprocess_batch([out_dir / image_relpath(i) for i in items], out_dir / VIEWS_FILE, VIEW_SIZE, CENTER_FRACTION,
+                         concurrency=config.workers, views=VIEW_KINDS, boxes=boxes)
     finished = time.monotonic()
     summary = {
         "fingerprint": config.fingerprint(), "config": asdict(config), "items": len(items),

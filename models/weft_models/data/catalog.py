@@ -79,14 +79,22 @@ def views_meta(root: str | os.PathLike[str]) -> dict[str, object]:
     return json.loads(meta_path.read_text(encoding="utf-8"))
 
 
-def load_views(root: str | os.PathLike[str]) -> np.ndarray:
-    """Memory-mapped ``(N, 2, S, S, 3)`` uint8: per item the downsampled then the center view."""
+def view_names(root: str | os.PathLike[str]) -> list[str]:
+    """The views of ``views.u8``, in column order (catalogs written before the garment view: two)."""
+    names = views_meta(root).get("views") or ["downsampled", "center"]
+    return [str(n) for n in names]  # type: ignore[union-attr]
+
+
+def load_views(root: str | os.PathLike[str], mode: str = "r") -> np.ndarray:
+    """Memory-mapped ``(N, V, S, S, 3)`` uint8: per item its views in :func:`view_names` order
+    (downsampled, center, garment)."""
     folder = Path(root)
     meta = views_meta(folder)
     count, size = int(meta["count"]), int(meta.get("viewSize", VIEW_SIZE))  # type: ignore[arg-type]
+    n_views = len(view_names(folder))
     path = folder / VIEWS_FILE
-    expected = count * 2 * size * size * 3
+    expected = count * n_views * size * size * 3
     actual = path.stat().st_size if path.exists() else -1
     if actual != expected:
-        raise CatalogError(f"{path} has {actual} bytes, expected {expected} for {count} items of {size}×{size}")
-    return np.memmap(path, dtype=np.uint8, mode="r", shape=(count, 2, size, size, 3))
+        raise CatalogError(f"{path} has {actual} bytes, expected {expected} for {count} items × {n_views} views of {size}×{size}")
+    return np.memmap(path, dtype=np.uint8, mode=mode, shape=(count, n_views, size, size, 3))  # type: ignore[call-overload]

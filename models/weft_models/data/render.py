@@ -16,7 +16,9 @@ S×S, the ``center`` view resizes the central ``centerCropFraction`` of each sid
 Styles (:data:`STYLES`): ``studio`` (white seamless, soft shadow), ``backdrop`` (muted or tinted
 backdrop, paper texture), ``lifestyle`` (cluttered, out-of-focus surroundings, directional light),
 ``closeup`` (the fabric fills the frame: no silhouette, so the photo says nothing about the
-category; the text has to). :data:`HELDOUT_STYLES` are never used for training or validation:
+category; the text has to), ``editorial`` (the garment small and off-center among props — a
+lamp, a vase, a chair — so the center crop often misses it and only a detected garment box
+finds it). :data:`HELDOUT_STYLES` are never used for training or validation:
 ``street`` (sky-and-ground surroundings, strong side light, vignetting, warm or cool cast).
 """
 from __future__ import annotations
@@ -49,7 +51,7 @@ SHADES: dict[str, tuple[tuple[int, int, int], ...]] = {
     "purple": ((108, 50, 148), (140, 72, 170), (88, 40, 118), (160, 110, 200), (120, 60, 130)),
 }
 PATTERNS = ("solid", "striped", "checked", "dotted")
-STYLES = ("studio", "backdrop", "lifestyle", "closeup")
+STYLES = ("studio", "backdrop", "lifestyle", "closeup", "editorial")
 HELDOUT_STYLES = ("street",)
 ALL_STYLES = STYLES + HELDOUT_STYLES
 
@@ -230,13 +232,51 @@ def backdrop(spec: RenderSpec, rng: np.random.Generator) -> Image.Image:
         return _clutter(w, h, rng, int(rng.integers(4, 12)))
     if spec.style == "street":
         return _street(w, h, rng)
+    if spec.style == "editorial":
+        ground = backdrop(RenderSpec(spec.color, spec.pattern, "backdrop", w, h, spec.scale, spec.seed), rng)
+        return ground if rng.uniform() < 0.6 else Image.blend(ground, _clutter(w, h, rng, int(rng.integers(3, 8))), 0.5)
     raise ValueError(f"no backdrop for style {spec.style!r}")
 
 
 # -- composition -------------------------------------------------------------------------------------
+def _props(photo: Image.Image, keep_clear: tuple[int, int, int, int], rng: np.random.Generator) -> None:
+    """Sharp-edged things that share an editorial frame with the garment: a lamp (shade on a
+    stem), a vase, a chair back, a framed print. Drawn before the garment, mostly beside it."""
+    w, h = photo.size
+    draw = ImageDraw.Draw(photo)
+    gx0, gy0, gx1, gy1 = keep_clear
+    for _ in range(int(rng.integers(1, 4))):
+        color = tuple(int(c) for c in rng.uniform(25, 230, 3))
+        pw, ph = rng.uniform(0.08, 0.25) * w, rng.uniform(0.15, 0.45) * h
+        for _attempt in range(6):  # prefer a place that leaves the garment visible
+            x0, y0 = rng.uniform(-0.05, 1.0) * w - pw / 2, rng.uniform(0.0, 1.0) * h - ph / 2
+            if x0 + pw < gx0 or x0 > gx1 or y0 + ph < gy0 or y0 > gy1:
+                break
+        kind = int(rng.integers(4))
+        if kind == 0:  # lamp
+            draw.rectangle((x0 + pw * 0.45, y0 + ph * 0.3, x0 + pw * 0.55, y0 + ph), fill=color)
+            draw.polygon([(x0 + pw * 0.15, y0 + ph * 0.3), (x0 + pw * 0.85, y0 + ph * 0.3), (x0 + pw * 0.7, y0), (x0 + pw * 0.3, y0)],
+                         fill=tuple(int(c) for c in rng.uniform(150, 250, 3)))
+        elif kind == 1:  # vase
+            draw.ellipse((x0, y0 + ph * 0.35, x0 + pw, y0 + ph), fill=color)
+            draw.rectangle((x0 + pw * 0.35, y0, x0 + pw * 0.65, y0 + ph * 0.5), fill=color)
+        elif kind == 2:  # chair back
+            draw.rectangle((x0, y0, x0 + pw, y0 + ph), outline=color, width=max(2, int(pw * 0.12)))
+            draw.rectangle((x0, y0 + ph * 0.55, x0 + pw, y0 + ph * 0.62), fill=color)
+        else:  # framed print
+            draw.rectangle((x0, y0, x0 + pw, y0 + ph * 0.7), fill=color)
+            inner = tuple(int(c) for c in rng.uniform(40, 240, 3))
+            draw.rectangle((x0 + pw * 0.12, y0 + ph * 0.08, x0 + pw * 0.88, y0 + ph * 0.62), fill=inner)
+
+
 def _placement(spec: RenderSpec, rng: np.random.Generator) -> tuple[int, float, float]:
     """Garment size (px) and center (fractions of the frame)."""
     h, w = spec.height, spec.width
+    if spec.style == "editorial":
+        # Small and anywhere in the frame, mostly away from the middle.
+        size = int(rng.uniform(0.3, 0.52) * min(h, w))
+        fx, fy = (float(rng.uniform(size / 2 / d + 0.01, 1 - size / 2 / d - 0.01)) for d in (w, h))
+        return size, fx, fy
     if spec.style in ("lifestyle", "street"):
         size = int(rng.uniform(0.55, 0.8) * min(h, w))
         return size, 0.5 + rng.uniform(-0.07, 0.07), 0.5 + rng.uniform(-0.06, 0.06)
@@ -262,6 +302,8 @@ def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generat
     shade = shade.crop((0, 0, x1 - x0, y1 - y0))
 
     photo = backdrop(spec, rng)
+    if spec.style == "editorial":
+        _props(photo, (x0, y0, x1, y1), rng)
     # Soft shadow: the silhouette blurred and offset, darkening the backdrop.
     small = alpha.resize((max(1, (x1 - x0) // 8), max(1, (y1 - y0) // 8)), Image.Resampling.BILINEAR)
     strength = rng.uniform(0.08, 0.3)

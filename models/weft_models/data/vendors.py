@@ -44,7 +44,7 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="acme-apparel",
-        styles={"studio": 0.4, "backdrop": 0.3, "lifestyle": 0.2, "closeup": 0.10},
+        styles={"studio": 0.35, "backdrop": 0.25, "lifestyle": 0.2, "editorial": 0.1, "closeup": 0.10},
         aspects=((1, 1),),
         long_side=(800, 1400),
         quality=(75, 92),
@@ -81,7 +81,7 @@ VENDORS: tuple[Vendor, ...] = (
     ),
     Vendor(
         name="quickshop",
-        styles={"studio": 0.35, "backdrop": 0.3, "lifestyle": 0.25, "closeup": 0.1},
+        styles={"studio": 0.3, "backdrop": 0.25, "lifestyle": 0.25, "editorial": 0.1, "closeup": 0.1},
         aspects=((1, 1), (3, 4), (4, 3)),
         long_side=(640, 1000),
         quality=(60, 88),
@@ -89,6 +89,17 @@ VENDORS: tuple[Vendor, ...] = (
         boilerplate=("Item ships from our warehouse.", "Sale items are final sale."),
         p_category=0.6, p_color=0.45, p_pattern=0.35, p_useless=0.25, p_vendor_color=0.4,
         html=False, mojibake=0.1, upper=0.15, id_prefix="QS",
+    ),
+    Vendor(
+        name="maison-edit",
+        styles={"editorial": 0.7, "studio": 0.15, "closeup": 0.15},
+        aspects=((4, 5), (3, 4), (1, 1)),
+        long_side=(1000, 1600),
+        quality=(80, 94),
+        brands=("Maison Edit", "Edit Studio"),
+        boilerplate=("Styled by our in-house editorial studio.", "Props not included."),
+        p_category=0.65, p_color=0.55, p_pattern=0.5, p_useless=0.08, p_vendor_color=0.5,
+        html=True, mojibake=0.0, upper=0.0, id_prefix="ME",
     ),
 )
 

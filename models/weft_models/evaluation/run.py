@@ -53,9 +53,17 @@ def _per_product(probs: np.ndarray, product_of_row: np.ndarray, n_products: int)
 
 
 def image_predictions(model_dir: Path, views: np.ndarray, view_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The served graph's probabilities; each manifest view is fed the catalog column of its kind."""
+    from ..image.model import VIEW_NAMES
+    from ..manifest import VIEW_KIND
+
+    image = load_manifest(model_dir / "manifest.json").preprocessing.image
+    assert image is not None
+    by_kind = {kind: name for name, kind in VIEW_KIND.items()}
+    columns = {v.input: VIEW_NAMES.index(by_kind[v.kind]) for v in image.views}
     return onnx_predict(
         model_dir, len(view_rows),
-        lambda a, b: {"downsampled": np.asarray(views[view_rows[a:b], 0]), "center": np.asarray(views[view_rows[a:b], 1])},
+        lambda a, b: {name: np.asarray(views[view_rows[a:b], column]) for name, column in columns.items()},
     )
 
 
@@ -115,7 +123,7 @@ def torch_image_predictions(checkpoint: Path, views: np.ndarray, view_rows: np.n
     else:
         for start in range(0, len(view_rows), batch_size):
             pair = torch.from_numpy(np.asarray(views[view_rows[start : start + batch_size]]))
-            batches.append({name: pair[:, i] for i, name in enumerate(VIEW_NAMES)})
+            batches.append({name: pair[:, i] for i, name in enumerate(VIEW_NAMES[: pair.shape[1]])})
     parts: dict[str, list[np.ndarray]] = {}
     for batch in batches:
         for task, logits in model(**batch).items():
@@ -138,7 +146,7 @@ def _differences(reference: Mapping[str, np.ndarray], other: Mapping[str, np.nda
 
 
 def baseline_results(config: PipelineConfig, views: np.ndarray, view_rows: np.ndarray, labels: Mapping[str, np.ndarray],
-                     cache_root: Path | None = None) -> dict[str, Any]:
+                     cache_root: Path | None = None, styles: Sequence[str] | None = None) -> dict[str, Any]:
     root = config.path("baselines")
     best = lambda name: root / name / "checkpoints" / "best.pt"  # noqa: E731
     out: dict[str, Any] = {}
@@ -161,15 +169,90 @@ def baseline_results(config: PipelineConfig, views: np.ndarray, view_rows: np.nd
             "rows": {"multi-task (one model)": multi, "single-task (one model per task)": _metrics_of(single_probs, labels)},
             "difference": _differences(multi_probs, single_probs, labels),
         }
-    if best("downsampled").exists():
-        down_probs = predict("downsampled")
+    view_rows_of: dict[str, Mapping[str, np.ndarray]] = {}
+    for name, label in (("multitask", "with the garment view (downsampled + center + garment)"),
+                        ("two-views", "two views (downsampled + center)"), ("downsampled", "downsampled only")):
+        if best(name).exists():
+            view_rows_of[label] = multi_probs if name == "multitask" else predict(name)
+    if len(view_rows_of) > 1:
+        ordered = list(view_rows_of)
         out["views"] = {
-            "description": f"Image model, all heads, same budget ({what}): downsampled + center views vs the downsampled view alone. "
-                           "Accuracy with its 95 % Wilson interval; the last row is two views minus downsampled only with its 95 % "
-                           "paired bootstrap interval.",
-            "rows": {"two views (downsampled + center)": multi, "downsampled only": _metrics_of(down_probs, labels)},
-            "difference": _differences(multi_probs, down_probs, labels),
+            "description": f"Image model, all heads, same budget ({what}): which views it sees. Accuracy with its 95 % Wilson "
+                           "interval; each difference row is one configuration minus the next with its 95 % paired bootstrap "
+                           "interval.",
+            "rows": {label: _metrics_of(p, labels) for label, p in view_rows_of.items()},
+            "differences": {f"{a.split(' (')[0]} − {b.split(' (')[0]}": _differences(view_rows_of[a], view_rows_of[b], labels)
+                            for a, b in zip(ordered, ordered[1:])},
         }
+    garment, two = "with the garment view (downsampled + center + garment)", "two views (downsampled + center)"
+    if styles is not None and garment in view_rows_of and two in view_rows_of:
+        keep = np.array([s == "editorial" for s in styles])
+        if keep.any():
+            sub = lambda probs: {t: p[keep] for t, p in probs.items()}  # noqa: E731
+            sub_labels = {t: v[keep] for t, v in labels.items()}
+            out["editorial"] = {
+                "description": f"Editorial photos of the test garments only ({int(keep.sum())} products: the garment small, "
+                               f"off-center, among props, so the center crop often misses it), image source alone, same budget "
+                               f"({what}): the model with the garment view cut around the detected box vs the same model with the "
+                               "center crop only.",
+                "rows": {"garment view (detected box)": _metrics_of(sub(view_rows_of[garment]), sub_labels),
+                         "center crop only": _metrics_of(sub(view_rows_of[two]), sub_labels)},
+                "difference": _differences(sub(view_rows_of[garment]), sub(view_rows_of[two]), sub_labels),
+            }
+    return out
+
+
+def detection_results(catalog: Path, items: Sequence[CatalogItem], artifacts: Path) -> dict[str, Any]:
+    """Box IoU of the detector on the evaluation splits (from the detector stage's detections),
+    by photo style, and the served graphs' cost per image next to the image model's."""
+    path = catalog / "detections.json"
+    if not path.exists():
+        return {}
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    found = doc["items"]
+    out: dict[str, Any] = {"training": doc.get("summary", {}), "splits": {}}
+    for split in ("test", "heldout"):
+        chosen = [i for i in items if i.split == split and i.item_id in found and i.style != "closeup"]
+        if not chosen:
+            continue
+        iou = np.array([found[i.item_id]["iou"] for i in chosen])
+        score = np.array([found[i.item_id]["score"] for i in chosen])
+        by_style = {style: float(np.mean([found[i.item_id]["iou"] for i in chosen if i.style == style]))
+                    for style in sorted({i.style for i in chosen})}
+        out["splits"][split] = {
+            "photos": len(chosen), "mean_iou": float(iou.mean()), "iou_at_least_0.5": float((iou >= 0.5).mean()),
+            "iou_at_least_0.8": float((iou >= 0.8).mean()), "score_iou_correlation": float(np.corrcoef(score, iou)[0, 1]),
+            "mean_iou_by_style": by_style,
+        }
+    out["cost"] = model_costs(artifacts)
+    return out
+
+
+def model_costs(artifacts: Path, batch: int = 16, repeats: int = 3) -> dict[str, Any]:
+    """Milliseconds per image on one CPU thread in onnxruntime, detector vs image model, measured
+    side by side in one run (their ratio is what serving adds for the garment view)."""
+    import time
+
+    from ..export import onnx_session
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(0)
+    for name in ("detector", "image"):
+        manifest_path = artifacts / name / "manifest.json"
+        if not manifest_path.exists():
+            continue
+        manifest = load_manifest(manifest_path)
+        session = onnx_session(artifacts / name / manifest.onnx)
+        feeds = {spec.name: rng.integers(0, 256, (batch, *spec.shape[1:]), dtype=np.uint8) for spec in manifest.inputs}
+        session.run(None, feeds)
+        best_ms = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            session.run(None, feeds)
+            best_ms = min(best_ms, (time.perf_counter() - started) * 1000 / batch)
+        out[name] = {"ms_per_image": round(best_ms, 2), "onnx_bytes": (artifacts / name / manifest.onnx).stat().st_size}
+    if "detector" in out and "image" in out:
+        out["detector_over_image"] = round(out["detector"]["ms_per_image"] / out["image"]["ms_per_image"], 3)
     return out
 
 
@@ -315,8 +398,10 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
     }
 
     view_rows = np.array([i.view_index for i in test_items])
-    comparisons = (baseline_results(config, views, view_rows, labels_by_task, Path(config.catalog) / "features" / "test")
+    comparisons = (baseline_results(config, views, view_rows, labels_by_task, Path(config.catalog) / "features" / "test",
+                                    styles=[i.style for i in test_items])
                    if config.baselines is not None else {})
+    detection = detection_results(Path(config.catalog), items, Path(config.artifacts))
 
     counts = {split: {"products": len({i.product_id for i in items if i.split == split}), "images": sum(i.split == split for i in items)}
               for split in ("train", "val", "test", "heldout") if any(i.split == split for i in items)}
@@ -333,7 +418,8 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         "breakdowns": breakdowns,
         "image_photos": image_photos,
         "heldout": heldout_section,
-        "checks": image_checks(image_photos, mention),
+        "checks": image_checks(image_photos, mention, detection),
+        "detection": detection,
         **comparisons,
         "quantization": quantization,
         "timings": timing_rows(timings),
@@ -378,9 +464,18 @@ def _non_closeup_image(preds: Mapping[str, TaskPredictions], products: Sequence[
     return {task: task_metrics(pred.labels[keep], pred.probs["image"][keep]) for task, pred in preds.items()}
 
 
-def image_checks(image_photos: Mapping[str, Mapping[str, Any]], mention: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The image-alone and text-silent targets, met or missed, beside the ensemble's."""
+IOU_TARGET = 0.8
+"""Mean box IoU of the detector on the test photos that show a garment."""
+
+
+def image_checks(image_photos: Mapping[str, Mapping[str, Any]], mention: Mapping[str, Any],
+                 detection: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The image-alone, text-silent and detection targets, met or missed, beside the ensemble's."""
     checks: list[dict[str, Any]] = []
+    test_boxes = (detection or {}).get("splits", {}).get("test")
+    if test_boxes:
+        checks.append({"check": f"detector mean box IoU, test garments, non-close-up ≥ {IOU_TARGET:.2f}",
+                       "value": test_boxes["mean_iou"], "met": test_boxes["mean_iou"] >= IOU_TARGET})
     names = {"test": "test garments", "heldout": "held-out style split"}
     for split, targets in IMAGE_TARGETS.items():
         for task, target in targets.items():
@@ -403,7 +498,7 @@ def timing_rows(timings: Mapping[str, float]) -> dict[str, float]:
     """
     rows: dict[str, float] = {}
     total = 0.0
-    for stage in ("data", "image", "text", "baselines", "evaluate"):
+    for stage in ("data", "detector", "image", "text", "baselines", "evaluate"):
         reused = f"{stage}: reused catalog, measured when it was built"
         if reused in timings:
             rows[reused] = timings[reused]
@@ -449,7 +544,7 @@ def _artifact_sizes(root: Path) -> dict[str, int]:
     grouped: dict[str, int] = {}
     for path, n in sizes.items():
         parts = path.split("/")
-        key = "/".join(parts[:2]) if parts[0] in ("image", "text", "fixtures") and len(parts) > 1 else parts[0]
+        key = "/".join(parts[:2]) if parts[0] in ("image", "text", "detector", "fixtures") and len(parts) > 1 else parts[0]
         if path.endswith(".onnx"):
             key = path
         grouped[key] = grouped.get(key, 0) + n

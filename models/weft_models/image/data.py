@@ -1,4 +1,4 @@
-"""Image training data: the catalog's two views (memory-mapped) with per-task labels."""
+"""Image training data: the catalog's views (memory-mapped) with per-task labels."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -14,7 +14,8 @@ from ..tasks import TaskSpec
 
 
 class ViewsDataset(Dataset[Sample]):
-    """Rows of a ``(N, 2, S, S, 3)`` uint8 views array → ``({downsampled, center}, {task: label})``.
+    """Rows of a ``(N, V, S, S, 3)`` uint8 views array → ``({view: pixels}, {task: label})`` for
+    the first ``len(names)`` columns (named ``names``: the catalog's column order).
 
     ``labels[task][i]`` is a class index or :data:`IGNORE`; ``tasks`` are the tasks this dataset is
     labeled for (the multi-dataset loader's contract). With ``flip``, both views of a sample are
@@ -27,9 +28,11 @@ class ViewsDataset(Dataset[Sample]):
         rows: Sequence[int],
         labels: Mapping[str, Sequence[int]],
         flip: bool = False,
+        names: Sequence[str] = ("downsampled", "center"),
     ) -> None:
-        if views.ndim != 5 or views.shape[1] != 2 or views.shape[-1] != 3:
-            raise ValueError(f"views must be (N, 2, S, S, 3), got {views.shape}")
+        if views.ndim != 5 or views.shape[1] < len(names) or views.shape[-1] != 3:
+            raise ValueError(f"views must be (N, ≥{len(names)}, S, S, 3) for {list(names)}, got {views.shape}")
+        self.names = tuple(names)
         self.views = views
         self.rows = np.asarray(rows, dtype=np.int64)
         self.labels = {task: np.asarray(values, dtype=np.int64) for task, values in labels.items()}
@@ -43,11 +46,11 @@ class ViewsDataset(Dataset[Sample]):
         return len(self.rows)
 
     def __getitem__(self, index: int) -> Sample:
-        pair = torch.from_numpy(np.array(self.views[self.rows[index]]))
+        stack = torch.from_numpy(np.array(self.views[self.rows[index], : len(self.names)]))
         if self.flip and bool(torch.rand(()) < 0.5):
-            pair = pair.flip(2)  # (2, H, W, 3): mirror along W
+            stack = stack.flip(2)  # (V, H, W, 3): mirror along W
         labels = {task: int(values[index]) for task, values in self.labels.items() if values[index] != IGNORE}
-        return {"downsampled": pair[0], "center": pair[1]}, labels
+        return {name: stack[i] for i, name in enumerate(self.names)}, labels
 
 
 def label_matrix(items: Sequence[CatalogItem], tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
@@ -73,18 +76,20 @@ def label_groups(items: Sequence[CatalogItem], tasks: Sequence[TaskSpec]) -> tup
 
 
 def grouped_datasets(
-    views: np.ndarray, items: Sequence[CatalogItem], tasks: Sequence[TaskSpec], flip: bool = True
+    views: np.ndarray, items: Sequence[CatalogItem], tasks: Sequence[TaskSpec], flip: bool = True,
+    names: Sequence[str] = ("downsampled", "center"),
 ) -> dict[str, ViewsDataset]:
     """One dataset per set of labeled tasks (``category+color+pattern``, ``color``, …)."""
     labels, groups = label_groups(items, tasks)
     return {
         "+".join(key): ViewsDataset(
-            views, [items[i].view_index for i in members], {t: labels[t][members] for t in key}, flip=flip
+            views, [items[i].view_index for i in members], {t: labels[t][members] for t in key}, flip=flip, names=names
         )
         for key, members in groups.items()
     }
 
 
-def stack_views(views: np.ndarray, rows: Sequence[int]) -> dict[str, Tensor]:
+def stack_views(views: np.ndarray, rows: Sequence[int], names: Sequence[str] = ("downsampled", "center")) -> dict[str, Tensor]:
+    """``{view: (n, S, S, 3)}`` for the first ``len(names)`` columns of ``views[rows]``."""
     batch = torch.from_numpy(np.ascontiguousarray(views[np.asarray(rows)]))
-    return {"downsampled": batch[:, 0], "center": batch[:, 1]}
+    return {name: batch[:, i] for i, name in enumerate(names)}

@@ -12,7 +12,8 @@ from ..data.catalog import load_catalog, load_views
 from ..export import export_model
 from ..manifest import Manifest, image_manifest
 from .data import stack_views
-from .model import ImageModel
+from .detect import MODEL_NAME as DETECTOR_NAME
+from .model import TWO_VIEWS, VIEW_NAMES, ImageModel
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,19 @@ def export_image(
 ) -> Manifest:
     """Write the manifest and Triton repository; parity is checked on real test views when a
     catalog is given (random pixels otherwise)."""
-    manifest = image_manifest(MODEL_NAME, version or default_version(), model.specs(), max_batch_size=max_batch_size)
+    # A model without the garment view keeps the two inputs every earlier manifest had (a
+    # downsample-only model ignores its center input).
+    views = list(model.config.views) if "garment" in model.config.views else list(TWO_VIEWS)
+    manifest = image_manifest(MODEL_NAME, version or default_version(), model.specs(), max_batch_size=max_batch_size, views=views,
+                              detector=DETECTOR_NAME if "garment" in views else None)
     if catalog is not None:
         every = load_catalog(catalog)
         items = ([i for i in every if i.split == "test"] or every)[:8]
-        batch = stack_views(load_views(catalog), [i.view_index for i in items])
+        columns = load_views(catalog)
+        batch = stack_views(columns, [i.view_index for i in items], VIEW_NAMES[: columns.shape[1]])
     else:
         generator = torch.Generator().manual_seed(0)
-        batch = {name: torch.randint(0, 256, (8, 224, 224, 3), dtype=torch.uint8, generator=generator) for name in ("downsampled", "center")}
+        batch = {name: torch.randint(0, 256, (8, 224, 224, 3), dtype=torch.uint8, generator=generator) for name in views}
     example = {k: v[:2].clone() for k, v in batch.items()}
     path = export_model(model.eval(), manifest, out_dir, example=example, parity_batch=batch)
     size = (Path(out_dir) / manifest.onnx).stat().st_size

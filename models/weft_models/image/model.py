@@ -42,7 +42,9 @@ from .backbones import (
 
 log = logging.getLogger(__name__)
 
-VIEW_NAMES = ("downsampled", "center")
+VIEW_NAMES = ("downsampled", "center", "garment")
+"""Every view an image model may take, in the catalog's column order (``views.u8``)."""
+TWO_VIEWS = ("downsampled", "center")
 COLOR_POOL = 8
 """The color branch sees each view averaged over COLOR_POOL×COLOR_POOL blocks (224 → 28)."""
 
@@ -50,7 +52,7 @@ COLOR_POOL = 8
 def _view_list(views: str | Sequence[str]) -> list[str]:
     # "both" and "downsampled" are the names older settings files use.
     if views == "both":
-        return list(VIEW_NAMES)
+        return list(TWO_VIEWS)
     if isinstance(views, str):
         return [views]
     return list(views)
@@ -82,9 +84,9 @@ class ImageModelConfig:
     checkpoints expect); ``patch``: a non-overlapping ``stem_stride``×``stem_stride`` convolution —
     early downsampling that keeps a from-scratch model fast."""
     stem_stride: int = 4
-    views: list[str] = field(default_factory=lambda: list(VIEW_NAMES))
+    views: list[str] = field(default_factory=lambda: list(TWO_VIEWS))
     """Input views, in input order; ``["downsampled"]`` is the single-view baseline (other inputs
-    are accepted and ignored)."""
+    are accepted and ignored); ``garment`` is the view cut around the detected garment box."""
     color_branch: int = 0
     """Channels of the color branch's first layer (0: no color branch)."""
     layout: int = 0
@@ -109,8 +111,8 @@ class ImageModelConfig:
     @classmethod
     def pretrained_demo(cls) -> ImageModelConfig:
         """The CPU demo: ImageNet EfficientNet-Lite0 with its 1×1 head convolution fine-tuned."""
-        return cls(backbone="efficientnet_lite0", pretrained=EFFICIENTNET_LITE0_PACKAGE, trainable=0, dense=[384],
-                   dropout=0.3, color_branch=24, layout=16)
+        return cls(backbone="efficientnet_lite0", pretrained=EFFICIENTNET_LITE0_PACKAGE, trainable=0, dense=[256],
+                   dropout=0.3, color_branch=24, layout=16, views=list(VIEW_NAMES))
 
     def validate(self) -> None:
         self.views = _view_list(self.views)
@@ -385,4 +387,4 @@ def default_image_model(tasks: Sequence[TaskSpec], config: ImageModelConfig | No
 
 
 __all__ = ["ImageModel", "ImageModelConfig", "build_backbone", "load_image_model", "model_from_extra",
-           "default_image_model", "task_classes", "VIEW_NAMES"]
+           "default_image_model", "task_classes", "VIEW_NAMES", "TWO_VIEWS"]

@@ -144,8 +144,9 @@ def train_image(
         sets, val_set = cached_datasets(model, catalog, views, split_items(items, "train"), split_items(items, "val"),
                                         len(train), len(val), tasks, settings)
     else:
-        sets = grouped_datasets(views, train, tasks, flip=settings.flip)
-        val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks))
+        columns = catalog_columns(views, settings.model.views)[1]
+        sets = grouped_datasets(views, train, tasks, flip=settings.flip, names=columns)
+        val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks), names=columns)
     log.info("image datasets: %s; validation %d items", {k: len(v) for k, v in sets.items()}, len(val))
     loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
     extra = {**model.checkpoint_extra(), "settings": settings.to_dict()}
@@ -169,7 +170,7 @@ def cached_datasets(
     train_cache = compute_cache(model, views, [i.view_index for i in train], root / "train", settings.augment, threads=threads,
                                 seed=settings.train.seed)
     val_cache = compute_cache(model, views, [i.view_index for i in val], root / "val", ("plain",), threads=threads)
-    columns = [VIEW_NAMES.index(v) for v in model.config.views]
+    columns = catalog_columns(views, model.config.views)[0]
     train, val = train[:n_train], val[:n_val]
     labels, groups = label_groups(train, tasks)
     sets = {
@@ -177,6 +178,17 @@ def cached_datasets(
         for key, members in groups.items()
     }
     return sets, CachedFeatures(val_cache, range(len(val)), label_matrix(val, tasks), columns)
+
+
+def catalog_columns(views: np.ndarray, wanted: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Columns of the catalog's views array for the model's views, and the names of the leading
+    columns a model reading raw views needs; fails clearly on a catalog built without one."""
+    available = list(VIEW_NAMES[: views.shape[1]])
+    missing = [v for v in wanted if v not in available]
+    if missing:
+        raise ValueError(f"the catalog has the views {available}, the model needs {missing} too (rebuild the catalog)")
+    columns = [available.index(v) for v in wanted]
+    return columns, available[: max(columns) + 1]
 
 
 def _write_history(out: Path, result: TrainResult, seconds: float) -> None:
@@ -190,13 +202,15 @@ def _write_history(out: Path, result: TrainResult, seconds: float) -> None:
 
 # -- baselines for the evaluation --------------------------------------------------------------------
 def baseline_settings(settings: ImageTrainSettings, kind: str) -> ImageTrainSettings:
-    """``downsampled``: the same model seeing only the downsampled view; ``single``: unchanged
-    settings (the caller passes one task)."""
+    """``downsampled``: the same model seeing only the downsampled view; ``two_views``: downsampled
+    and center (no garment view); ``single``: unchanged settings (the caller passes one task)."""
     if kind == "downsampled":
         return dataclasses.replace(settings, model=dataclasses.replace(settings.model, views="downsampled"))
+    if kind == "two_views":
+        return dataclasses.replace(settings, model=dataclasses.replace(settings.model, views=["downsampled", "center"]))
     if kind == "single":
         return settings
-    raise ValueError(f"unknown baseline {kind!r} (downsampled or single)")
+    raise ValueError(f"unknown baseline {kind!r} (downsampled, two_views or single)")
 
 
 def train_downsample_baseline(
