@@ -15,6 +15,7 @@ export interface HandlerEndpoints {
   modelsDir: string;
   imageEndpointName: string;
   textEndpointName: string;
+  detectorEndpointName: string;
 }
 
 /** s3rver only knows this key pair; dynalite and the model server accept any credentials. */
@@ -36,6 +37,7 @@ export const applyHandlerEnv = (endpoints: HandlerEndpoints, env: NodeJS.Process
     WEFT_MODELS_DIR: endpoints.modelsDir,
     IMAGE_ENDPOINT_NAME: endpoints.imageEndpointName,
     TEXT_ENDPOINT_NAME: endpoints.textEndpointName,
+    DETECTOR_ENDPOINT_NAME: endpoints.detectorEndpointName,
   });
   // No CloudWatch here: EMF metric lines would only clutter the console.
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';

@@ -215,6 +215,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       // Locally an endpoint is named by its manifest, whatever a shell may have exported for AWS.
       imageEndpointName: models.endpoints.image ?? 'weft-image',
       textEndpointName: models.endpoints.text ?? 'weft-text',
+      detectorEndpointName: models.endpoints.detector ?? 'weft-detector',
     });
 
     handlers.image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));

@@ -379,11 +379,19 @@ export type components = {
             error?: string;
             /** @example unsupported_format */
             errorCode?: string;
-            /** @description Keys of the two model views under `derived/` (tagged images). */
+            /**
+             * @description Keys of the model views under `derived/` by view name, as the image model manifest declares them (tagged images).
+             * @example {
+             *       "downsampled": "derived/acme/p1/images/front.jpg/downsampled",
+             *       "center": "derived/acme/p1/images/front.jpg/center",
+             *       "garment": "derived/acme/p1/images/front.jpg/garment"
+             *     }
+             */
             views?: {
-                downsampled: string;
-                center: string;
+                [key: string]: string;
             };
+            /** @description The detected garment, for images tagged by a model with a garment view. */
+            box?: components["schemas"]["GarmentBox"];
             /** @description Pending after a failed attempt: its error message. */
             lastError?: string;
             lastErrorCode?: string;
@@ -394,6 +402,19 @@ export type components = {
              * @description When the last attempt failed.
              */
             lastAttemptAt?: string;
+        };
+        /** @description Box of the detected garment in image coordinates (0..1, top-left origin). */
+        GarmentBox: {
+            /** @description Left edge, as a fraction of the image width (after EXIF orientation). */
+            x: number;
+            /** @description Top edge, as a fraction of the image height. */
+            y: number;
+            /** @description Width, as a fraction of the image width. */
+            w: number;
+            /** @description Height, as a fraction of the image height. */
+            h: number;
+            /** @description The detector’s estimate of how well the box fits the garment (its IoU). Below the view’s minScore the garment view was cut from the whole image; the box stays the detector’s own. */
+            score: number;
         };
         TextStatus: {
             /**

@@ -7,6 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { documentClient, s3Client, sageMakerClient } from '../shared/awsClients.js';
 import type { ImageViews } from '../shared/image/prepareViews.js';
 import { inferenceFor } from '../shared/asyncInference/inferenceMode.js';
+import { Detector } from '../shared/inference/detector.js';
 import { imageInputs, predictImages } from '../shared/inference/imageModel.js';
 import { ModelEndpoint } from '../shared/inference/modelEndpoint.js';
 import { createLimiter } from '../shared/ingest/batchCollector.js';
@@ -30,6 +31,8 @@ const runtime = lazy((config) => {
   const endpoint = new ModelEndpoint({ client: sagemaker, endpointName: config.imageEndpointName, manifest: models.image });
   const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
   const manifest = models.image;
+  // A garment view needs the detector's box first: always InvokeEndpoint, whatever the mode below.
+  const detector = models.detector ? new Detector(new ModelEndpoint({ client: sagemaker, endpointName: config.detectorEndpointName, manifest: models.detector })) : undefined;
   // realtime: InvokeEndpoint per batch; async: request + sidecar to S3, InvokeEndpointAsync (WEFT_INFERENCE_MODE).
   const infer = inferenceFor<ImageViews>(config, {
     endpoint,
@@ -39,7 +42,7 @@ const runtime = lazy((config) => {
     sagemaker,
     store,
   });
-  return { config, manifest, endpoint, store, s3: s3Client(), infer };
+  return { config, manifest, endpoint, store, s3: s3Client(), infer, ...(detector ? { detector } : {}) };
 });
 
 export const handler = wrapHandler('image-ingest', obs, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {

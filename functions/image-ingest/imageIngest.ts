@@ -4,9 +4,13 @@
  * call and one merge per product (IngestBatch).
  *
  * created image → still current? (the batch's one BatchGetItem; stale or finished events stop
- *   here) → fetch (size-capped) → prepareViews → both views as PNG under derived/ → model (whole
- *   batch at once) → tagged (sequencer-guarded write) → merge; a failure marks it pending for the retry
+ *   here) → fetch (size-capped) → decode once → whole and center views → with a garment view
+ *   declared: the detector (one real-time call with the whole view) → garment view → every
+ *   declared view as PNG under derived/ → model (whole batch at once, every view in manifest
+ *   order) → tagged with its box (sequencer-guarded write) → merge; a failure marks it pending for the retry
  * removed image → tombstone the source, drop its derived views → merge
+ * The detector runs per image while it is prepared, so its failure fails only that image's
+ * message, like a decode failure, and never the batch's model call.
  * key outside the layout → rejection record
  * A PermanentError is recorded on the image and acknowledged; anything else propagates so the
  * message is retried and eventually dead-lettered.
@@ -15,18 +19,19 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeError, type PermanentError } from '../shared/errors.js';
 import { derivedViewKey } from '../shared/layout.js';
-import { prepareViews, viewToPng, type ImageViews } from '../shared/image/prepareViews.js';
+import { cutView, decodeImage, detailFraction, garmentBox, letterboxBox, garmentViewChannel, prepareViewsChannel, viewToPng, type DetectedBox, type ImageViews, type PrepareViewsOptions } from '../shared/image/prepareViews.js';
+import type { Detector } from '../shared/inference/detector.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
 import type { IngestBatch } from '../shared/ingest/ingestBatch.js';
 import { IngestStep, type IngestDeps, type IngestEvent } from '../shared/ingest/ingestStep.js';
 
-export const VIEW_NAMES = ['downsampled', 'center'] as const;
-
 export interface ImageIngestDeps extends IngestDeps {
   /** Runs `fn` under the per-invocation decode concurrency limit. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The garment detector; required when the image manifest declares a garment view. */
+  detector?: Pick<Detector, 'detect' | 'view'>;
 }
 
 /**
@@ -45,7 +50,16 @@ export class ImageIngest {
       sourceRef: ({ vendor, productId, name }) => ({ vendor, productId, kind: 'image', name }),
       remove: (change, ref) => this.remove(change, ref),
       prepare: ({ change }) => deps.limit(() => this.prepare(change)),
-      row: (_event, views) => ({ input: views, source: { fields: { weight: imageWeight(views.source, deps.manifest.preprocessing.image!.viewSize) } } }),
+      row: (_event, views) => ({
+        input: views,
+        source: {
+          fields: {
+            weight: imageWeight(views.source, deps.manifest.preprocessing.image!.viewSize),
+            views: Object.keys(views.views),
+            ...(views.box ? { box: views.box } : {}),
+          },
+        },
+      }),
       recordError: (event, error) => this.recordError(event, error),
       taggedMetric: 'ImagesTagged',
     });
@@ -61,26 +75,44 @@ export class ImageIngest {
     if (change.size !== undefined && change.size > config.maxObjectBytes) throw tooLarge(change.size, config.maxObjectBytes);
     const bytes = await readObject(s3, change.bucket, change.key, config.maxObjectBytes);
     const image = manifest.preprocessing.image!;
-    const views = await prepareViews(bytes, {
+    const started = prepareViewsChannel.hasSubscribers ? performance.now() : 0;
+    const opts: PrepareViewsOptions = {
       viewSize: image.viewSize,
       centerCropFraction: image.centerCropFraction,
       background: image.background,
       maxInputPixels: config.maxInputPixels,
       maxInputBytes: config.maxObjectBytes,
-    });
+    };
+    const decoded = await decodeImage(bytes, opts, detailFraction(image.views, image.centerCropFraction));
+    const cut: Record<string, Uint8Array> = {};
+    await Promise.all(image.views.filter((v) => v.kind !== 'garment').map(async (spec) => (cut[spec.name] = await cutView(decoded, spec, opts))));
+    if (prepareViewsChannel.hasSubscribers) prepareViewsChannel.publish({ milliseconds: performance.now() - started, ...decoded.source });
+    let box: DetectedBox | undefined;
+    const garments = image.views.filter((v) => v.kind === 'garment');
+    if (garments.length > 0) {
+      const { detector } = this.deps;
+      if (!detector) throw new Error(`image model ${manifest.name} declares garment views but image-ingest has no detector`);
+      const detecting = garmentViewChannel.hasSubscribers ? performance.now() : 0;
+      [box] = await detector.detect([{ view: cut[detector.view]!, letterbox: letterboxBox(decoded.width, decoded.height, image.viewSize) }]);
+      const detected = garmentViewChannel.hasSubscribers ? performance.now() : 0;
+      await Promise.all(garments.map(async (spec) => (cut[spec.name] = await cutView(decoded, spec, opts, garmentBox(box, spec.kind === 'garment' ? spec.minScore : 0)))));
+      if (garmentViewChannel.hasSubscribers) garmentViewChannel.publish({ milliseconds: performance.now() - detecting, detectorMilliseconds: detected - detecting });
+    }
+    // Manifest order, so the derived views and the model inputs line up with the declaration.
+    const views = Object.fromEntries(image.views.map((spec) => [spec.name, cut[spec.name]!]));
     await Promise.all(
-      VIEW_NAMES.map(async (view) =>
+      Object.entries(views).map(async ([name, view]) =>
         s3.send(
           new PutObjectCommand({
             Bucket: change.bucket,
-            Key: derivedViewKey(change.key, view),
-            Body: await viewToPng(views[view], image.viewSize),
+            Key: derivedViewKey(change.key, name),
+            Body: await viewToPng(view, image.viewSize),
             ContentType: 'image/png',
           }),
         ),
       ),
     );
-    return { views: { downsampled: views.downsampled, center: views.center }, source: views.source };
+    return { views, source: decoded.source, ...(box ? { box } : {}) };
   }
 
   private async recordError({ change, ref }: IngestEvent, error: PermanentError): Promise<void> {
@@ -91,6 +123,8 @@ export class ImageIngest {
 
   private async remove(change: S3Change, ref: SourceRef): Promise<void> {
     if (!(await this.deps.store.removeSource(ref, change.order, change.key))) return;
-    await Promise.all(VIEW_NAMES.map((view) => this.deps.s3.send(new DeleteObjectCommand({ Bucket: change.bucket, Key: derivedViewKey(change.key, view) }))));
+    // The views the manifest declares; deleting one that was never written is a no-op.
+    const views = this.deps.manifest.preprocessing.image!.views.map((v) => v.name);
+    await Promise.all(views.map((view) => this.deps.s3.send(new DeleteObjectCommand({ Bucket: change.bucket, Key: derivedViewKey(change.key, view) }))));
   }
 }

@@ -1,19 +1,18 @@
 /**
- * Every model folder (one with a manifest.json) directly under the models dir, keyed by the
- * manifest's name, which is also its endpoint name (SageMaker) and model name (v2 paths).
+ * The model folders of a models dir (image/, text/, detector/; each with a manifest.json), keyed
+ * by the manifest's name, which is also its endpoint name (SageMaker) and model name (v2 paths).
+ * Other folders beside them (such as a fixture kept for a test) are not part of the models folder
+ * contract and are not served.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OnnxModel, type ModelOptions } from './OnnxModel.js';
 
-export const findManifests = (modelsDir: string): string[] => {
-  if (!existsSync(modelsDir)) return [];
-  return readdirSync(modelsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => join(modelsDir, entry.name, 'manifest.json'))
-    .filter((file) => existsSync(file))
-    .sort();
-};
+/** The folders of the models folder contract (ARCHITECTURE.md, "Model artifacts"), each a model. */
+export const MODEL_FOLDERS = ['detector', 'image', 'text'] as const;
+
+export const findManifests = (modelsDir: string): string[] =>
+  MODEL_FOLDERS.map((folder) => join(modelsDir, folder, 'manifest.json')).filter((file) => existsSync(file));
 
 export const loadModels = async (modelsDir: string, opts: ModelOptions = {}): Promise<Map<string, OnnxModel>> => {
   const models = new Map<string, OnnxModel>();

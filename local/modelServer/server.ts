@@ -185,7 +185,7 @@ export interface RunningModelServer {
   /** Endpoint (manifest) names. */
   models: string[];
   /** Endpoint name serving each modality. */
-  endpoints: Partial<Record<'image' | 'text', string>>;
+  endpoints: Partial<Record<'image' | 'text' | 'detector', string>>;
   stop(): Promise<void>;
 }
 

@@ -111,7 +111,20 @@ describe('local model server', () => {
       return decodeInferResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get('content-type') ?? undefined);
     };
 
-    it('answers v2 JSON with one probability row per input row and task', async () => {
+    it.runIf(manifest.modality === 'detector')('answers a detector\'s box [x, y, w, h] and score per input row, in 0..1', async () => {
+      const outputs = await inferJson();
+      const spec = manifest.preprocessing.detector!;
+      const box = outputs.find((o) => o.name === spec.box)!;
+      const score = outputs.find((o) => o.name === spec.score)!;
+      expect(box.shape).toEqual([3, 4]);
+      expect(score.shape[0]).toBe(3);
+      for (const v of [...(box.data as Float32Array), ...(score.data as Float32Array)]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it.runIf(manifest.modality !== 'detector')('answers v2 JSON with one probability row per input row and task', async () => {
       const outputs = await inferJson();
       expect(outputs.map((o) => o.name).sort()).toEqual(manifest.outputs.map((o) => o.name).sort());
       for (const output of outputs) {

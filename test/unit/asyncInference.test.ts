@@ -24,6 +24,7 @@ import { ModelEndpoint } from '../../functions/shared/inference/modelEndpoint.js
 import { decodeInferRequest, encodeInferResponse, type Tensor } from '../../functions/shared/inference/triton.js';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import type { ImageViews } from '../../functions/shared/image/prepareViews.js';
+import { fakeDetector } from './support/fakeEndpoint.js';
 import { useIngestHarness } from './support/ingestHarness.js';
 import { s3Notification, sqsEvent, sqsRecord } from './support/s3Events.js';
 
@@ -36,11 +37,15 @@ type Handler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>
 const h = useIngestHarness({
   tableName: 'weft-async-test',
   modelsDir: FIXTURES,
-  env: { TEXT_ENDPOINT_NAME: TEXT_ENDPOINT, IMAGE_ENDPOINT_NAME: 'weft-image-test', WEFT_INFERENCE_MODE: 'async', WEFT_ASYNC_INFERENCE_BUCKET: IO_BUCKET },
+  env: { TEXT_ENDPOINT_NAME: TEXT_ENDPOINT, IMAGE_ENDPOINT_NAME: 'weft-image-test', DETECTOR_ENDPOINT_NAME: 'weft-detector-test', WEFT_INFERENCE_MODE: 'async', WEFT_ASYNC_INFERENCE_BUCKET: IO_BUCKET },
   realtime: false,
 });
 const { s3, sagemaker } = h;
 let asyncCalls: InvokeEndpointAsyncCommandInput[] = [];
+/** Real-time calls: only the garment detector's, which async mode still invokes directly. */
+const realtimeCalls: { endpoint: string; rows: number }[] = [];
+/** The detector's answer for every image: a box in view coordinates and its score. */
+const DETECTED: [number, number, number, number] = [0.25, 0.125, 0.5, 0.75];
 let textIngest: Handler;
 let imageIngest: Handler;
 let inferenceResult: Handler;
@@ -107,7 +112,9 @@ beforeAll(async () => {
 beforeEach(() => {
   asyncCalls = [];
   sagemaker.reset();
+  realtimeCalls.length = 0;
   sagemaker.on(InvokeEndpointCommand).rejects(new Error('async endpoints reject InvokeEndpoint'));
+  if (models.detector) sagemaker.on(InvokeEndpointCommand, { EndpointName: 'weft-detector-test' }).callsFake(fakeDetector(models.detector, DETECTED, 0.9, realtimeCalls));
   sagemaker.on(InvokeEndpointAsyncCommand).callsFake(async (input: InvokeEndpointAsyncCommandInput) => {
     asyncCalls.push(input);
     return { InferenceId: input.InferenceId, OutputLocation: `s3://${IO_BUCKET}/results/${input.EndpointName}/x.out` };
@@ -147,10 +154,7 @@ describe('AsyncEndpoint.submit', () => {
 
     // The stored request is exactly the binary tensors of rows 8–9, asking for JSON outputs.
     const request = decodeInferRequest(s3.objects.get('requests/weft-image-dev/req-2')!, asyncCalls[1]!.ContentType);
-    expect(request.inputs.map((t) => [t.name, t.shape])).toEqual([
-      ['downsampled', [2, 224, 224, 3]],
-      ['center', [2, 224, 224, 3]],
-    ]);
+    expect(request.inputs.map((t) => [t.name, t.shape])).toEqual(image.preprocessing.image!.views.map((v) => [v.input, [2, 224, 224, 3]]));
     expect((request.inputs[0]!.data as Uint8Array)[0]).toBe(160);
     expect(request.outputs).toEqual(image.outputs.map((o) => ({ name: o.name, binary: false })));
 
@@ -223,34 +227,40 @@ describe('async mode end to end (text-ingest → SageMaker notification → infe
     expect((await sources(id))['SRC#text']!.updatedAt).toBe(before);
   });
 
-  it('image-ingest submits one request for the batch, each row naming its image and weight', async () => {
+  it('image-ingest submits one request for the batch, each row naming its image, weight, views and box', async () => {
     const [a, b] = [fresh(), fresh()];
-    const jpeg = (r: number, g: number, b: number, size: number) => sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
+    const jpeg = (r: number, g: number, b: number, width: number, height = width) => sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg().toBuffer();
     s3.objects.set(`acme/${a}/images/front.jpg`, await jpeg(220, 20, 20, 448));
-    s3.objects.set(`acme/${b}/images/side.jpg`, await jpeg(20, 20, 220, 112));
+    // 224×112: letterboxed into the top-to-bottom middle half of the view
+    s3.objects.set(`acme/${b}/images/side.jpg`, await jpeg(20, 20, 220, 224, 112));
     const response = await imageIngest(
       sqsEvent(sqsRecord(s3Notification([{ key: `acme/${a}/images/front.jpg` }])), sqsRecord(s3Notification([{ key: `acme/${b}/images/side.jpg` }]))),
     );
     expect(response.batchItemFailures).toEqual([]);
     expect(asyncCalls).toHaveLength(1);
     expect(asyncCalls[0]!.EndpointName).toBe('weft-image-test');
+    const declared = models.image!.preprocessing.image!.views;
+    const garment = declared.some((v) => v.kind === 'garment');
+    // The detector stays real-time in async mode: one InvokeEndpoint per image, before the async request.
+    expect(realtimeCalls).toEqual(garment ? [{ endpoint: 'weft-detector-test', rows: 1 }, { endpoint: 'weft-detector-test', rows: 1 }] : []);
     const rows = sidecarOf(asyncCalls[0]!).rows;
+    const views = declared.map((v) => v.name);
     expect(rows.map((r) => [r.ref, r.fields])).toEqual(
       expect.arrayContaining([
-        [{ vendor: 'acme', productId: a, kind: 'image', name: 'front.jpg' }, { weight: 1 }],
-        [{ vendor: 'acme', productId: b, kind: 'image', name: 'side.jpg' }, { weight: 0.5 }],
+        [{ vendor: 'acme', productId: a, kind: 'image', name: 'front.jpg' }, { weight: 1, views, ...(garment ? { box: { x: 0.25, y: 0.125, w: 0.5, h: 0.75, score: expect.closeTo(0.9, 6) } } : {}) }],
+        // view y 0.125..0.875 over content 0.25..0.75 → image y 0..1 (clamped)
+        [{ vendor: 'acme', productId: b, kind: 'image', name: 'side.jpg' }, { weight: 0.5, views, ...(garment ? { box: { x: 0.25, y: 0, w: 0.5, h: 1, score: expect.closeTo(0.9, 6) } } : {}) }],
       ]),
     );
     expect((await sources(a))['SRC#image#front.jpg']).toMatchObject({ status: 'pending' });
-    // The request holds both images' two views as uint8 NHWC.
+    // The request holds both images' declared views as uint8 NHWC, in manifest order.
     const request = decodeInferRequest(s3.objects.get(asyncCalls[0]!.InputLocation!.replace(`s3://${IO_BUCKET}/`, ''))!, asyncCalls[0]!.ContentType);
-    expect(request.inputs.map((t) => t.shape)).toEqual([
-      [2, 224, 224, 3],
-      [2, 224, 224, 3],
-    ]);
+    expect(request.inputs.map((t) => [t.name, t.shape])).toEqual(declared.map((v) => [v.input, [2, 224, 224, 3]]));
+    for (const view of views) expect(s3.objects.has(`derived/acme/${a}/images/front.jpg/${view}`), view).toBe(true);
 
     expect(await results().handleMessage(JSON.stringify(completeLikeSageMaker(asyncCalls[0]!)))).toEqual({ kind: 'tagged', written: 2, stale: 0 });
-    expect((await sources(b))['SRC#image#side.jpg']).toMatchObject({ status: 'tagged', weight: 0.5, modelVersion: `weft-image@${models.image!.version}` });
+    expect((await sources(b))['SRC#image#side.jpg']).toMatchObject({ status: 'tagged', weight: 0.5, views, modelVersion: `weft-image@${models.image!.version}` });
+    if (garment) expect((await h.store.getProduct('acme', b))?.images[0]?.box).toEqual({ x: 0.25, y: 0, w: 0.5, h: 1, score: expect.closeTo(0.9, 6) });
   });
 
   it('reads notifications wrapped in the SNS envelope too', async () => {

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../shared/layout.js';
 import type { TaskAttribute, SourceVote } from '../../shared/products/ensemble.js';
-import type { VendorColor } from '../../shared/products/items.js';
+import type { GarmentBox, VendorColor } from '../../shared/products/items.js';
 import type { AttributeMatch, CorrectionExample, Page, ProductStore } from '../../shared/products/productStore.js';
 import type { ImageView, ProductView, TextView } from '../../shared/products/productView.js';
 import type { ColorAudiences } from '../../shared/taxonomy/colors.js';
@@ -73,13 +73,30 @@ const pendingFailure = {
   lastAttemptAt: isoTime('When the last attempt failed.').optional(),
 };
 
+export const GarmentBoxSchema = z
+  .object({
+    x: z.number().min(0).max(1).meta({ description: 'Left edge, as a fraction of the image width (after EXIF orientation).' }),
+    y: z.number().min(0).max(1).meta({ description: 'Top edge, as a fraction of the image height.' }),
+    w: z.number().min(0).max(1).meta({ description: 'Width, as a fraction of the image width.' }),
+    h: z.number().min(0).max(1).meta({ description: 'Height, as a fraction of the image height.' }),
+    score: probability('The detector’s estimate of how well the box fits the garment (its IoU). Below the view’s minScore the garment view was cut from the whole image; the box stays the detector’s own.'),
+  })
+  .meta({ id: 'GarmentBox', description: 'Box of the detected garment in image coordinates (0..1, top-left origin).' });
+
 export const ImageViewSchema = z
   .object({
     key: z.string().meta({ description: 'Upload key of the image.' }),
     status: z.enum(['pending', 'tagged', 'error']),
     error: z.string().optional().meta({ description: 'Why the image was refused (status error).' }),
     errorCode: z.string().optional().meta({ examples: ['unsupported_format'] }),
-    views: z.object({ downsampled: z.string(), center: z.string() }).optional().meta({ description: 'Keys of the two model views under `derived/` (tagged images).' }),
+    views: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({
+        description: 'Keys of the model views under `derived/` by view name, as the image model manifest declares them (tagged images).',
+        examples: [{ downsampled: 'derived/acme/p1/images/front.jpg/downsampled', center: 'derived/acme/p1/images/front.jpg/center', garment: 'derived/acme/p1/images/front.jpg/garment' }],
+      }),
+    box: GarmentBoxSchema.optional().meta({ description: 'The detected garment, for images tagged by a model with a garment view.' }),
     ...pendingFailure,
   })
   .meta({ id: 'ImageStatus' });
@@ -202,6 +219,7 @@ const sameShape = <Schema extends z.ZodType, Type>(check: Equals<Simplify<z.outp
 sameShape<typeof SourceVoteSchema, SourceVote>(true);
 sameShape<typeof TaskAttributeSchema, TaskAttribute>(true);
 sameShape<typeof ImageViewSchema, ImageView>(true);
+sameShape<typeof GarmentBoxSchema, GarmentBox>(true);
 sameShape<typeof TextViewSchema, TextView>(true);
 sameShape<typeof VendorColorSchema, VendorColor>(true);
 sameShape<typeof ProductViewSchema, ProductView>(true);

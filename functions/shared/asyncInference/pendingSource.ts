@@ -28,10 +28,15 @@ export const PendingSourceSchema = z.object({
   seq: z.string().min(1),
   /** The upload's object key. */
   key: z.string().min(1),
-  /** Attributes of the tagged source besides predictions: an image's weight; text, vendor color, document of product.json. */
+  /**
+   * Attributes of the tagged source besides predictions: an image's weight, garment box and the
+   * views written under derived/; text, vendor color, document of product.json.
+   */
   fields: z
     .object({
       weight: z.number().optional(),
+      box: z.object({ x: z.number(), y: z.number(), w: z.number(), h: z.number(), score: z.number() }).optional(),
+      views: z.array(z.string()).optional(),
       text: z.string().optional(),
       vendorColor: z.object({ raw: z.string(), normalized: z.string() }).optional(),
       document: z.string().optional(),

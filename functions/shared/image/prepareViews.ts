@@ -67,6 +67,13 @@ export interface ImageViews {
 export const prepareViewsChannel = channel('weft:image:prepareViews');
 
 /**
+ * What a garment view adds to an image's preparation in image-ingest, after prepareViewsChannel's
+ * part (decode, whole and center views): `{ milliseconds, detectorMilliseconds }`, the detector
+ * call and the garment cut together, and the call alone.
+ */
+export const garmentViewChannel = channel('weft:image:garmentView');
+
+/**
  * Longest side over shortest side accepted. The decode keeps the center crop's shorter side at
  * ≥ viewSize px, so its size grows with the aspect ratio — an 8×10,000,000 PNG is under the pixel
  * limit and would be decoded whole (240 MB). Capped here, a decode holds at most

@@ -3,7 +3,8 @@
  *
  * `invoke` takes batch-major input tensors, splits them into calls no larger than the model's
  * `triton.maxBatchSize` and SageMaker's request payload limit, and returns, per task of the
- * manifest, one probability row per input row in manifest label order.
+ * manifest, one probability row per input row in manifest label order. `invokeWith` splits the
+ * same way and hands each reply's tensors to a reader (the detector's boxes and scores).
  *
  * Failure classes (see errors.ts for what the pipeline does with each):
  * - 5xx, throttling, model-not-ready, timeouts, dropped connections → TransientError: the same
@@ -124,25 +125,35 @@ export class ModelEndpoint {
   }
 
   async invoke(inputs: Tensor[]): Promise<Record<string, number[][]>> {
-    const rows = this.checkInputs(inputs);
     const result: Record<string, number[][]> = Object.fromEntries(this.manifest.tasks.map((t) => [t.name, []]));
-    if (rows === 0) return result;
+    const answers = await this.invokeWith(inputs, (outputs, rows) => this.toProbabilities(outputs, rows));
+    for (const answer of answers) for (const task of Object.keys(result)) result[task]!.push(...answer[task]!);
+    return result;
+  }
+
+  /**
+   * The batch split into calls as for `invoke`, each reply's output tensors read by `read` (which
+   * checks them against the manifest); one result per call, in row order. For models whose
+   * outputs are not task probabilities (a detector's boxes).
+   */
+  async invokeWith<T>(inputs: Tensor[], read: (outputs: Tensor[], rows: number) => T): Promise<T[]> {
+    const rows = this.checkInputs(inputs);
+    if (rows === 0) return [];
     const step = this.rowsPerCall(inputs);
     const chunks: [number, number][] = [];
     for (let from = 0; from < rows; from += step) chunks.push([from, Math.min(rows, from + step)]);
 
-    const answers: Record<string, number[][]>[] = new Array(chunks.length);
+    const answers: T[] = new Array(chunks.length);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < chunks.length) {
         const i = next++;
         const [from, to] = chunks[i]!;
-        answers[i] = await this.call(inputs.map((t) => sliceRows(t, from, to)), to - from);
+        answers[i] = read(await this.call(inputs.map((t) => sliceRows(t, from, to)), to - from), to - from);
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_CALLS, chunks.length) }, worker));
-    for (const answer of answers) for (const task of Object.keys(result)) result[task]!.push(...answer[task]!);
-    return result;
+    return answers;
   }
 
   /** Checks the tensors against the manifest's inputs; returns the batch size. */
@@ -167,7 +178,7 @@ export class ModelEndpoint {
     return rows;
   }
 
-  private async call(inputs: Tensor[], rows: number): Promise<Record<string, number[][]>> {
+  private async call(inputs: Tensor[], rows: number): Promise<Tensor[]> {
     const outputNames = this.manifest.outputs.map((o) => o.name);
     const request = encodeInferRequest(inputs, outputNames);
     const started = performance.now();
@@ -185,14 +196,12 @@ export class ModelEndpoint {
     if (invokeChannel.hasSubscribers) {
       invokeChannel.publish({ endpointName: this.endpointName, rows, requestBytes: request.body.length, milliseconds: performance.now() - started });
     }
-    let outputs: Tensor[];
     try {
-      outputs = decodeInferResponse(body, contentType);
+      return decodeInferResponse(body, contentType);
     } catch (error) {
       if (error instanceof TritonProtocolError) throw new ModelContractError(`endpoint ${this.endpointName}: unreadable reply: ${error.message}`, { cause: error });
       throw error;
     }
-    return this.toProbabilities(outputs, rows);
   }
 
   /** Output tensors of a reply → per task, one probability row per input row (checked against the manifest). */

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadEnsembleConfig, loadManifest, resolveModelsDir, type EnsembleConfig, type LoadedManifest } from '../manifest.js';
+import { loadDetectorManifest, loadEnsembleConfig, loadManifest, resolveModelsDir, type EnsembleConfig, type LoadedManifest } from '../manifest.js';
 import { taskCatalog, type TaskCatalog } from '../products/ensemble.js';
 
 export interface PipelineConfig {
@@ -14,6 +14,8 @@ export interface PipelineConfig {
   modelsDir: string;
   imageEndpointName: string;
   textEndpointName: string;
+  /** The garment detector's endpoint (a real-time endpoint in every inference mode). */
+  detectorEndpointName: string;
   maxInputPixels: number;
   maxObjectBytes: number;
   /** `realtime` (InvokeEndpoint, the default and what runs locally) or `async` (InvokeEndpointAsync). */
@@ -47,6 +49,7 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): PipelineConfig
   modelsDir: resolveModelsDir(env),
   imageEndpointName: env.IMAGE_ENDPOINT_NAME || 'weft-image',
   textEndpointName: env.TEXT_ENDPOINT_NAME || 'weft-text',
+  detectorEndpointName: env.DETECTOR_ENDPOINT_NAME || 'weft-detector',
   maxInputPixels: positiveInt(env, 'WEFT_MAX_INPUT_PIXELS', 80_000_000),
   maxObjectBytes: positiveInt(env, 'WEFT_MAX_OBJECT_BYTES', 52_428_800),
   ...inferenceMode(env),
@@ -55,6 +58,8 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): PipelineConfig
 export interface ModelSet {
   image?: LoadedManifest;
   text?: LoadedManifest;
+  /** The garment detector, present when the image manifest declares one (its garment views need it). */
+  detector?: LoadedManifest;
   ensemble: EnsembleConfig;
   catalog: TaskCatalog;
 }
@@ -70,15 +75,19 @@ export const EQUAL_WEIGHTS: EnsembleConfig = {
   tasks: {},
 };
 
-/** Manifests and ensemble weights of a models folder; a missing modality is simply absent. */
+/**
+ * Manifests and ensemble weights of a models folder; a missing modality is simply absent, except
+ * the detector of an image manifest that declares one (loadDetectorManifest says which is missing).
+ */
 export const loadModelSet = (modelsDir: string): ModelSet => {
   const manifestFile = (modality: string) => join(modelsDir, modality, 'manifest.json');
   const image = existsSync(manifestFile('image')) ? loadManifest(manifestFile('image')) : undefined;
   const text = existsSync(manifestFile('text')) ? loadManifest(manifestFile('text')) : undefined;
   if (!image && !text) throw new Error(`no model manifests under ${modelsDir} (expected image/manifest.json and text/manifest.json)`);
+  const detector = loadDetectorManifest(modelsDir, image);
   const ensembleFile = join(modelsDir, 'ensemble.json');
   const ensemble = existsSync(ensembleFile) ? loadEnsembleConfig(ensembleFile) : EQUAL_WEIGHTS;
-  return { ...(image ? { image } : {}), ...(text ? { text } : {}), ensemble, catalog: taskCatalog([image, text].filter((m): m is LoadedManifest => !!m)) };
+  return { ...(image ? { image } : {}), ...(text ? { text } : {}), ...(detector && image?.preprocessing.image?.detector ? { detector } : {}), ensemble, catalog: taskCatalog([image, text].filter((m): m is LoadedManifest => !!m)) };
 };
 
 /** `weft-image@2026.11.28+demo`, the form ensemble.json uses too. */

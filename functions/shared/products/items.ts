@@ -6,6 +6,15 @@ import type { SourceKind } from './keys.js';
 
 export type SourceStatus = 'pending' | 'tagged' | 'error' | 'deleted';
 
+/** A detected garment: `[x, y, w, h]` normalized to the oriented image, top-left origin; score 0..1. */
+export interface GarmentBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  score: number;
+}
+
 export interface RecordedError {
   code: string;
   message: string;
@@ -51,6 +60,11 @@ export interface SourceItem {
   modelVersion?: string;
   /** Relative weight among the product's images. */
   weight?: number;
+  // image source only
+  /** The garment detector's box in image coordinates (0..1 of the oriented image) and its score. */
+  box?: GarmentBox;
+  /** Names of the model views written under derived/ (absent on images tagged before views were declared: downsampled, center). */
+  views?: string[];
   updatedAt: string;
   // text source only
   /** The cleaned text the text model saw. */

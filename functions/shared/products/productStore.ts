@@ -12,7 +12,7 @@ import { TransientError } from '../errors.js';
 import { own } from '../ownKeys.js';
 import type { EnsembleConfig } from '../manifest.js';
 import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
-import type { AttributeIndexItem, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
+import type { AttributeIndexItem, GarmentBox, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
 import {
   CORRECTIONS_GSI_PK,
   PRODUCT_SK,
@@ -49,6 +49,8 @@ export type SourceOutcome =
       predictions: Record<string, Distribution>;
       modelVersion?: string;
       weight?: number;
+      box?: GarmentBox;
+      views?: string[];
       text?: string;
       vendorColor?: VendorColor;
       document?: string;
@@ -87,7 +89,7 @@ export interface CorrectionExample {
   text?: string;
 }
 
-const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion'];
+const SOURCE_FIELDS_CLEARED_ON_PENDING = ['error', 'predictions', 'modelVersion', 'box', 'views'];
 /** Whatever finishes or removes a source, or claims it without a failure, clears the last one. */
 const LAST_FAILURE = 'lastFailure';
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -261,11 +263,11 @@ export class ProductStore {
     const common = { ...this.sourceIdentity(ref, key), seq, status: outcome.status, updatedAt: this.timestamp() };
     if (outcome.status === 'tagged') {
       const { status: _status, ...fields } = outcome;
-      return buildUpdate({ ...common, ...fields }, ['error', LAST_FAILURE, ...(['modelVersion', 'weight', 'text', 'vendorColor', 'document'] as const).filter((f) => fields[f] === undefined)]);
+      return buildUpdate({ ...common, ...fields }, ['error', LAST_FAILURE, ...(['modelVersion', 'weight', 'box', 'views', 'text', 'vendorColor', 'document'] as const).filter((f) => fields[f] === undefined)]);
     }
     return buildUpdate(
       { ...common, error: outcome.error, text: outcome.text, document: outcome.document },
-      ['predictions', 'modelVersion', 'vendorColor', LAST_FAILURE, ...(outcome.text === undefined ? ['text'] : []), ...(outcome.document === undefined ? ['document'] : [])],
+      ['predictions', 'modelVersion', 'box', 'views', 'vendorColor', LAST_FAILURE, ...(outcome.text === undefined ? ['text'] : []), ...(outcome.document === undefined ? ['document'] : [])],
     );
   }
 

@@ -5,7 +5,7 @@ import { derivedViewKey } from '../layout.js';
 import type { Attributes, EnsembleSource, TaskCatalog } from './ensemble.js';
 import { oneHot } from './ensemble.js';
 import { own } from '../ownKeys.js';
-import type { PartitionItem, ProductItem, SourceItem, SourceStatus, VendorColor } from './items.js';
+import type { GarmentBox, PartitionItem, ProductItem, SourceItem, SourceStatus, VendorColor } from './items.js';
 import { ATTRIBUTE_SK_PREFIX, PRODUCT_SK, SOURCE_SK_PREFIX } from './keys.js';
 
 /** Present while a source is pending after its message failed: the last failure and attempt. */
@@ -22,9 +22,14 @@ export interface ImageView extends PendingFailure {
   status: Exclude<SourceStatus, 'deleted'>;
   error?: string;
   errorCode?: string;
-  /** The two model views kept under derived/ (tagged images only). */
-  views?: { downsampled: string; center: string };
+  /** Keys of the model views kept under derived/, by view name (tagged images only). */
+  views?: Record<string, string>;
+  /** The garment detector's box in image coordinates, with its score (images tagged with a detector). */
+  box?: GarmentBox;
 }
+
+/** The views of images tagged before the manifest declared its views: the two-view contract. */
+const LEGACY_VIEWS = ['downsampled', 'center'];
 
 export interface TextView extends PendingFailure {
   /** `missing` until a product.json was uploaded (or after it was deleted). */
@@ -114,7 +119,8 @@ export const buildProductView = (items: readonly PartitionItem[]): ProductView |
         key,
         status: s.status as ImageView['status'],
         ...errorFields(s),
-        ...(s.status === 'tagged' ? { views: { downsampled: derivedViewKey(key, 'downsampled'), center: derivedViewKey(key, 'center') } } : {}),
+        ...(s.status === 'tagged' ? { views: Object.fromEntries((s.views ?? LEGACY_VIEWS).map((view) => [view, derivedViewKey(key, view)])) } : {}),
+        ...(s.box ? { box: s.box } : {}),
       };
     })
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

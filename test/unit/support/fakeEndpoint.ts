@@ -50,3 +50,22 @@ export const fakeInvoke = (calls: { endpoint: string; rows: number }[]) => async
   const reply = encodeInferResponse({ name: input.EndpointName!, version: '1' }, outputs, true);
   return { Body: reply.body, ContentType: reply.contentType } as never;
 };
+
+/**
+ * Answers InvokeEndpoint as a garment detector whose manifest is `detector` does: the same box
+ * (view coordinates) and score for every row, under the manifest's output names.
+ */
+export const fakeDetector =
+  (detector: { preprocessing: { detector?: { box: string; score: string } } }, box: [number, number, number, number], score: number, calls?: { endpoint: string; rows: number }[]) =>
+  async (input: InvokeEndpointCommandInput) => {
+    const request = decodeInferRequest(input.Body as Uint8Array, input.ContentType);
+    const rows = request.inputs[0]!.shape[0]!;
+    calls?.push({ endpoint: input.EndpointName!, rows });
+    const names = detector.preprocessing.detector!;
+    const outputs: Tensor[] = [
+      { name: names.box, datatype: 'FP32', shape: [rows, 4], data: Float32Array.from(Array.from({ length: rows }, () => box).flat()) },
+      { name: names.score, datatype: 'FP32', shape: [rows], data: new Float32Array(rows).fill(score) },
+    ];
+    const reply = encodeInferResponse({ name: input.EndpointName!, version: '1' }, outputs, true);
+    return { Body: reply.body, ContentType: reply.contentType } as never;
+  };

@@ -56,11 +56,48 @@ export const wordPieceTokenizerJson = (vocab: readonly string[]) => ({
 
 export const TEST_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'red', 'blue', 'green', 'black', 'white', 'shirt', 'tee', 'dress', 'trousers', 'cotton'];
 
-export const writeModelsDir = (ensemble?: unknown): string => {
+/** The image manifest with a third, garment view (list form) and the detector it names. */
+export const GARMENT_VIEWS = [
+  { name: 'downsampled', input: 'downsampled', kind: 'whole' },
+  { name: 'center', input: 'center', kind: 'center' },
+  { name: 'garment', input: 'garment', kind: 'garment', padding: 0.1, minScore: 0.3 },
+];
+
+const garmentImageManifest = () => {
+  const image = manifest('image');
+  return {
+    ...image,
+    inputs: [...image.inputs, { name: 'garment', datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
+    preprocessing: { image: { ...image.preprocessing.image, views: GARMENT_VIEWS, detector: 'weft-detector' } },
+  };
+};
+
+export const detectorManifest = () => ({
+  schemaVersion: 1,
+  name: 'weft-detector',
+  version: '0.0.1-test',
+  modality: 'detector',
+  tasks: [],
+  onnx: 'triton/weft-detector/1/model.onnx',
+  inputs: [{ name: 'whole_view', datatype: 'UINT8', shape: [-1, 32, 32, 3] }],
+  outputs: [
+    { name: 'garment_box', datatype: 'FP32', shape: [-1, 4] },
+    { name: 'garment_score', datatype: 'FP32', shape: [-1] },
+  ],
+  preprocessing: { detector: { view: 'downsampled', box: 'garment_box', score: 'garment_score' } },
+  triton: { repository: 'triton', modelName: 'weft-detector', maxBatchSize: 8 },
+});
+
+/** `garment`: the image model takes a garment view and the folder holds detector/. */
+export const writeModelsDir = (ensemble?: unknown, opts: { garment?: boolean } = {}): string => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-models-'));
   for (const modality of ['image', 'text'] as const) {
     mkdirSync(join(dir, modality), { recursive: true });
-    writeFileSync(join(dir, modality, 'manifest.json'), JSON.stringify(manifest(modality)));
+    writeFileSync(join(dir, modality, 'manifest.json'), JSON.stringify(modality === 'image' && opts.garment ? garmentImageManifest() : manifest(modality)));
+  }
+  if (opts.garment) {
+    mkdirSync(join(dir, 'detector'), { recursive: true });
+    writeFileSync(join(dir, 'detector', 'manifest.json'), JSON.stringify(detectorManifest()));
   }
   mkdirSync(join(dir, 'text', 'tokenizer'));
   writeFileSync(join(dir, 'text', 'tokenizer', 'tokenizer.json'), JSON.stringify(wordPieceTokenizerJson(TEST_VOCAB)));
