@@ -27,7 +27,8 @@ export const METRICS_NAMESPACE = 'Weft';
 export class WeftStack extends Stack {
   readonly storage: UploadsStorage;
   readonly table: ProductsTable;
-  readonly endpoints: { readonly image: TritonEndpoint; readonly text: TritonEndpoint };
+  /** `detector` only when the image manifest declares one (its garment views need the box). */
+  readonly endpoints: { readonly image: TritonEndpoint; readonly text: TritonEndpoint; readonly detector?: TritonEndpoint };
   readonly ingest: IngestPipeline;
   readonly apiFunction: WeftFunction;
   readonly api: ProductsApi;
@@ -53,19 +54,28 @@ export class WeftStack extends Stack {
         accessLogs: this.storage.accessLogs,
       });
     }
-    const endpoint = (modality: 'image' | 'text'): TritonEndpoint =>
-      new TritonEndpoint(this, modality === 'image' ? 'ImageModel' : 'TextModel', {
-        model: models.models[modality],
+    const endpoint = (modality: 'image' | 'text' | 'detector', id: string): TritonEndpoint => {
+      const model = modality === 'detector' ? models.detector! : models.models[modality];
+      // The detector answers image-ingest before the image model's request is built: real-time in every mode.
+      const mode = modality === 'detector' ? 'realtime' : config.inference.mode;
+      return new TritonEndpoint(this, id, {
+        model,
         // One account may host several environments; the name says which.
-        endpointName: `${models.models[modality].manifest.name}-${config.name}`,
+        endpointName: `${model.manifest.name}-${config.name}`,
         sizing: config.inference[modality],
-        mode: config.inference.mode,
+        mode,
         tritonImageTag: config.inference.tritonImageTag,
         containerStartupHealthCheckTimeout: Duration.seconds(config.inference.containerStartupHealthCheckTimeoutSeconds),
         modelDataDownloadTimeout: Duration.seconds(config.inference.modelDataDownloadTimeoutSeconds),
-        asyncInference: this.asyncIo,
+        asyncInference: mode === 'async' ? this.asyncIo : undefined,
       });
-    this.endpoints = { image: endpoint('image'), text: endpoint('text') };
+    };
+    this.endpoints = {
+      image: endpoint('image', 'ImageModel'),
+      text: endpoint('text', 'TextModel'),
+      ...(models.detector ? { detector: endpoint('detector', 'DetectorModel') } : {}),
+    };
+    const allEndpoints = [this.endpoints.image, this.endpoints.text, ...(this.endpoints.detector ? [this.endpoints.detector] : [])];
 
     const sharedEnvironment: Record<string, string> = {
       UPLOADS_BUCKET: this.storage.bucket.bucketName,
@@ -85,6 +95,7 @@ export class WeftStack extends Stack {
       table: this.table.table,
       imageEndpoint: this.endpoints.image,
       textEndpoint: this.endpoints.text,
+      ...(this.endpoints.detector ? { detectorEndpoint: this.endpoints.detector } : {}),
       sharedEnvironment,
       metricsNamespace: METRICS_NAMESPACE,
     });
@@ -141,7 +152,7 @@ export class WeftStack extends Stack {
     this.operations = new Operations(this, 'Operations', {
       config,
       branches: [this.ingest.image, this.ingest.text],
-      endpoints: [this.endpoints.image, this.endpoints.text],
+      endpoints: allEndpoints,
       api: { function: this.apiFunction, http: this.api },
       asyncErrorTopics: this.asyncIo ? [this.asyncIo.errorTopic] : [],
       ...(this.asyncResults ? { asyncResults: { queue: this.asyncResults.queue, function: this.asyncResults.function } } : {}),
@@ -154,6 +165,7 @@ export class WeftStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'ImageEndpointName', { value: this.endpoints.image.endpointName });
     new CfnOutput(this, 'TextEndpointName', { value: this.endpoints.text.endpointName });
+    if (this.endpoints.detector) new CfnOutput(this, 'DetectorEndpointName', { value: this.endpoints.detector.endpointName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn });
     if (this.asyncIo) {
       new CfnOutput(this, 'AsyncInferenceSuccessTopicArn', { value: this.asyncIo.successTopic.topicArn });

@@ -15,7 +15,7 @@ export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
 export type InferenceMode = 'realtime' | 'async';
 
 export interface EndpointSizing {
-  /** GPU instance for the Triton container. */
+  /** SageMaker instance for the Triton container (GPU for the image and text models). */
   readonly instanceType: string;
   readonly initialInstanceCount: number;
   /** Autoscaling bounds; `minInstances: 0` is only valid in async mode (real-time endpoints need ≥ 1). */
@@ -77,6 +77,12 @@ export interface EnvironmentConfig {
     readonly asyncResultRetentionDays: number;
     readonly image: EndpointSizing;
     readonly text: EndpointSizing;
+    /**
+     * The garment detector, deployed when the image manifest declares one. Always a real-time
+     * endpoint, also in async mode (image-ingest needs its box before the image model's request).
+     * A CPU instance: the detector is a small network run on one 224×224 view per image.
+     */
+    readonly detector: EndpointSizing;
   };
   readonly api: {
     /** `iam`: callers sign with SigV4 (default); `none` only behind another gate. */
@@ -113,6 +119,20 @@ const devEndpoint: EndpointSizing = {
   maxConcurrentInvocationsPerInstance: 4,
 };
 
+/**
+ * The detector on CPU: ml.c5d (compute optimized, with local NVMe like the GPU types, so the
+ * endpoint config needs no KMS key for an EBS volume). A few ms per image on two vCPUs.
+ */
+const devDetector: EndpointSizing = {
+  instanceType: 'ml.c5d.large',
+  initialInstanceCount: 1,
+  minInstances: 1,
+  maxInstances: 2,
+  invocationsPerInstanceTarget: 1200,
+  backlogPerInstanceTarget: 20,
+  maxConcurrentInvocationsPerInstance: 4,
+};
+
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> = {
   dev: {
     name: 'dev',
@@ -131,6 +151,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       asyncResultRetentionDays: 3,
       image: devEndpoint,
       text: devEndpoint,
+      detector: devDetector,
     },
     api: { authorization: 'iam', throttle: { rateLimit: 20, burstLimit: 40 } },
     alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 1, endpoint5xx: 5, modelLatencyP90Ms: 500 },
@@ -159,6 +180,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       asyncResultRetentionDays: 7,
       image: { ...devEndpoint, instanceType: 'ml.g5.xlarge', minInstances: 1, maxInstances: 3, initialInstanceCount: 1 },
       text: { ...devEndpoint, instanceType: 'ml.g4dn.xlarge', minInstances: 1, maxInstances: 3, initialInstanceCount: 1 },
+      detector: { ...devDetector, maxInstances: 3 },
     },
     api: { authorization: 'iam', throttle: { rateLimit: 50, burstLimit: 100 } },
     alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 5, endpoint5xx: 5, modelLatencyP90Ms: 400 },
@@ -198,6 +220,15 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
         minInstances: 2,
         maxInstances: 6,
         invocationsPerInstanceTarget: 1500,
+        backlogPerInstanceTarget: 50,
+        maxConcurrentInvocationsPerInstance: 8,
+      },
+      detector: {
+        instanceType: 'ml.c5d.xlarge',
+        initialInstanceCount: 2,
+        minInstances: 2,
+        maxInstances: 6,
+        invocationsPerInstanceTarget: 2000,
         backlogPerInstanceTarget: 50,
         maxConcurrentInvocationsPerInstance: 8,
       },
@@ -254,6 +285,7 @@ export const resolveEnvironment = (name: string | undefined, overrides: Environm
       mode,
       image: floorForMode(base.inference.image, mode),
       text: floorForMode(base.inference.text, mode),
+      detector: floorForMode(base.inference.detector, 'realtime'),
     },
     api: { ...base.api, authorization },
     alarms: { ...base.alarms, email: overrides.alarmEmail ?? base.alarms.email },
@@ -268,12 +300,28 @@ const floorForMode = (sizing: EndpointSizing, mode: InferenceMode): EndpointSizi
     ? { ...sizing, minInstances: Math.max(1, sizing.minInstances), initialInstanceCount: Math.max(1, sizing.initialInstanceCount) }
     : { ...sizing, minInstances: 0 };
 
+/**
+ * Instance families with local NVMe instance storage, which SageMaker encrypts itself (and for
+ * which CreateEndpointConfig rejects a KmsKeyId). The stack configures no KMS key for an EBS ML
+ * volume, so every endpoint runs on one of these.
+ */
+export const INSTANCE_STORE_FAMILIES = ['g4dn', 'g5', 'g6', 'g6e', 'p3dn', 'p4d', 'p4de', 'p5', 'c5d', 'm5d', 'r5d'] as const;
+
+/** GPU instance types (ml.g*, ml.p*); anything else runs Triton on CPU. */
+export const isGpuInstance = (instanceType: string): boolean => /^ml\.[gp]\d/.test(instanceType);
+
 export const validateEnvironment = (config: EnvironmentConfig): void => {
   const problems: string[] = [];
-  for (const [model, sizing] of Object.entries({ image: config.inference.image, text: config.inference.text })) {
+  const { image, text, detector } = config.inference;
+  for (const [model, sizing] of Object.entries({ image, text, detector })) {
+    // The detector is real-time in every mode.
+    const mode = model === 'detector' ? 'realtime' : config.inference.mode;
     if (!sizing.instanceType.startsWith('ml.')) problems.push(`${model}: instanceType must be a SageMaker type (ml.*)`);
+    else if (!(INSTANCE_STORE_FAMILIES as readonly string[]).includes(sizing.instanceType.split('.')[1]!)) {
+      problems.push(`${model}: ${sizing.instanceType} has no local instance storage; use one of ${INSTANCE_STORE_FAMILIES.join(', ')} (the endpoint config sets no KMS key for an EBS volume)`);
+    }
     if (sizing.minInstances > sizing.maxInstances) problems.push(`${model}: minInstances > maxInstances`);
-    if (config.inference.mode === 'realtime' && sizing.minInstances < 1) problems.push(`${model}: real-time endpoints need minInstances ≥ 1`);
+    if (mode === 'realtime' && sizing.minInstances < 1) problems.push(`${model}: real-time endpoints need minInstances ≥ 1`);
     if (sizing.initialInstanceCount < 1) problems.push(`${model}: initialInstanceCount must be ≥ 1 (SageMaker creates endpoints with at least one instance)`);
   }
   // sharp decodes full-size images in memory; below 1536 MB large JPEGs hit the Lambda memory limit.

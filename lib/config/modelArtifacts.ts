@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadManifest, resolveModelsDir, type LoadedManifest } from '../../functions/shared/manifest.js';
+import { ManifestError, loadDetectorManifest, loadManifest, resolveModelsDir, type LoadedManifest } from '../../functions/shared/manifest.js';
 import { loadTaxonomyMapping, resolveTaxonomyFile } from '../../functions/shared/taxonomy/mapping.js';
 
 /** Repository root (lib/config/ → ../..), independent of the directory cdk is run from. */
@@ -16,7 +16,7 @@ export const MODALITIES = ['image', 'text'] as const;
 export type Modality = (typeof MODALITIES)[number];
 
 export interface ModelArtifact {
-  readonly modality: Modality;
+  readonly modality: Modality | 'detector';
   readonly manifest: LoadedManifest;
   /** Folder holding `<modelName>/config.pbtxt` and `<modelName>/<version>/model.onnx`. */
   readonly tritonRepository: string;
@@ -25,6 +25,8 @@ export interface ModelArtifact {
 export interface ModelArtifacts {
   readonly dir: string;
   readonly models: Readonly<Record<Modality, ModelArtifact>>;
+  /** The garment detector (`detector/`), present when the image manifest declares one: a third endpoint. */
+  readonly detector?: ModelArtifact;
   /** Files (relative to `dir`) the functions read at run time: manifests, tokenizer files, ensemble.json. */
   readonly runtimeFiles: readonly string[];
   /**
@@ -45,16 +47,30 @@ export const loadModelArtifacts = (explicitDir?: string): ModelArtifacts => {
     throw new ModelArtifactsError(`models folder ${dir} does not exist; export models (models/README.md) or pass -c modelsDir=<folder>`);
   }
   const models = Object.fromEntries(MODALITIES.map((modality) => [modality, loadModel(dir, modality)])) as Record<Modality, ModelArtifact>;
+  const detector = loadDetector(dir, models.image.manifest);
   const ensemble = join(dir, 'ensemble.json');
   if (!existsSync(ensemble)) throw new ModelArtifactsError(`ensemble config missing: ${ensemble}`);
   const runtimeFiles = [
-    ...MODALITIES.flatMap((modality) => listRuntimeFiles(dir, models[modality])),
+    ...[...MODALITIES.map((modality) => models[modality]), ...(detector ? [detector] : [])].flatMap((model) => listRuntimeFiles(dir, model)),
     'ensemble.json',
   ].sort();
   const taxonomyFile = resolveTaxonomyFile(dir, {});
   // A broken mapping fails the synth, not the deployed function's first request.
   if (taxonomyFile) loadTaxonomyMapping(taxonomyFile);
-  return { dir, models, runtimeFiles, ...(taxonomyFile ? { taxonomyFile } : {}) };
+  return { dir, models, runtimeFiles, ...(detector ? { detector } : {}), ...(taxonomyFile ? { taxonomyFile } : {}) };
+};
+
+/** Only a declared detector is deployed; the functions load it through the same check (loadModelSet). */
+const loadDetector = (dir: string, image: LoadedManifest): ModelArtifact | undefined => {
+  if (!image.preprocessing.image?.detector) return undefined;
+  let manifest: LoadedManifest | undefined;
+  try {
+    manifest = loadDetectorManifest(dir, image);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new ModelArtifactsError(error.message);
+    throw error;
+  }
+  return manifest && withTritonRepository(manifest, 'detector');
 };
 
 const loadModel = (dir: string, modality: Modality): ModelArtifact => {
@@ -62,6 +78,10 @@ const loadModel = (dir: string, modality: Modality): ModelArtifact => {
   if (manifest.modality !== modality) {
     throw new ModelArtifactsError(`${join(dir, modality, 'manifest.json')} declares modality ${manifest.modality}, expected ${modality}`);
   }
+  return withTritonRepository(manifest, modality);
+};
+
+const withTritonRepository = (manifest: LoadedManifest, modality: ModelArtifact['modality']): ModelArtifact => {
   const tritonRepository = join(manifest.dir, manifest.triton.repository);
   const config = join(tritonRepository, manifest.triton.modelName, 'config.pbtxt');
   if (!existsSync(config)) {

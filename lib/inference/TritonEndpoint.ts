@@ -14,7 +14,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { EndpointSizing, InferenceMode } from '../config/environments.js';
+import { isGpuInstance, type EndpointSizing, type InferenceMode } from '../config/environments.js';
 import type { ModelArtifact } from '../config/modelArtifacts.js';
 import { acknowledge, acknowledgeWildcards, ARN } from '../nag/acknowledge.js';
 import { ModelArchive } from './ModelArchive.js';
@@ -68,7 +68,8 @@ export class TritonEndpoint extends Construct {
 
     // Resolve the container first: an unsupported region should fail before any packing.
     const image = tritonImage(this, props.tritonImageTag);
-    const archive = new ModelArchive(this, 'ModelData', { tritonRepository: props.model.tritonRepository });
+    // A model on a CPU instance (the small detector) runs its Triton instances on the CPU.
+    const archive = new ModelArchive(this, 'ModelData', { tritonRepository: props.model.tritonRepository, instanceKind: isGpuInstance(props.sizing.instanceType) ? 'KIND_GPU' : 'KIND_CPU' });
 
     this.role = new Role(this, 'ExecutionRole', {
       assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
@@ -184,7 +185,7 @@ export class TritonEndpoint extends Construct {
     });
     acknowledge(config, {
       id: 'AwsSolutions-SM2',
-      reason: 'GPU instances (g4dn/g5) have local NVMe instance storage, which SageMaker encrypts itself and for which CreateEndpointConfig rejects a KmsKeyId.',
+      reason: 'Every endpoint runs on an instance type with local NVMe instance storage (GPU g4dn/g5, CPU c5d; validateEnvironment enforces it), which SageMaker encrypts itself and for which CreateEndpointConfig rejects a KmsKeyId.',
     });
     acknowledgeWildcards(this.role, [
       { finding: /^Resource::\*$/, reason: 'ecr:GetAuthorizationToken and cloudwatch:PutMetricData (conditioned on the SageMaker namespaces) have no resource-level permissions.' },

@@ -22,6 +22,8 @@ export interface IngestPipelineProps {
   readonly table: ITable;
   readonly imageEndpoint: TritonEndpoint;
   readonly textEndpoint: TritonEndpoint;
+  /** The garment detector, when the image manifest declares one: image-ingest calls it in real time. */
+  readonly detectorEndpoint?: TritonEndpoint;
   /** Variables every Weft function shares (bucket, table, endpoint names, limits). */
   readonly sharedEnvironment: Record<string, string>;
   readonly metricsNamespace: string;
@@ -44,7 +46,7 @@ export class IngestPipeline extends Construct {
 
     this.image = this.branch('image', {
       handlerDir: 'image-ingest',
-      description: 'Weft: validate uploaded images, derive two views, tag them with the image model',
+      description: 'Weft: validate uploaded images, derive the model views, tag them with the image model',
       sizing: config.functions.imageIngest,
       withSharp: true,
       props,
@@ -68,6 +70,11 @@ export class IngestPipeline extends Construct {
     // CloudFormation then updates a function (and the manifest it carries) only after its endpoint
     // finished rolling out the matching model version.
     imageFn.node.addDependency(props.imageEndpoint.endpoint);
+    if (props.detectorEndpoint) {
+      imageFn.addEnvironment('DETECTOR_ENDPOINT_NAME', props.detectorEndpoint.endpointName);
+      props.detectorEndpoint.grantInvoke(imageFn);
+      imageFn.node.addDependency(props.detectorEndpoint.endpoint);
+    }
 
     const textFn = this.text.function.fn;
     props.bucket.grantRead(textFn, `*/${PRODUCT_FILE}`);
@@ -78,7 +85,7 @@ export class IngestPipeline extends Construct {
     acknowledgeWildcards(imageFn, [
       ...INGEST_WILDCARDS,
       { finding: /^Resource::<\w+\.Arn>\/\*\/images\/\*$/, reason: 'Reads only image uploads: {vendor}/{productId}/images/* of the layout (vendor and product are the wildcards).' },
-      { finding: new RegExp(`^Resource::<\\w+\\.Arn>/${DERIVED_PREFIX}\\*$`), reason: 'Writes (and on image deletion removes) the two derived views, only under the derived/ prefix.' },
+      { finding: new RegExp(`^Resource::<\\w+\\.Arn>/${DERIVED_PREFIX}\\*$`), reason: 'Writes (and on image deletion removes) the derived model views, only under the derived/ prefix.' },
       { finding: /^Action::s3:DeleteObject\*$/, reason: 'CDK delete grant (object and its versions), limited to the derived/ prefix.' },
     ]);
     acknowledgeWildcards(textFn, [

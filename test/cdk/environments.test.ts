@@ -9,12 +9,14 @@ import {
   ENVIRONMENT_NAMES,
   ENVIRONMENTS,
   EnvironmentConfigError,
+  isGpuInstance,
   resolveEnvironment,
   UnknownEnvironmentError,
   validateEnvironment,
 } from '../../lib/config/environments.js';
 import { loadModelArtifacts, ModelArtifactsError, REPO_ROOT } from '../../lib/config/modelArtifacts.js';
 import { visibilityTimeoutFor } from '../../lib/ingest/IngestQueue.js';
+import { withInstanceKind } from '../../lib/inference/ModelArchive.js';
 import { tritonImage, UnsupportedRegionError } from '../../lib/inference/tritonImage.js';
 import { wildcardFindings } from '../../lib/nag/acknowledge.js';
 import { cdkTableSchema } from '../../lib/storage/ProductsTable.js';
@@ -67,6 +69,16 @@ describe('resolveEnvironment', () => {
     expect(ENVIRONMENTS.prod.inference.image.instanceType).toBe('ml.g5.xlarge');
   });
 
+  it('runs the detector on a CPU instance, real-time in every mode (at least one instance, also in async)', () => {
+    for (const name of ENVIRONMENT_NAMES) {
+      expect(isGpuInstance(ENVIRONMENTS[name].inference.detector.instanceType)).toBe(false);
+      expect(isGpuInstance(ENVIRONMENTS[name].inference.image.instanceType)).toBe(true);
+      const asyncConfig = resolveEnvironment(name, { inferenceMode: 'async' });
+      expect(asyncConfig.inference.detector.minInstances).toBeGreaterThanOrEqual(1);
+      expect(asyncConfig.inference.image.minInstances).toBe(0);
+    }
+  });
+
   it('refuses configurations that cannot work', () => {
     const base = ENVIRONMENTS.prod;
     expect(() => validateEnvironment({ ...base, functions: { ...base.functions, imageIngest: { ...base.functions.imageIngest, memoryMb: 1024 } } })).toThrow(
@@ -77,6 +89,12 @@ describe('resolveEnvironment', () => {
     );
     expect(() => validateEnvironment({ ...base, inference: { ...base.inference, text: { ...base.inference.text, minInstances: 9, maxInstances: 2 } } })).toThrow(
       'minInstances > maxInstances',
+    );
+    expect(() => validateEnvironment({ ...base, inference: { ...base.inference, mode: 'async', detector: { ...base.inference.detector, minInstances: 0 } } })).toThrow(
+      'detector: real-time endpoints need minInstances ≥ 1',
+    );
+    expect(() => validateEnvironment({ ...base, inference: { ...base.inference, detector: { ...base.inference.detector, instanceType: 'ml.c6i.large' } } })).toThrow(
+      'detector: ml.c6i.large has no local instance storage',
     );
   });
 });
@@ -142,6 +160,21 @@ describe('small pieces', () => {
     expect(artifacts.models.image.manifest.triton.modelName).toBe('weft-image');
     // The fixtures share the artifacts' taxonomy mapping; the bundles carry it as models/taxonomy.json.
     expect(artifacts.taxonomyFile).toMatch(/models\/artifacts\/taxonomy\.json$/);
+  });
+
+  it('deploys the detector the fixtures\' image manifest declares, and ships its manifest to the functions', () => {
+    const artifacts = loadModelArtifacts(FIXTURE_MODELS_DIR);
+    if (!artifacts.models.image.manifest.preprocessing.image?.detector) return expect(artifacts.detector).toBeUndefined();
+    expect(artifacts.detector?.manifest.name).toBe(artifacts.models.image.manifest.preprocessing.image.detector);
+    expect(artifacts.detector?.tritonRepository).toMatch(/detector\/triton$/);
+    expect(artifacts.runtimeFiles).toContain('detector/manifest.json');
+  });
+
+  it('sets the Triton instance kind for the instance a model is deployed on', () => {
+    const config = 'name: "m"\ninstance_group [\n  {\n    kind: KIND_GPU\n    count: 1\n  }\n]\n';
+    expect(withInstanceKind(config, 'KIND_CPU')).toBe(config.replace('KIND_GPU', 'KIND_CPU'));
+    expect(withInstanceKind(config, 'KIND_GPU')).toBe(config);
+    expect(withInstanceKind('name: "m"\n', 'KIND_CPU')).toBe('name: "m"\n');
   });
 
   it('explains a missing models folder', () => {

@@ -73,6 +73,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
   const cfg = () => s().config;
   /** Async mode adds one queue (+ DLQ) and one function: inference-result. */
   const extra = () => (cfg().inference.mode === 'async' ? 1 : 0);
+  /** The fixtures' image manifest declares a garment view: a third endpoint, the detector. */
+  const detectors = () => (s().stack.endpoints.detector ? 1 : 0);
 
   it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
     expect(s().nagViolations).toEqual([]);
@@ -157,6 +159,10 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
         WEFT_MAX_OBJECT_BYTES: String(cfg().uploads.maxObjectBytes),
       });
     }
+    // Only image-ingest calls the detector.
+    const detectorEnv = (id: string) => s().json.Resources[id]?.Properties?.Environment.Variables.DETECTOR_ENDPOINT_NAME;
+    expect(detectorEnv(ids.image)).toBe(detectors() ? `weft-detector-${env}` : undefined);
+    expect(detectorEnv(ids.text)).toBeUndefined();
     for (const [, group] of resourcesOfType(s().json, 'AWS::Logs::LogGroup')) {
       expect(group.Properties?.RetentionInDays).toBe(cfg().logRetentionDays);
     }
@@ -176,11 +182,11 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     });
   });
 
-  it('serves each model on the Triton container with GPU instances, a long startup health check and autoscaling', () => {
+  it('serves each model on the Triton container (image and text on GPU, the detector on CPU), a long startup health check and autoscaling', () => {
     const t = s().template;
-    t.resourceCountIs('AWS::SageMaker::Model', 2);
-    t.resourceCountIs('AWS::SageMaker::Endpoint', 2);
-    for (const modality of ['image', 'text'] as const) {
+    t.resourceCountIs('AWS::SageMaker::Model', 2 + detectors());
+    t.resourceCountIs('AWS::SageMaker::Endpoint', 2 + detectors());
+    for (const modality of ['image', 'text', ...(detectors() ? (['detector'] as const) : [])] as const) {
       t.hasResourceProperties('AWS::SageMaker::Model', {
         EnableNetworkIsolation: true,
         PrimaryContainer: {
@@ -209,6 +215,16 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
       });
     }
     expect(cfg().inference.image.instanceType).toMatch(/^ml\.g/);
+    expect(cfg().inference.detector.instanceType).toMatch(/^ml\.c5d\./);
+    // The detector is real-time in every mode: always at least one instance, never an async config.
+    if (detectors()) {
+      const detector = s().stack.endpoints.detector!;
+      expect(detector.mode).toBe('realtime');
+      expect(cfg().inference.detector.minInstances).toBeGreaterThanOrEqual(1);
+      const configs = resourcesOfType(s().json, 'AWS::SageMaker::EndpointConfig').map(([, c]) => c.Properties ?? {});
+      const detectorConfig = configs.find((c) => c.ProductionVariants[0].InstanceType === cfg().inference.detector.instanceType)!;
+      expect(detectorConfig.AsyncInferenceConfig).toBeUndefined();
+    }
   });
 
   it('stores products on demand with PITR and the pipeline’s keys and index', () => {
@@ -256,9 +272,9 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2 + extra());
     expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(3 + extra());
     expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(3 + extra());
-    expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2);
+    expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2 + detectors());
     const latency = withAction.filter((a) => a.MetricName === 'ModelLatency');
-    expect(latency).toHaveLength(2);
+    expect(latency).toHaveLength(2 + detectors());
     for (const a of latency) expect(a.Threshold).toBe(cfg().alarms.modelLatencyP90Ms * 1000);
     const alarmTopic = s().stack.getLogicalId(s().stack.operations.alarmTopic.node.defaultChild as never);
     const toTopic = withAction.filter((a) => (a.AlarmActions as { Ref?: string }[]).some((r) => r.Ref === alarmTopic));
@@ -275,8 +291,16 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     const text = statementsOf(s().json, ids.text);
     const api = statementsOf(s().json, ids.api);
 
-    expect(resourcesFor(image, invoke)).toEqual([expect.stringMatching(new RegExp(`endpoint/weft-image-${env}"?]`))]);
+    // The detector is invoked in real time in both modes, by image-ingest only.
+    const detector = detectors() ? [expect.stringMatching(new RegExp(`endpoint/weft-detector-${env}"?]`))] : [];
+    if (invoke === 'sagemaker:InvokeEndpoint') {
+      expect(resourcesFor(image, invoke).sort()).toEqual([...detector, expect.stringMatching(new RegExp(`endpoint/weft-image-${env}"?]`))]);
+    } else {
+      expect(resourcesFor(image, invoke)).toEqual([expect.stringMatching(new RegExp(`endpoint/weft-image-${env}"?]`))]);
+      expect(resourcesFor(image, 'sagemaker:InvokeEndpoint')).toEqual(detector);
+    }
     expect(resourcesFor(text, invoke)).toEqual([expect.stringMatching(new RegExp(`endpoint/weft-text-${env}"?]`))]);
+    expect(resourcesFor(text, 'sagemaker:InvokeEndpoint').filter((r) => r.includes('detector'))).toEqual([]);
     expect(uploadObjects(resourcesFor(image, 's3:GetObject*'))).toEqual([expect.stringMatching(/"\/\*\/images\/\*"/)]);
     expect(uploadObjects(resourcesFor(text, 's3:GetObject*'))).toEqual([expect.stringMatching(/"\/\*\/product\.json"/)]);
     expect(uploadObjects(resourcesFor(image, 's3:PutObject'))).toEqual([expect.stringMatching(/"\/derived\/\*"/)]);
@@ -340,7 +364,11 @@ describe('inference modes', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'HasBacklogWithoutCapacity' });
     t.resourceCountIs('AWS::SNS::Topic', 3);
     for (const [, topic] of resourcesOfType(devAsyncOpen.json, 'AWS::SNS::Topic')) expect(topic.Properties?.KmsMasterKeyId).toBeDefined();
-    for (const [, c] of resourcesOfType(devAsyncOpen.json, 'AWS::SageMaker::Endpoint')) expect(c.Properties?.DeploymentConfig).toBeUndefined();
+    for (const [, c] of resourcesOfType(devAsyncOpen.json, 'AWS::SageMaker::Endpoint')) {
+      // The detector stays a real-time endpoint (blue/green with rollback) in async mode.
+      if (c.Properties?.EndpointName === 'weft-detector-dev') expect(c.Properties?.DeploymentConfig).toBeDefined();
+      else expect(c.Properties?.DeploymentConfig).toBeUndefined();
+    }
   });
 
   it('real-time stacks have no inference-result function', () => {
@@ -430,9 +458,30 @@ describe('Lambda bundles', () => {
     const dir = bundleOf(dev, functionIds(dev).text);
     const files = walk(dir).map((f) => f.slice(dir.length + 1));
     expect(files).toEqual(expect.arrayContaining(['models/image/manifest.json', 'models/text/manifest.json', 'models/ensemble.json', 'models/taxonomy.json']));
+    if (dev.stack.endpoints.detector) expect(files).toContain('models/detector/manifest.json');
+    // only the models folder contract's folders: a fixture kept beside them stays out
+    expect(files.filter((f) => /^models\/[^/]+\//.test(f) && !/^models\/(image|text|detector)\//.test(f))).toEqual([]);
     expect(files.some((f) => f.startsWith('models/text/tokenizer/'))).toBe(true);
     expect(files.filter((f) => f.endsWith('.onnx') || f.includes('/triton/'))).toEqual([]);
     expect(files.some((f) => f.includes('node_modules/'))).toBe(false);
+  });
+});
+
+describe('model archives', () => {
+  it('packs the detector for the CPU instance it runs on, the image model for the GPU', () => {
+    const archiveOf = (name: string): string => {
+      const [, model] = resourcesOfType(dev.json, 'AWS::SageMaker::Model').find(([, m]) => m.Properties?.PrimaryContainer.Environment.SAGEMAKER_TRITON_DEFAULT_MODEL_NAME === name)!;
+      const url = JSON.stringify(model.Properties?.PrimaryContainer.ModelDataUrl);
+      const hash = /([0-9a-f]{64})\.gz/.exec(url)![1]!;
+      const file = join(dev.outdir, `asset.${hash}.tar.gz`);
+      return execFileSync('tar', ['-xzOf', file, `./${name}/config.pbtxt`], { encoding: 'utf8' });
+    };
+    expect(archiveOf('weft-image')).toMatch(/kind: KIND_GPU/);
+    if (dev.stack.endpoints.detector) {
+      const detector = archiveOf('weft-detector');
+      expect(detector).toMatch(/kind: KIND_CPU/);
+      expect(detector).not.toMatch(/KIND_GPU/);
+    }
   });
 });
 

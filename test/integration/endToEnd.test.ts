@@ -18,6 +18,8 @@ import { startStack, type RunningStack } from '../../local/stack.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../models/artifacts/fixtures');
 const TASKS = [...new Set(['image', 'text'].flatMap((m) => loadManifest(join(FIXTURES, m, 'manifest.json')).tasks.map((t) => t.name)))];
+/** The views the fixture image model declares (a garment view makes image-ingest call the detector). */
+const VIEWS = loadManifest(join(FIXTURES, 'image', 'manifest.json')).preprocessing.image!.views;
 /** Small enough for the good images (≤ 0.3 MP), small enough to make a 1.2 MP image "too big". */
 const MAX_INPUT_PIXELS = 1_000_000;
 
@@ -25,7 +27,7 @@ interface ProductView {
   vendor: string;
   productId: string;
   attributes: Record<string, { value: string | null; confidence: number; sources: Record<string, { value: string; confidence: number }> }>;
-  images: { key: string; status: string; error?: string; errorCode?: string; views?: { downsampled: string; center: string } }[];
+  images: { key: string; status: string; error?: string; errorCode?: string; views?: Record<string, string>; box?: { x: number; y: number; w: number; h: number; score: number } }[];
   text: { status: string; key?: string; error?: string; errorCode?: string };
   modelVersions: Record<string, string>;
 }
@@ -119,11 +121,22 @@ describe('end to end: upload → handlers → models → DynamoDB → API', () =
     }
     expect(tee.images.map((i) => i.key).sort()).toEqual(['acme/tee-1/images/back view.png', 'acme/tee-1/images/front.jpg']);
     expect(tee.modelVersions).toMatchObject({ image: expect.stringMatching(/^weft-image@/), text: expect.stringMatching(/^weft-text@/) });
-    // The two model views are kept under derived/ for audit.
-    const views = imageOf(tee, 'acme/tee-1/images/front.jpg')!.views!;
-    for (const key of [views.downsampled, views.center]) {
+    // Every declared model view is kept under derived/ for audit.
+    const front = imageOf(tee, 'acme/tee-1/images/front.jpg')!;
+    expect(Object.keys(front.views!)).toEqual(VIEWS.map((v) => v.name));
+    for (const key of Object.values(front.views!)) {
       const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
       expect(head.ContentLength).toBeGreaterThan(0);
+    }
+    // With a garment view, the fixture detector's box (image coordinates) is on the source.
+    if (VIEWS.some((v) => v.kind === 'garment')) {
+      const box = front.box!;
+      for (const v of [box.x, box.y, box.w, box.h, box.score]) expect(v).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.w).toBeLessThanOrEqual(1 + 1e-6);
+      expect(box.y + box.h).toBeLessThanOrEqual(1 + 1e-6);
+      expect(box.score).toBeLessThanOrEqual(1);
+    } else {
+      expect(front.box).toBeUndefined();
     }
     expect((await product('acme', 'dress-2')).images[0]).toMatchObject({ status: 'tagged' });
     // A task value lookup finds the product under the value it was given.
@@ -227,8 +240,14 @@ describe('end to end: upload → handlers → models → DynamoDB → API', () =
   it('deleting an image removes that source and re-merges; deleting product.json removes the text', async () => {
     const before = await product('acme', 'tee-1');
     const sourceIds = (view: ProductView) => new Set(Object.values(view.attributes).flatMap((a) => Object.keys(a.sources)));
+    const derived = Object.values(imageOf(before, 'acme/tee-1/images/back view.png')!.views!);
+    expect(derived).toHaveLength(VIEWS.length);
     await del('acme/tee-1/images/back view.png');
     await stack.dispatcher.idle();
+    // Every derived view goes with its image.
+    for (const key of derived) {
+      await expect(stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key })), key).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    }
     const after = await product('acme', 'tee-1');
     expect(after.images.map((i) => i.key)).toEqual(['acme/tee-1/images/front.jpg']);
     const removed = [...sourceIds(before)].filter((id) => !sourceIds(after).has(id));
