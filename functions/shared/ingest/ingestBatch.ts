@@ -64,12 +64,20 @@ export const failureOf = (error: unknown, attempt: number | undefined): Omit<Sou
  * A message that fails after the gate is retried; until then its sources show `pending`, with
  * the error and the delivery attempt, so a product waiting on a failing model says why. Best
  * effort: the original error is what counts, and the pending condition never regresses a source
- * that finished or moved on.
+ * that finished or moved on. The products are merged afterwards (also best effort), so the
+ * listing counts them as pending.
  */
 export const markPending = async (
   store: ProductStore,
   events: readonly { ref: SourceRef; change: { order: string; key: string } }[],
   failure?: Omit<SourceFailure, 'at'>,
 ): Promise<void> => {
-  await Promise.allSettled(events.map((e) => store.beginSource(e.ref, e.change.order, e.change.key, failure)));
+  const marked = await Promise.allSettled(events.map((e) => store.beginSource(e.ref, e.change.order, e.change.key, failure)));
+  // The merge moves the product to `pending` in the listing (status filter, counts) while it waits.
+  const products = new Map<string, SourceRef>();
+  events.forEach((e, i) => {
+    const outcome = marked[i];
+    if (outcome?.status === 'fulfilled' && outcome.value) products.set(`${e.ref.vendor}/${e.ref.productId}`, e.ref);
+  });
+  await Promise.allSettled([...products.values()].map((ref) => store.merge(ref.vendor, ref.productId)));
 };

@@ -7,7 +7,7 @@
  * 400), never a start key DynamoDB would refuse (which would surface as a 500).
  */
 import { z } from 'zod';
-import { CORRECTIONS_GSI_PK, REJECTION_SK, REJECTIONS_GSI_PK, attributeGsiPk, attributeSk, productPk, rejectionPk, sourceSk } from './keys.js';
+import { CORRECTIONS_GSI_PK, PRODUCT_SK, REJECTION_SK, REJECTIONS_GSI_PK, attributeGsiPk, attributeSk, productPk, rejectionPk, sourceSk } from './keys.js';
 
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
@@ -46,7 +46,14 @@ export interface CursorScope {
 export const encodeCursor = (key: Record<string, unknown> | undefined): string | undefined =>
   key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 
-export const decodeCursor = (cursor: string | undefined, scope: CursorScope): IndexStartKey | undefined => {
+export const decodeCursor = (cursor: string | undefined, scope: CursorScope): IndexStartKey | undefined => decodeCursorIn(cursor, [scope])?.key;
+
+/**
+ * A cursor of a query that may read one of several index partitions (the listing picks the one
+ * its filters narrow down most, and pages through vendors one after the other): the key must
+ * belong to one of `scopes`, which is returned with it.
+ */
+export const decodeCursorIn = <S extends CursorScope>(cursor: string | undefined, scopes: readonly S[]): { key: IndexStartKey; scope: S } | undefined => {
   if (cursor === undefined || cursor === '') return undefined;
   const json = Buffer.from(cursor, 'base64url').toString('utf8');
   // Only the canonical encoding of valid UTF-8 round-trips; anything else was not made here.
@@ -59,8 +66,9 @@ export const decodeCursor = (cursor: string | undefined, scope: CursorScope): In
   }
   const key = IndexStartKeySchema.safeParse(parsed);
   if (!key.success) throw new InvalidCursorError('invalid cursor: not a cursor this API returned');
-  if (key.data.gsi1pk !== scope.gsi1pk || !scope.accepts(key.data)) throw new InvalidCursorError('invalid cursor: it belongs to another query');
-  return key.data;
+  const scope = scopes.find((s) => s.gsi1pk === key.data.gsi1pk);
+  if (scope === undefined || !scope.accepts(key.data)) throw new InvalidCursorError('invalid cursor: it belongs to another query');
+  return { key: key.data, scope };
 };
 
 /** `{vendor}#{productId}` and the like: the key parts, or undefined when there are not `count`. */
@@ -101,4 +109,37 @@ export const correctionScope = (since: string): CursorScope => ({
       key.sk === sourceSk({ kind: 'human', name: task })
     );
   },
+});
+
+/** Index items in a product's partition keyed `{vendor}#{productId}` (status, abstained): the item is `sk` of that product. */
+export const productEntryScope = (gsi1pk: string, sk: string, vendor?: string): CursorScope => ({
+  gsi1pk,
+  accepts: (key) => {
+    const [v, productId] = parts(key.gsi1sk, 2) ?? [];
+    return v !== undefined && productId !== undefined && (vendor === undefined || v === vendor) && key.pk === productPk(v, productId) && key.sk === sk;
+  },
+});
+
+/** Index items keyed `{bucket}#{vendor}#{productId}` (confidence, review), optionally below a bucket. */
+export const scoredEntryScope = (gsi1pk: string, sk: string, below?: string): CursorScope => ({
+  gsi1pk,
+  accepts: (key) => {
+    const [bucket, v, productId] = parts(key.gsi1sk, 3) ?? [];
+    return bucket !== undefined && v !== undefined && productId !== undefined && /^[0-9]{3}$/.test(bucket) && (below === undefined || bucket < below) && key.pk === productPk(v, productId) && key.sk === sk;
+  },
+});
+
+/** A vendor's review queue: `{bucket}#{productId}` sort keys. */
+export const vendorScoredEntryScope = (gsi1pk: string, sk: string, vendor: string): CursorScope => ({
+  gsi1pk,
+  accepts: (key) => {
+    const [bucket, productId] = parts(key.gsi1sk, 2) ?? [];
+    return bucket !== undefined && productId !== undefined && /^[0-9]{3}$/.test(bucket) && key.pk === productPk(vendor, productId) && key.sk === sk;
+  },
+});
+
+/** A vendor's product items: `{productId}` sort keys. */
+export const vendorProductsScope = (gsi1pk: string, vendor: string): CursorScope => ({
+  gsi1pk,
+  accepts: (key) => !key.gsi1sk.includes('#') && key.pk === productPk(vendor, key.gsi1sk) && key.sk === PRODUCT_SK,
 });

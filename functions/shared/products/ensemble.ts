@@ -131,7 +131,13 @@ export const taskSettings = (config: EnsembleConfig, task: string): TaskSettings
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6;
 
-const mergeTask = (task: string, labels: readonly string[], sources: readonly EnsembleSource[], settings: TaskSettings): TaskAttribute | undefined => {
+/** A task's merged attribute and, unless a human decided it, the combined distribution behind it. */
+interface MergedTask {
+  attribute: TaskAttribute;
+  combined?: Distribution;
+}
+
+const mergeTask = (task: string, labels: readonly string[], sources: readonly EnsembleSource[], settings: TaskSettings): MergedTask | undefined => {
   const votes: Record<string, SourceVote> = {};
   const byKind = new Map<WeightedKind, { weight: number; distribution: Distribution; members: { id: string; share: number }[] }>();
   let human: { id: string; value: string } | undefined;
@@ -169,7 +175,7 @@ const mergeTask = (task: string, labels: readonly string[], sources: readonly En
   if (human !== undefined) {
     const vote = own(votes, human.id);
     if (vote) vote.weight = 1;
-    return { value: human.value, confidence: 1, sources: votes };
+    return { attribute: { value: human.value, confidence: 1, sources: votes } };
   }
 
   const present = WEIGHTED_KINDS.filter((kind) => byKind.has(kind));
@@ -190,11 +196,14 @@ const mergeTask = (task: string, labels: readonly string[], sources: readonly En
     parts.filter((part) => part.weight > 0).map((part) => ({ weight: part.weight, distribution: part.entry.distribution })),
   );
   const top = argmax(labels, combined);
-  if (top === undefined) return { value: null, confidence: 0, sources: votes };
+  if (top === undefined) return { attribute: { value: null, confidence: 0, sources: votes }, combined };
   return {
-    value: top.confidence >= settings.threshold ? top.value : null,
-    confidence: round(top.confidence),
-    sources: votes,
+    attribute: {
+      value: top.confidence >= settings.threshold ? top.value : null,
+      confidence: round(top.confidence),
+      sources: votes,
+    },
+    combined,
   };
 };
 
@@ -203,7 +212,35 @@ export const mergeAttributes = (sources: readonly EnsembleSource[], catalog: Tas
   const attributes: Attributes = {};
   for (const [task, labels] of Object.entries(catalog)) {
     const merged = mergeTask(task, labels, sources, taskSettings(config, task));
-    if (merged !== undefined) setOwn(attributes, task, merged);
+    if (merged !== undefined) setOwn(attributes, task, merged.attribute);
   }
   return attributes;
+};
+
+/** How sure the ensemble is of a task it decided (no human correction): what a review queue orders by. */
+export interface TaskRanking {
+  /** Probability of the best label minus that of the runner-up (0: a coin toss, 1: no doubt). */
+  margin: number;
+  /** The best labels of the combined distribution, most probable first (at most {@link RANKED_LABELS}). */
+  top: { value: string; p: number }[];
+}
+
+export const RANKED_LABELS = 3;
+
+/**
+ * Per task that the models decided, the margin and the leading labels of the combined
+ * distribution — also when the ensemble abstains, which is when a person helps most. Tasks a
+ * human corrected are left out: nothing is left to review.
+ */
+export const rankTasks = (sources: readonly EnsembleSource[], catalog: TaskCatalog, config: EnsembleConfig): Record<string, TaskRanking> => {
+  const rankings: Record<string, TaskRanking> = {};
+  for (const [task, labels] of Object.entries(catalog)) {
+    const combined = mergeTask(task, labels, sources, taskSettings(config, task))?.combined;
+    if (combined === undefined) continue;
+    // Stable sort over manifest order: ties keep the order argmax uses.
+    const ranked = labels.map((value) => ({ value, p: own(combined, value) ?? 0 })).sort((a, b) => b.p - a.p);
+    const margin = (ranked[0]?.p ?? 0) - (ranked[1]?.p ?? 0);
+    setOwn(rankings, task, { margin: round(margin), top: ranked.slice(0, RANKED_LABELS).map((r) => ({ value: r.value, p: round(r.p) })) });
+  }
+  return rankings;
 };

@@ -11,7 +11,10 @@ import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, U
 import { TransientError } from '../errors.js';
 import { own } from '../ownKeys.js';
 import type { EnsembleConfig } from '../manifest.js';
-import { mergeAttributes, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
+import { mergeAttributes, rankTasks, type Attributes, type Distribution, type TaskCatalog } from './ensemble.js';
+import { derivedViewKey } from '../layout.js';
+import { CatalogIndex, isListingIndexItem, type ListingIndexItem } from './catalogIndex.js';
+import { listingContent, listingContentOf, type ListedProductItem } from './listing.js';
 import type { AttributeIndexItem, GarmentBox, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
 import {
   CORRECTIONS_GSI_PK,
@@ -137,6 +140,8 @@ export class ProductStore {
   readonly ensemble: EnsembleConfig;
   private readonly now: () => Date;
   private readonly maxMergeAttempts: number;
+  /** The listing's index items and facet counters (catalogIndex.ts), moved by every merge that writes. */
+  readonly catalogIndex: CatalogIndex;
 
   constructor(options: ProductStoreOptions) {
     this.client = options.client;
@@ -145,6 +150,7 @@ export class ProductStore {
     this.ensemble = options.ensemble;
     this.now = options.now ?? (() => new Date());
     this.maxMergeAttempts = options.maxMergeAttempts ?? 8;
+    this.catalogIndex = new CatalogIndex(this.client, this.tableName);
   }
 
   private timestamp(): string {
@@ -312,24 +318,33 @@ export class ProductStore {
    */
   async merge(vendor: string, productId: string): Promise<MergeResult> {
     for (let attempt = 1; attempt <= this.maxMergeAttempts; attempt += 1) {
-      const { product, sources, attributeItems } = splitPartition(await this.readPartition(vendor, productId));
+      const partition = await this.readPartition(vendor, productId);
+      const { product: stored, sources, attributeItems } = splitPartition(partition);
+      const product = stored as ListedProductItem | undefined;
+      const listingItems = partition.filter(isListingIndexItem) as unknown as ListingIndexItem[];
       const live = liveSources(sources);
       if (!product && live.length === 0) return { exists: false, changed: false, version: 0, attributes: {} };
-      const attributes = mergeAttributes(ensembleSources(live, this.catalog), this.catalog, this.ensemble);
-      const content = { attributes, modelVersions: modelVersionsOf(live), vendorColor: vendorColorOf(live) };
+      const evidence = ensembleSources(live, this.catalog);
+      const attributes = mergeAttributes(evidence, this.catalog, this.ensemble);
+      const listing = listingContent(vendor, productId, live, rankTasks(evidence, this.catalog, this.ensemble), derivedViewKey);
+      const content = { attributes, modelVersions: modelVersionsOf(live), vendorColor: vendorColorOf(live), ...listing };
       const indexItems = attributeItems as AttributeIndexItem[];
-      if (product && stableStringify(content) === stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor })) {
+      if (
+        product &&
+        stableStringify(content) === stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor, ...listingContentOf(product) })
+      ) {
         // Unchanged, but an earlier attempt may have died between the product write and the index.
         const indexVersions = currentIndexVersions(product, indexItems);
         if (indexIsBehind(product.attributes, indexVersions, indexItems)) await this.writeIndex(vendor, productId, product.attributes, indexVersions, indexItems);
+        if (this.catalogIndex.isBehind(product, listingItems)) await this.catalogIndex.writeEntries(product, listingItems);
         return { exists: true, changed: false, version: product.version, attributes: product.attributes };
       }
       const version = (product?.version ?? 0) + 1;
       const indexVersions = nextIndexVersions(product, attributes, indexItems, version);
-      const item: ProductItem = {
+      const written = {
         pk: productPk(vendor, productId),
-        sk: PRODUCT_SK,
-        type: 'product',
+        sk: PRODUCT_SK as ProductItem['sk'],
+        type: 'product' as const,
         vendor,
         productId,
         ...content,
@@ -337,6 +352,7 @@ export class ProductStore {
         indexVersions,
         updatedAt: this.timestamp(),
       };
+      const item: ListedProductItem = { ...written, ...this.catalogIndex.nextFields(product, written, listingItems) };
       try {
         await this.client.send(
           new PutCommand({
@@ -352,7 +368,11 @@ export class ProductStore {
         await delay(Math.random() * 20 * attempt);
         continue;
       }
-      await this.writeIndex(vendor, productId, attributes, indexVersions, indexItems);
+      await Promise.all([
+        this.writeIndex(vendor, productId, attributes, indexVersions, indexItems),
+        this.catalogIndex.writeEntries(item, listingItems),
+        this.catalogIndex.count(product, item),
+      ]);
       return { exists: true, changed: true, version, attributes };
     }
     throw new TransientError('merge_contention', `product ${vendor}/${productId}: gave up after ${this.maxMergeAttempts} concurrent merges`);
