@@ -19,8 +19,8 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeError, type PermanentError } from '../shared/errors.js';
 import { derivedViewKey } from '../shared/layout.js';
-import { cutView, decodeImage, detailFraction, garmentBox, letterboxBox, garmentViewChannel, prepareViewsChannel, viewToPng, type DetectedBox, type ImageViews, type PrepareViewsOptions } from '../shared/image/prepareViews.js';
-import type { Detector } from '../shared/inference/detector.js';
+import { prepareDeclaredViews, type ViewDetector } from '../shared/image/declaredViews.js';
+import { viewToPng, type ImageViews, type PrepareViewsOptions } from '../shared/image/prepareViews.js';
 import type { SourceRef } from '../shared/products/keys.js';
 import type { S3Change } from '../shared/ingest/s3Events.js';
 import { readObject, tooLarge } from '../shared/ingest/readObject.js';
@@ -31,7 +31,7 @@ export interface ImageIngestDeps extends IngestDeps {
   /** Runs `fn` under the per-invocation decode concurrency limit. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
   /** The garment detector; required when the image manifest declares a garment view. */
-  detector?: Pick<Detector, 'detect' | 'view'>;
+  detector?: ViewDetector;
 }
 
 /**
@@ -75,7 +75,6 @@ export class ImageIngest {
     if (change.size !== undefined && change.size > config.maxObjectBytes) throw tooLarge(change.size, config.maxObjectBytes);
     const bytes = await readObject(s3, change.bucket, change.key, config.maxObjectBytes);
     const image = manifest.preprocessing.image!;
-    const started = prepareViewsChannel.hasSubscribers ? performance.now() : 0;
     const opts: PrepareViewsOptions = {
       viewSize: image.viewSize,
       centerCropFraction: image.centerCropFraction,
@@ -83,23 +82,9 @@ export class ImageIngest {
       maxInputPixels: config.maxInputPixels,
       maxInputBytes: config.maxObjectBytes,
     };
-    const decoded = await decodeImage(bytes, opts, detailFraction(image.views, image.centerCropFraction));
-    const cut: Record<string, Uint8Array> = {};
-    await Promise.all(image.views.filter((v) => v.kind !== 'garment').map(async (spec) => (cut[spec.name] = await cutView(decoded, spec, opts))));
-    if (prepareViewsChannel.hasSubscribers) prepareViewsChannel.publish({ milliseconds: performance.now() - started, ...decoded.source });
-    let box: DetectedBox | undefined;
-    const garments = image.views.filter((v) => v.kind === 'garment');
-    if (garments.length > 0) {
-      const { detector } = this.deps;
-      if (!detector) throw new Error(`image model ${manifest.name} declares garment views but image-ingest has no detector`);
-      const detecting = garmentViewChannel.hasSubscribers ? performance.now() : 0;
-      [box] = await detector.detect([{ view: cut[detector.view]!, letterbox: letterboxBox(decoded.width, decoded.height, image.viewSize) }]);
-      const detected = garmentViewChannel.hasSubscribers ? performance.now() : 0;
-      await Promise.all(garments.map(async (spec) => (cut[spec.name] = await cutView(decoded, spec, opts, garmentBox(box, spec.kind === 'garment' ? spec.minScore : 0)))));
-      if (garmentViewChannel.hasSubscribers) garmentViewChannel.publish({ milliseconds: performance.now() - detecting, detectorMilliseconds: detected - detecting });
-    }
-    // Manifest order, so the derived views and the model inputs line up with the declaration.
-    const views = Object.fromEntries(image.views.map((spec) => [spec.name, cut[spec.name]!]));
+    if (image.views.some((v) => v.kind === 'garment') && !this.deps.detector) throw new Error(`image model ${manifest.name} declares garment views but image-ingest has no detector`);
+    const prepared = await prepareDeclaredViews(bytes, image, opts, this.deps.detector);
+    const { views } = prepared;
     await Promise.all(
       Object.entries(views).map(async ([name, view]) =>
         s3.send(
@@ -112,7 +97,7 @@ export class ImageIngest {
         ),
       ),
     );
-    return { views, source: decoded.source, ...(box ? { box } : {}) };
+    return prepared;
   }
 
   private async recordError({ change, ref }: IngestEvent, error: PermanentError): Promise<void> {
