@@ -1,10 +1,11 @@
 /**
  * Served throughput of a model folder in the local model server's own runtime (`OnnxModel`,
  * onnxruntime-node on the CPU): images (rows) per second with one intra-op thread, i.e. per core,
- * at several batch sizes. The inputs are random tensors of the manifest's shapes; cost does not
+ * at several batch sizes, for the image model and, where the folder has one, the garment detector
+ * (measured in the same run, so their ratio is what the detector adds per image). The inputs are random tensors of the manifest's shapes; cost does not
  * depend on pixel values. Run: `npx tsx bench/modelThroughput.ts [--models DIR] [--json out.json]`.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveModelsDir } from '../functions/shared/manifest.js';
 import type { Tensor } from '../functions/shared/inference/triton.js';
@@ -38,15 +39,22 @@ const rowsPerSecond = async (model: OnnxModel, batch: number, minMs = 3000): Pro
   return (rows * 1000) / (performance.now() - start);
 };
 
-const main = async (): Promise<void> => {
-  const dir = arg('--models') ?? resolveModelsDir();
-  const model = await OnnxModel.load(join(dir, 'image', 'manifest.json'), { threads: 1, batchDelayMs: 0 });
+const measure = async (file: string): Promise<{ model: string; imagesPerSecondPerCore: Record<string, number> }> => {
+  const model = await OnnxModel.load(file, { threads: 1, batchDelayMs: 0 });
   const results: Record<string, number> = {};
   for (const batch of [1, 8, 32]) {
     results[`batch${batch}`] = Math.round((await rowsPerSecond(model, batch)) * 10) / 10;
   }
   await model.close();
-  const report = { model: `${model.manifest.name}@${model.manifest.version}`, threads: 1, imagesPerSecondPerCore: results };
+  return { model: `${model.manifest.name}@${model.manifest.version}`, imagesPerSecondPerCore: results };
+};
+
+const main = async (): Promise<void> => {
+  const dir = arg('--models') ?? resolveModelsDir();
+  const image = await measure(join(dir, 'image', 'manifest.json'));
+  const detectorFile = join(dir, 'detector', 'manifest.json');
+  const detector = existsSync(detectorFile) ? await measure(detectorFile) : undefined;
+  const report = { ...image, threads: 1, ...(detector ? { detector } : {}) };
   console.log(JSON.stringify(report, null, 2));
   const out = arg('--json');
   if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
