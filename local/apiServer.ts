@@ -14,8 +14,21 @@ import { readBody } from './readBody.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | object | void | undefined>;
 
+/** A local route's answer that is not JSON: a file or an object, with its own headers. */
+export interface RawAnswer {
+  status: number;
+  raw: Buffer;
+  headers: Record<string, string>;
+}
+
 /** A route the local runtime answers itself; returns undefined when it does not match. */
-export type LocalRoute = (method: string, path: string, query: URLSearchParams, body: Buffer, headers: IncomingHttpHeaders) => Promise<{ status: number; body: unknown } | undefined>;
+export type LocalRoute = (
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Buffer,
+  headers: IncomingHttpHeaders,
+) => Promise<{ status: number; body: unknown } | RawAnswer | undefined>;
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
@@ -200,6 +213,10 @@ export const createApiServer = ({ handler, routes, localRoutes = [], log = conso
       const body = await readBody(req, MAX_BODY_BYTES, () => new HttpError(413, `Request Entity Too Large: the body exceeds ${MAX_BODY_BYTES} bytes (API Gateway's payload limit)`));
       for (const local of localRoutes) {
         const answer = await local(req.method ?? 'GET', url.pathname, url.searchParams, body, req.headers);
+        if (answer && 'raw' in answer) {
+          res.writeHead(answer.status, { ...answer.headers, 'content-length': answer.raw.length });
+          return res.end(req.method === 'HEAD' ? undefined : answer.raw);
+        }
         if (answer) return sendJson(res, answer.status, answer.body);
       }
       let route: MatchedRoute | undefined;

@@ -5,6 +5,7 @@
  * second stack in the same process (tests) talks to its own servers.
  */
 import { resetClients } from '../functions/shared/awsClients.js';
+import { LOCAL_OBJECTS_PATH } from './objectRoute.js';
 
 export interface HandlerEndpoints {
   s3: string;
@@ -38,6 +39,8 @@ export const applyHandlerEnv = (endpoints: HandlerEndpoints, env: NodeJS.Process
     IMAGE_ENDPOINT_NAME: endpoints.imageEndpointName,
     TEXT_ENDPOINT_NAME: endpoints.textEndpointName,
     DETECTOR_ENDPOINT_NAME: endpoints.detectorEndpointName,
+    // The API answers with addresses of the API server's object route, not presigned S3 URLs.
+    WEFT_IMAGE_URL_BASE: LOCAL_OBJECTS_PATH,
   });
   // No CloudWatch here: EMF metric lines would only clutter the console.
   env.POWERTOOLS_METRICS_DISABLED ??= 'true';

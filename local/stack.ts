@@ -40,6 +40,8 @@ import { parseFaultSpec, formatFaultSpec } from './faults/faultSpec.js';
 import { FaultSwitch } from './faults/FaultSwitch.js';
 import { startDynamoFaultProxy } from './faults/dynamoFaultProxy.js';
 import { faultRoute } from './faults/faultRoute.js';
+import { objectRoute } from './objectRoute.js';
+import { consoleFilesRoute } from './consoleFiles.js';
 
 export type ServiceName = 'api' | 's3' | 'dynamodb' | 'models';
 
@@ -135,7 +137,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
   const delivery = { ...DEFAULT_DELIVERY, ...opts.delivery };
   const ports = { api: 0, s3: 0, dynamodb: 0, models: 0, ...opts.ports };
 
-  const stops: { name: ServiceName | 'dispatcher' | 'queues'; stop: () => Promise<void> }[] = [];
+  const stops: { name: ServiceName | 'dispatcher' | 'queues' | 'objects'; stop: () => Promise<void> }[] = [];
   const stopAll = async (): Promise<void> => {
     // Reverse start order: the API first; the dispatcher, which waits for running batches (they
     // still need S3, the models and DynamoDB); S3, which answers the uploads under way (their
@@ -251,6 +253,13 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       },
     ];
     localRoutes.push(faultRoute(faults));
+    // The console and the pictures it shows, from this origin (on AWS: CloudFront and presigned URLs).
+    let objects: S3Client | undefined;
+    localRoutes.push(
+      objectRoute(() => (objects ??= new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })), bucket),
+      consoleFilesRoute(join(projectRoot, 'console/dist')),
+    );
+    stops.push({ name: 'objects', stop: async () => objects?.destroy() });
     // The routes the HTTP API declares in CDK (lib/api mirrors this table): the handler gets the
     // same routeKey and pathParameters, and an undeclared path the same 404, as behind API Gateway.
     const routes = opts.handlers?.api ? undefined : API_ROUTES.map((r) => ({ path: r.path, methods: [r.method] }));

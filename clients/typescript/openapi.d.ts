@@ -118,6 +118,107 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Products filtered by vendor, attribute values, abstained tasks, low confidence and status, with facet counts
+         * @description Every filter must hold. The page is read from the index partition of the most selective filter (by the facet counts), the other filters checked on the products read; a page reads a bounded number of index pages, so it may hold fewer than `limit` products and still have a `nextCursor`.
+         */
+        get: operations["listProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /products */
+        options: operations["optionsProducts"];
+        /**
+         * Headers of: Products filtered by vendor, attribute values, abstained tasks, low confidence and status, with facet counts
+         * @description Every filter must hold. The page is read from the index partition of the most selective filter (by the facet counts), the other filters checked on the products read; a page reads a bounded number of index pages, so it may hold fewer than `limit` products and still have a `nextCursor`.
+         */
+        head: operations["headListProducts"];
+        patch?: never;
+        trace?: never;
+    };
+    "/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The review queue of a task: products a person would help most with, lowest margin first */
+        get: operations["listReviewQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /review */
+        options: operations["optionsReview"];
+        /** Headers of: The review queue of a task: products a person would help most with, lowest margin first */
+        head: operations["headListReviewQueue"];
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tasks the loaded models predict, with their labels and abstain thresholds */
+        get: operations["listTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /tasks */
+        options: operations["optionsTasks"];
+        /** Headers of: The tasks the loaded models predict, with their labels and abstain thresholds */
+        head: operations["headListTasks"];
+        patch?: never;
+        trace?: never;
+    };
+    "/products/{vendor}/{productId}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a product’s attributes were derived from: vendor text before and after cleaning, images and their model views */
+        get: operations["getProductEvidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /products/{vendor}/{productId}/evidence */
+        options: operations["optionsProductsVendorProductIdEvidence"];
+        /** Headers of: What a product’s attributes were derived from: vendor text before and after cleaning, images and their model views */
+        head: operations["headProductEvidence"];
+        patch?: never;
+        trace?: never;
+    };
+    "/calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models’ accuracy on corrected products against the share they answer, per task */
+        get: operations["getCalibration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /calibration */
+        options: operations["optionsCalibration"];
+        /** Headers of: The models’ accuracy on corrected products against the share they answer, per task */
+        head: operations["headCalibration"];
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -548,6 +649,240 @@ export type components = {
             }[];
             /** @description Present while there is more: pass it back as `cursor` with the same query. */
             nextCursor?: string;
+        };
+        /** @description One page of products that meet every filter, and the catalog’s facet counts. */
+        ProductListing: {
+            items: components["schemas"]["ListedProduct"][];
+            /** @description Present while there is more: pass it back as `cursor` with the same filters. A page may hold fewer than `limit` products (even none) and still have one. */
+            nextCursor?: string;
+            facets: components["schemas"]["Facets"];
+        };
+        ListedProduct: {
+            vendor: string;
+            productId: string;
+            /** @description product.json’s title. */
+            title?: string;
+            /**
+             * @description `error`: a source failed for good; `pending`: a source waits (for a retry or a model); else `tagged`.
+             * @enum {string}
+             */
+            status: "pending" | "tagged" | "error";
+            /** @description S3 key of the picture the grid shows: the first image’s first model view, else the upload. */
+            thumbnail?: string;
+            /** @description Where a browser loads it from: a presigned GET on AWS (valid for minutes), a path of the local API server locally. */
+            thumbnailUrl?: string;
+            /** @description Merged value and confidence by task. */
+            attributes: {
+                category?: {
+                    /** @description The merged label; null when the ensemble abstains. */
+                    value: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot") | null;
+                    /** @description Combined confidence (1 for a correction). */
+                    confidence: number;
+                    /** @description Set by a merchandiser. */
+                    corrected: boolean;
+                };
+                color?: {
+                    /** @description The merged label; null when the ensemble abstains. */
+                    value: ("black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple") | null;
+                    /** @description Combined confidence (1 for a correction). */
+                    confidence: number;
+                    /** @description Set by a merchandiser. */
+                    corrected: boolean;
+                };
+                pattern?: {
+                    /** @description The merged label; null when the ensemble abstains. */
+                    value: ("solid" | "striped" | "checked" | "dotted") | null;
+                    /** @description Combined confidence (1 for a correction). */
+                    confidence: number;
+                    /** @description Set by a merchandiser. */
+                    corrected: boolean;
+                };
+            };
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** @description Catalog-wide counts, not counts of the filtered result, kept by counters that every change of a product moves. A counter write lost after its product changed leaves that count off by one until the product changes again. */
+        Facets: {
+            /** @description Products with a live source. */
+            products: number;
+            /** @description Products per vendor. */
+            vendors: {
+                [key: string]: number;
+            };
+            /** @description Products per status (statuses without products left out). */
+            status: {
+                [key: string]: number;
+            };
+            /** @description Products per merged value, by task. */
+            values: {
+                category?: {
+                    [key: string]: number;
+                };
+                color?: {
+                    [key: string]: number;
+                };
+                pattern?: {
+                    [key: string]: number;
+                };
+            };
+            /** @description Products on which the ensemble abstains, by task. */
+            abstained: {
+                category?: number;
+                color?: number;
+                pattern?: number;
+            };
+            /** @description Histogram of the models’ confidence in tenths (the last bin includes 1), by task; corrections left out. */
+            confidence: {
+                category?: number[];
+                color?: number[];
+                pattern?: number[];
+            };
+        };
+        /** @description Products whose task a person would help most with: lowest margin first, corrected ones left out. */
+        ReviewPage: {
+            items: components["schemas"]["ReviewEntry"][];
+            /** @description Present while there is more: pass it back as `cursor` with the same query. */
+            nextCursor?: string;
+        };
+        ReviewEntry: {
+            vendor: string;
+            productId: string;
+            title?: string;
+            thumbnail?: string;
+            thumbnailUrl?: string;
+            /**
+             * @description An attribute (task) the loaded models predict.
+             * @enum {string}
+             */
+            task: "category" | "color" | "pattern";
+            /** @description The merged label; null when the ensemble abstains. */
+            value: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted") | null;
+            /** @description Combined confidence of the best label. */
+            confidence: number;
+            /** @description Best minus second-best probability; the queue is ordered by it, lowest first. */
+            margin: number;
+            /** @description The best labels, most probable first (at most 3). */
+            candidates: {
+                /**
+                 * @description A label of the task.
+                 * @enum {string}
+                 */
+                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+                /** @description Probability of the label in the combined distribution. */
+                p: number;
+            }[];
+        };
+        /** @description The tasks the loaded models predict, with their labels and abstain thresholds. */
+        TaskList: {
+            tasks: {
+                /**
+                 * @description An attribute (task) the loaded models predict.
+                 * @enum {string}
+                 */
+                name: "category" | "color" | "pattern";
+                /** @description In manifest order. */
+                labels: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted")[];
+                /** @description Below this confidence the ensemble abstains. */
+                threshold: number;
+            }[];
+            /** @description Loaded model versions by modality. */
+            modelVersions: {
+                [key: string]: string;
+            };
+        };
+        /** @description What the attributes were derived from: the vendor text before and after cleaning, and every image with its model views, with addresses a browser can load. */
+        ProductEvidence: {
+            vendor: string;
+            productId: string;
+            title?: string;
+            /** @description product.json as uploaded (parsed and re-serialized, unknown fields kept; absent above 64 kB). */
+            document?: string;
+            /** @description The cleaned text the text model saw. */
+            text?: string;
+            images: {
+                /** @description S3 key. */
+                key: string;
+                /** @description Where a browser loads it from (presigned on AWS, valid for minutes). */
+                url: string;
+                /** @description The model views under `derived/` by view name (tagged images). */
+                views: {
+                    [key: string]: {
+                        /** @description S3 key. */
+                        key: string;
+                        /** @description Where a browser loads it from (presigned on AWS, valid for minutes). */
+                        url: string;
+                    };
+                };
+            }[];
+        };
+        /** @description The models’ accuracy on products people corrected against the share they answer (accuracy/coverage as the abstain threshold moves), from the models’ answer each correction recorded. People correct the least certain products first, so it is a pessimistic sample. */
+        Calibration: {
+            /** @description By task. */
+            tasks: {
+                category?: {
+                    /** @description Corrected products whose models’ answer is known. */
+                    corrected: number;
+                    /** @description The task’s abstain threshold. */
+                    threshold: number;
+                    atThreshold?: {
+                        /** @description Share answered at the threshold. */
+                        coverage: number;
+                        /** @description Share of those right. */
+                        accuracy: number;
+                    };
+                    /** @description From the most confident answer down (at most 50 points). */
+                    curve: {
+                        /** @description Answer only at this confidence or above… */
+                        threshold: number;
+                        /** @description …and this share of the corrected products is answered… */
+                        coverage: number;
+                        /** @description …with this share of those answers right. */
+                        accuracy: number;
+                    }[];
+                };
+                color?: {
+                    /** @description Corrected products whose models’ answer is known. */
+                    corrected: number;
+                    /** @description The task’s abstain threshold. */
+                    threshold: number;
+                    atThreshold?: {
+                        /** @description Share answered at the threshold. */
+                        coverage: number;
+                        /** @description Share of those right. */
+                        accuracy: number;
+                    };
+                    /** @description From the most confident answer down (at most 50 points). */
+                    curve: {
+                        /** @description Answer only at this confidence or above… */
+                        threshold: number;
+                        /** @description …and this share of the corrected products is answered… */
+                        coverage: number;
+                        /** @description …with this share of those answers right. */
+                        accuracy: number;
+                    }[];
+                };
+                pattern?: {
+                    /** @description Corrected products whose models’ answer is known. */
+                    corrected: number;
+                    /** @description The task’s abstain threshold. */
+                    threshold: number;
+                    atThreshold?: {
+                        /** @description Share answered at the threshold. */
+                        coverage: number;
+                        /** @description Share of those right. */
+                        accuracy: number;
+                    };
+                    /** @description From the most confident answer down (at most 50 points). */
+                    curve: {
+                        /** @description Answer only at this confidence or above… */
+                        threshold: number;
+                        /** @description …and this share of the corrected products is answered… */
+                        coverage: number;
+                        /** @description …with this share of those answers right. */
+                        accuracy: number;
+                    }[];
+                };
+            };
         };
     };
     responses: never;
@@ -1567,6 +1902,799 @@ export interface operations {
             };
             /** @description Invalid `since` or `limit`, or a `cursor` this query did not return. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                vendor?: string;
+                /** @description Merged values the products must have, `{task}:{label}`; repeat for several (all must hold). */
+                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted")[];
+                /** @description Tasks on which the ensemble abstains (`value: null`). */
+                abstained?: ("category" | "color" | "pattern")[];
+                /** @description The task `confidenceBelow` applies to (both or neither). */
+                confidenceTask?: "category" | "color" | "pattern";
+                confidenceBelow?: number;
+                status?: "pending" | "tagged" | "error";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of products and the catalog’s facet counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductListing"];
+                };
+            };
+            /** @description An invalid filter (unknown task or label, `confidenceBelow` without `confidenceTask` or the reverse, a threshold outside (0, 1]), `limit`, or a `cursor` this query did not return. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsProducts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headListProducts: {
+        parameters: {
+            query?: {
+                vendor?: string;
+                /** @description Merged values the products must have, `{task}:{label}`; repeat for several (all must hold). */
+                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted")[];
+                /** @description Tasks on which the ensemble abstains (`value: null`). */
+                abstained?: ("category" | "color" | "pattern")[];
+                /** @description The task `confidenceBelow` applies to (both or neither). */
+                confidenceTask?: "category" | "color" | "pattern";
+                confidenceBelow?: number;
+                status?: "pending" | "tagged" | "error";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of products and the catalog’s facet counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An invalid filter (unknown task or label, `confidenceBelow` without `confidenceTask` or the reverse, a threshold outside (0, 1]), `limit`, or a `cursor` this query did not return. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listReviewQueue: {
+        parameters: {
+            query: {
+                /** @description The task to review. */
+                task: "category" | "color" | "pattern";
+                vendor?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the queue. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewPage"];
+                };
+            };
+            /** @description `task` missing or unknown, an invalid `vendor` or `limit`, or a `cursor` this query did not return. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headListReviewQueue: {
+        parameters: {
+            query: {
+                /** @description The task to review. */
+                task: "category" | "color" | "pattern";
+                vendor?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the queue. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `task` missing or unknown, an invalid `vendor` or `limit`, or a `cursor` this query did not return. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tasks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headListTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tasks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getProductEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Vendor id, as in the upload key `{vendor}/{productId}/…`. */
+                vendor: string;
+                /** @description The vendor's product id, as in the upload key. */
+                productId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence, with addresses a browser can load the pictures from. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductEvidence"];
+                };
+            };
+            /** @description `vendor` or `productId` does not match the id pattern. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such product. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsProductsVendorProductIdEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vendor: string;
+                productId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headProductEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Vendor id, as in the upload key `{vendor}/{productId}/…`. */
+                vendor: string;
+                /** @description The vendor's product id, as in the upload key. */
+                productId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence, with addresses a browser can load the pictures from. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `vendor` or `productId` does not match the id pattern. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such product. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getCalibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per task: the accuracy/coverage curve and the point at the abstain threshold. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calibration"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsCalibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headCalibration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per task: the accuracy/coverage curve and the point at the abstain threshold. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,12 +4,14 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { documentClient } from '../shared/awsClients.js';
+import { documentClient, s3Client } from '../shared/awsClients.js';
 import { TransientError, describeError } from '../shared/errors.js';
 import { lazy, loadModelSet, modelVersion } from '../shared/ingest/config.js';
 import { wrapHandler } from '../shared/ingest/lambda.js';
 import { observability } from '../shared/ingest/observability.js';
 import { ProductStore } from '../shared/products/productStore.js';
+import { CatalogQueries } from '../shared/products/catalogQueries.js';
+import { imageUrlsFromEnv } from './imageUrls.js';
 import { errorResponse } from './http.js';
 import { loadTaxonomy } from '../shared/taxonomy/loadTaxonomy.js';
 import { route, type ApiDeps } from './routes.js';
@@ -25,8 +27,11 @@ const runtime = lazy((config): ApiDeps => {
   const modelVersions: Record<string, string> = {};
   if (models.image) modelVersions.image = modelVersion(models.image);
   if (models.text) modelVersions.text = modelVersion(models.text);
+  const store = new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble });
   return {
-    store: new ProductStore({ client: documentClient(), tableName: config.tableName, catalog: models.catalog, ensemble: models.ensemble }),
+    store,
+    queries: new CatalogQueries(documentClient(), config.tableName, models.catalog, store.catalogIndex),
+    images: imageUrlsFromEnv(process.env, s3Client, config.bucket),
     catalog: models.catalog,
     modelVersions,
     taxonomy: loadTaxonomy(config.modelsDir, models.catalog, obs.logger),

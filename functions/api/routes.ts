@@ -9,6 +9,8 @@
  *   GET    /attributes/{task}/{value}?vendor=&limit=&cursor=
  *   GET    /rejections?limit=&cursor=
  *   GET    /corrections?since=&limit=&cursor=
+ * and the console's routes (catalogRoutes.ts): GET /products, /review, /tasks,
+ * /products/{vendor}/{productId}/evidence, /calibration.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ID_PATTERN } from '../shared/layout.js';
@@ -16,6 +18,11 @@ import { own } from '../shared/ownKeys.js';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { InvalidCursorError } from '../shared/products/cursor.js';
 import type { ProductStore } from '../shared/products/productStore.js';
+import type { CatalogQueries } from '../shared/products/catalogQueries.js';
+import { modelAnswerIn } from '../shared/products/calibration.js';
+import { buildProductView } from '../shared/products/productView.js';
+import { catalogRoutes } from './catalogRoutes.js';
+import type { ImageUrls } from './imageUrls.js';
 import { contractRoutes } from './contractRoutes.js';
 import type { TaxonomyIndex } from '../shared/taxonomy/taxonomyIndex.js';
 import { HttpError, errorResponse, json } from './http.js';
@@ -34,6 +41,10 @@ export interface ApiDeps {
   taxonomy?: TaxonomyIndex;
   /** What the served OpenAPI document says about authorization; `none` when unset. */
   authorization?: ApiAuthorization;
+  /** The console's reads: listing, facets, review queue, corrections for calibration. */
+  queries: CatalogQueries;
+  /** Browser addresses of uploads and derived views. */
+  images: ImageUrls;
 }
 
 export { DEFAULT_LIMIT, MAX_LIMIT };
@@ -117,8 +128,10 @@ const routes: Route[] = [
       if (typeof value !== 'string' || !labels.includes(value)) {
         throw new HttpError(400, `"value" must be one of the ${task} labels: ${labels.join(', ')}`);
       }
-      await productOr404(store, vendor!, productId!);
-      await store.putCorrection(vendor!, productId!, task!, value);
+      const items = await store.readPartition(vendor!, productId!);
+      if (!buildProductView(items)) throw new HttpError(404, `product ${vendor}/${productId} not found`);
+      // What the models answered before a person did: the accuracy curve is drawn from these.
+      await store.putCorrection(vendor!, productId!, task!, value, modelAnswerIn(items, task!));
       await store.merge(vendor!, productId!);
       return json(200, presentProduct(await productOr404(store, vendor!, productId!), taxonomy));
     },
@@ -173,6 +186,7 @@ const routes: Route[] = [
       return json(200, await store.listCorrections({ ...(since ? { since } : {}), limit: limitParam(query.limit), ...(query.cursor ? { cursor: query.cursor } : {}) }));
     },
   },
+  ...catalogRoutes,
   ...contractRoutes,
 ];
 

@@ -6,6 +6,7 @@
  *   task   → `enum` of the task names
  *   label  → `enum` of that task's labels inside a map keyed by task, else of every task's labels
  *   byTask → an object with one optional property per task (its labels filled in), nothing else
+ *   taskLabel → `enum` of every `{task}:{label}` pair (a listing filter)
  */
 import { own, setOwn } from '../../shared/ownKeys.js';
 import type { TaskCatalog } from '../../shared/products/ensemble.js';
@@ -51,6 +52,11 @@ export const fillCatalog = <T extends object>(document: T, catalog: TaskCatalog)
         delete out.propertyNames;
         out.properties = Object.fromEntries(tasks.map((task) => [task, fill(entry, own(catalog, task) ?? [])]));
         out.additionalProperties = false;
+        break;
+      }
+      case 'taskLabel': {
+        const pairs = tasks.flatMap((task) => (own(catalog, task) ?? []).map((label) => `${task}:${label}`));
+        if (pairs.length > 0) out.enum = pairs;
         break;
       }
       default:

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiResponseObject } from 'zod-openapi';
 import type { ApiMethod } from '../routeTable.js';
 import { DOCS_ASSETS } from './docsAssets.js';
+import { catalogOperations } from './catalogOperations.js';
 import {
   AttributeMatchPage,
   CorrectionPage,
@@ -179,6 +180,7 @@ export const OPERATIONS: Record<RouteKey, ApiOperation> = {
       ...COMMON_ERRORS,
     },
   },
+  ...catalogOperations({ error, ok, common: COMMON_ERRORS }),
   'GET /openapi.json': {
     operationId: 'getOpenApiDocument',
     summary: 'This document',

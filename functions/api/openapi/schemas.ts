@@ -21,7 +21,7 @@ import { MAX_LIMIT } from '../limits.js';
 
 /** JSON Schema keyword the markers use; catalogEnums.ts removes it from the published document. */
 export const CATALOG_KEYWORD = 'x-weft-catalog';
-export type CatalogMarker = 'task' | 'label' | 'byTask';
+export type CatalogMarker = 'task' | 'label' | 'byTask' | 'taskLabel';
 
 /** A string that is a task name (`task`) or a label of a task (`label`). */
 const catalogName = (kind: 'task' | 'label', description: string) => z.string().meta({ description, [CATALOG_KEYWORD]: kind });

@@ -15,11 +15,12 @@
  * have a `nextCursor`. Item design: README.md in this folder.
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { own } from '../ownKeys.js';
+import { own, setOwn } from '../ownKeys.js';
 import type { CatalogIndex } from './catalogIndex.js';
 import { attributeScope, decodeCursorIn, encodeCursor, productEntryScope, scoredEntryScope, vendorProductsScope, vendorScoredEntryScope, type CursorScope, type IndexStartKey } from './cursor.js';
 import type { TaskCatalog, TaskRanking } from './ensemble.js';
-import { PRODUCT_SK, attributeGsiPk, productPk } from './keys.js';
+import { CORRECTIONS_GSI_PK, PRODUCT_SK, attributeGsiPk } from './keys.js';
+import type { CorrectionOutcome } from './calibration.js';
 import {
   BUCKETS,
   HISTOGRAM_BINS,
@@ -41,6 +42,9 @@ import type { Page } from './productStore.js';
 import { ATTRIBUTE_INDEX } from './tableDefinition.js';
 
 export const PRODUCT_STATUSES: readonly ProductStatus[] = ['pending', 'tagged', 'error'];
+
+/** Corrections the accuracy curve is drawn from at most (the most recent ones). */
+export const MAX_CALIBRATION_CORRECTIONS = 20_000;
 
 /** Index pages one listing or review page reads at most. */
 export const MAX_QUERIES_PER_PAGE = 5;
@@ -85,7 +89,7 @@ export interface ProductSummary {
 export interface Facets {
   products: number;
   vendors: Record<string, number>;
-  status: Record<string, number>;
+  status: Partial<Record<ProductStatus, number>>;
   values: Record<string, Record<string, number>>;
   abstained: Record<string, number>;
   confidence: Record<string, number[]>;
@@ -147,22 +151,34 @@ export class CatalogQueries {
       // A counter can only dip below zero by a lost update; it is never a negative count.
       const count = Math.max(0, raw);
       const [kind, first, ...rest] = membership.split('#');
-      if (kind === 'vendor' && first !== undefined) {
+      if (first === undefined) continue;
+      if (kind === 'vendor') {
         knownVendors.push(first);
-        if (count > 0) facets.vendors[first] = count;
+        if (count > 0) setOwn(facets.vendors, first, count);
         facets.products += count;
-      } else if (kind === 'status' && first !== undefined && count > 0) facets.status[first] = count;
-      else if (first !== undefined && own(this.catalog, first) !== undefined && count > 0) {
-        if (kind === 'value' && rest.length > 0) {
-          const label = rest.join('#');
-          if (!own(this.catalog, first)!.includes(label)) continue;
-          (facets.values[first] ??= {})[label] = count;
-        } else if (kind === 'abstained') facets.abstained[first] = count;
-        else if (kind === 'confidence') {
-          const bin = Number(rest[0]);
-          if (!Number.isInteger(bin) || bin < 0 || bin >= HISTOGRAM_BINS) continue;
-          (facets.confidence[first] ??= Array.from({ length: HISTOGRAM_BINS }, () => 0))[bin] = count;
-        }
+        continue;
+      }
+      if (count === 0) continue;
+      if (kind === 'status') {
+        if ((PRODUCT_STATUSES as readonly string[]).includes(first)) facets.status[first as ProductStatus] = count;
+        continue;
+      }
+      // Counters of tasks or labels the loaded manifests no longer have are not facets.
+      const labels = own(this.catalog, first);
+      if (labels === undefined) continue;
+      if (kind === 'value' && rest.length > 0) {
+        const label = rest.join('#');
+        if (!labels.includes(label)) continue;
+        let values = own(facets.values, first);
+        if (values === undefined) setOwn(facets.values, first, (values = {}));
+        setOwn(values, label, count);
+      } else if (kind === 'abstained') setOwn(facets.abstained, first, count);
+      else if (kind === 'confidence') {
+        const bin = Number(rest[0]);
+        if (!Number.isInteger(bin) || bin < 0 || bin >= HISTOGRAM_BINS) continue;
+        let bins = own(facets.confidence, first);
+        if (bins === undefined) setOwn(facets.confidence, first, (bins = Array.from({ length: HISTOGRAM_BINS }, () => 0)));
+        bins[bin] = count;
       }
     }
     knownVendors.sort();
@@ -230,6 +246,37 @@ export class CatalogQueries {
       };
     });
     return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  /**
+   * Every correction that recorded the models' answer, for the accuracy curve: Queries of the
+   * `CORRECTION` partition (newest first), at most `max` corrections.
+   */
+  async correctionOutcomes(max = MAX_CALIBRATION_CORRECTIONS): Promise<CorrectionOutcome[]> {
+    const out: CorrectionOutcome[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: ATTRIBUTE_INDEX,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': 'gsi1pk', '#task': 'task', '#value': 'value', '#model': 'model' },
+          ExpressionAttributeValues: { ':pk': CORRECTIONS_GSI_PK },
+          ProjectionExpression: '#task, #value, #model',
+          ScanIndexForward: false,
+          Limit: Math.min(1000, max - out.length),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const model = item.model as { value?: unknown; confidence?: unknown } | undefined;
+        if (typeof item.task !== 'string' || typeof item.value !== 'string' || typeof model?.value !== 'string' || typeof model.confidence !== 'number') continue;
+        out.push({ task: item.task, value: item.value, model: { value: model.value, confidence: model.confidence } });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start && out.length < max);
+    return out;
   }
 
   /**

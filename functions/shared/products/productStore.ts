@@ -15,6 +15,7 @@ import { mergeAttributes, rankTasks, type Attributes, type Distribution, type Ta
 import { derivedViewKey } from '../layout.js';
 import { CatalogIndex, isListingIndexItem, type ListingIndexItem } from './catalogIndex.js';
 import { listingContent, listingContentOf, type ListedProductItem } from './listing.js';
+import type { ModelAnswer } from './calibration.js';
 import type { AttributeIndexItem, GarmentBox, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
 import {
   CORRECTIONS_GSI_PK,
@@ -518,8 +519,11 @@ export class ProductStore {
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
-  /** A merchandiser's label for one task; always wins in the ensemble and is kept for retraining. */
-  async putCorrection(vendor: string, productId: string, task: string, value: string): Promise<void> {
+  /**
+   * A merchandiser's label for one task; always wins in the ensemble and is kept for retraining.
+   * `model` is the models' own answer it replaces (calibration.ts), kept for the accuracy curve.
+   */
+  async putCorrection(vendor: string, productId: string, task: string, value: string, model?: ModelAnswer): Promise<void> {
     const ref: SourceRef = { vendor, productId, kind: 'human', name: task };
     const updatedAt = this.timestamp();
     const item: SourceItem = {
@@ -536,7 +540,7 @@ export class ProductStore {
       gsi1pk: CORRECTIONS_GSI_PK,
       gsi1sk: `${updatedAt}#${vendor}#${productId}#${task}`,
     };
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: model ? { ...item, model } : item }));
   }
 
   /** Returns false when there was no correction to remove. */
