@@ -1,8 +1,8 @@
 """Views through ONE shared backbone, features concatenated with a color branch, a shared dense
 stack, a head per task.
 
-The model takes the serving tensors as they are: every view the manifest declares (``downsampled``
-and ``center``) as uint8 NHWC RGB, exactly what the pipeline's preprocessing writes. Conversion to
+The model takes the serving tensors as they are: every view the manifest declares (``downsampled``,
+``center`` and, for the demo, ``garment``: the detected garment box, padded and squared) as uint8 NHWC RGB, exactly what the pipeline's preprocessing writes. Conversion to
 float, the NCHW transpose and the backbone's own input scaling are the first layers of the model,
 so training, evaluation and the exported ONNX graph share them and nothing outside the graph can
 get them wrong.
@@ -217,7 +217,7 @@ class LayoutBranch(nn.Module):
 
 
 class ImageModel(MultiTaskModel):
-    """``forward(downsampled=uint8 NHWC, center=uint8 NHWC) -> {task: logits}``.
+    """``forward(downsampled=uint8 NHWC, center=…, garment=… — the configured views) -> {task: logits}``.
 
     Training on cached trunk outputs calls ``forward(maps=…, pixels=…)`` instead (see
     :meth:`trunk_inputs`); both paths meet in :meth:`from_trunk`.
