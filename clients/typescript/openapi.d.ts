@@ -785,6 +785,18 @@ export type components = {
                 /** @description Below this confidence the ensemble abstains. */
                 threshold: number;
             }[];
+            /** @description The image model’s views in its input order. */
+            imageViews: {
+                /** @description The view’s name in `derived/` keys. */
+                name: string;
+                /**
+                 * @description `whole`: the image letterboxed; `center`: its central `cropFraction` of each side; `garment`: the detector’s box, padded by `padding` on each side and squared.
+                 * @enum {string}
+                 */
+                kind: "whole" | "center" | "garment";
+                cropFraction?: number;
+                padding?: number;
+            }[];
             /** @description Loaded model versions by modality. */
             modelVersions: {
                 [key: string]: string;

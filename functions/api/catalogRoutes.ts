@@ -17,12 +17,22 @@ import { PRODUCT_STATUSES, type ListingFilters } from '../shared/products/catalo
 import { taskSettings, type TaskCatalog } from '../shared/products/ensemble.js';
 import { titleOf, type ProductStatus } from '../shared/products/listing.js';
 import { buildProductView, liveSources, splitPartition } from '../shared/products/productView.js';
-import type { CalibrationReport, ImageEvidence, ProductEvidence, ProductListingResponse, ReviewPage, TaskList } from './catalogViews.js';
+import type { Manifest } from '../shared/manifest.js';
+import type { CalibrationReport, ImageEvidence, ImageViewInfo, ProductEvidence, ProductListingResponse, ReviewPage, TaskList } from './catalogViews.js';
 import { HttpError, json } from './http.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './limits.js';
 import type { Route } from './routes.js';
 
 type Query = Record<string, string | undefined>;
+
+/** The image manifest's views as the console draws them. */
+export const imageViewsOf = (image: Pick<Manifest, 'preprocessing'> | undefined): ImageViewInfo[] => {
+  const settings = image?.preprocessing.image;
+  if (!settings) return [];
+  return settings.views.map((view): ImageViewInfo =>
+    view.kind === 'center' ? { name: view.name, kind: 'center', cropFraction: settings.centerCropFraction } : view.kind === 'garment' ? { name: view.name, kind: 'garment', padding: view.padding } : { name: view.name, kind: view.kind },
+  );
+};
 
 const queryOf = (event: APIGatewayProxyEventV2): Query => event.queryStringParameters ?? {};
 
@@ -127,9 +137,10 @@ export const catalogRoutes: Route[] = [
   {
     method: 'GET',
     path: '/tasks',
-    handle: async (_m, _e, { catalog, store, modelVersions }) => {
+    handle: async (_m, _e, { catalog, store, modelVersions, imageViews }) => {
       const body: TaskList = {
         tasks: Object.entries(catalog).map(([name, labels]) => ({ name, labels: [...labels], threshold: taskSettings(store.ensemble, name).threshold })),
+        imageViews: imageViews ?? [],
         modelVersions,
       };
       return json(200, body);

@@ -34,8 +34,19 @@ export interface TaskInfo {
   threshold: number;
 }
 
+/** A model view of the images, as the image manifest declares it: what a page draws on the original. */
+export interface ImageViewInfo {
+  name: string;
+  /** `whole`: the image letterboxed; `center`: its central `cropFraction` of each side; `garment`: the detector's box, padded by `padding` and squared. */
+  kind: 'whole' | 'center' | 'garment';
+  cropFraction?: number;
+  padding?: number;
+}
+
 export interface TaskList {
   tasks: TaskInfo[];
+  /** The image model's views, in its input order (none without an image model). */
+  imageViews: ImageViewInfo[];
   modelVersions: Record<string, string>;
 }
 

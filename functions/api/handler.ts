@@ -12,6 +12,7 @@ import { observability } from '../shared/ingest/observability.js';
 import { ProductStore } from '../shared/products/productStore.js';
 import { CatalogQueries } from '../shared/products/catalogQueries.js';
 import { imageUrlsFromEnv } from './imageUrls.js';
+import { imageViewsOf } from './catalogRoutes.js';
 import { errorResponse } from './http.js';
 import { loadTaxonomy } from '../shared/taxonomy/loadTaxonomy.js';
 import { route, type ApiDeps } from './routes.js';
@@ -32,6 +33,7 @@ const runtime = lazy((config): ApiDeps => {
     store,
     queries: new CatalogQueries(documentClient(), config.tableName, models.catalog, store.catalogIndex),
     images: imageUrlsFromEnv(process.env, s3Client, config.bucket),
+    imageViews: imageViewsOf(models.image),
     catalog: models.catalog,
     modelVersions,
     taxonomy: loadTaxonomy(config.modelsDir, models.catalog, obs.logger),

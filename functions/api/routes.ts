@@ -23,6 +23,7 @@ import { modelAnswerIn } from '../shared/products/calibration.js';
 import { buildProductView } from '../shared/products/productView.js';
 import { catalogRoutes } from './catalogRoutes.js';
 import type { ImageUrls } from './imageUrls.js';
+import type { ImageViewInfo } from './catalogViews.js';
 import { contractRoutes } from './contractRoutes.js';
 import type { TaxonomyIndex } from '../shared/taxonomy/taxonomyIndex.js';
 import { HttpError, errorResponse, json } from './http.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   queries: CatalogQueries;
   /** Browser addresses of uploads and derived views. */
   images: ImageUrls;
+  /** The image model's views, for pages that draw them on the originals. */
+  imageViews?: ImageViewInfo[];
 }
 
 export { DEFAULT_LIMIT, MAX_LIMIT };

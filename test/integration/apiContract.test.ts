@@ -104,6 +104,7 @@ describe('the API against its OpenAPI document (schemathesis)', () => {
       'GET /products/{vendor}/{productId} -> [200] correctAttribute -> PUT /products/{vendor}/{productId}/attributes/{task}',
       'PUT /products/{vendor}/{productId}/attributes/{task} -> [200] listCorrections -> GET /corrections',
       'PUT /products/{vendor}/{productId}/attributes/{task} -> [200] removeCorrection -> DELETE /products/{vendor}/{productId}/attributes/{task}',
+      'GET /review -> [200] acceptCandidate -> PUT /products/{vendor}/{productId}/attributes/{task}',
     ]) {
       expect(followed.get(link) ?? 0, `${link} (followed: ${JSON.stringify([...followed])})`).toBeGreaterThan(0);
     }

@@ -171,6 +171,11 @@ describe('GET /tasks and GET /products/{vendor}/{productId}/evidence', () => {
     const { body } = await request('GET', '/tasks');
     expect(body.tasks).toEqual(TEST_TASKS.map((t) => ({ name: t.name, labels: t.labels, threshold: 0 })));
     expect(body.modelVersions).toMatchObject({ image: 'weft-image@0.0.1-test' });
+    // What the product page draws on the originals: the image model's views.
+    expect(body.imageViews).toEqual([
+      { name: 'downsampled', kind: 'whole' },
+      { name: 'center', kind: 'center', cropFraction: expect.any(Number) },
+    ]);
   });
 
   it('shows the raw and cleaned text and every image with its views, each with an address', async () => {

@@ -37,11 +37,6 @@ export const catalogOperations = ({ error, ok, common }: ResponseHelpers): Recor
       200: {
         ...ok('One page of products and the catalog’s facet counts.', ProductListingSchema),
         links: {
-          getProduct: {
-            operationId: 'getProduct',
-            description: 'The first product of the page.',
-            parameters: { vendor: '$response.body#/items/0/vendor', productId: '$response.body#/items/0/productId' },
-          },
           getProductEvidence: {
             operationId: 'getProductEvidence',
             description: 'What the first product’s attributes were derived from.',

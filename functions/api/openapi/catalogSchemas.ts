@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { TaskCalibration } from '../../shared/products/calibration.js';
 import type { Facets, SummaryAttribute } from '../../shared/products/catalogQueries.js';
-import type { CalibrationReport, ImageEvidence, ListedProduct, ProductEvidence, ProductListingResponse, ReviewEntry, ReviewPage, TaskInfo, TaskList } from '../catalogViews.js';
+import type { CalibrationReport, ImageEvidence, ImageViewInfo, ListedProduct, ProductEvidence, ProductListingResponse, ReviewEntry, ReviewPage, TaskInfo, TaskList } from '../catalogViews.js';
 import { CATALOG_KEYWORD, LabelName, TaskName } from './schemas.js';
 
 const byTask = <T extends z.ZodType>(value: T, description: string) => z.record(z.string(), value).meta({ description, [CATALOG_KEYWORD]: 'byTask' });
@@ -100,8 +100,19 @@ export const TaskInfoSchema = z.object({
   threshold: probability('Below this confidence the ensemble abstains.'),
 });
 
+export const ImageViewInfoSchema = z.object({
+  name: z.string().meta({ description: 'The view’s name in `derived/` keys.' }),
+  kind: z.enum(['whole', 'center', 'garment']).meta({ description: '`whole`: the image letterboxed; `center`: its central `cropFraction` of each side; `garment`: the detector’s box, padded by `padding` on each side and squared.' }),
+  cropFraction: z.number().gt(0).max(1).optional(),
+  padding: z.number().min(0).optional(),
+});
+
 export const TaskListSchema = z
-  .object({ tasks: z.array(TaskInfoSchema), modelVersions: z.record(z.string(), z.string()).meta({ description: 'Loaded model versions by modality.' }) })
+  .object({
+    tasks: z.array(TaskInfoSchema),
+    imageViews: z.array(ImageViewInfoSchema).meta({ description: 'The image model’s views in its input order.' }),
+    modelVersions: z.record(z.string(), z.string()).meta({ description: 'Loaded model versions by modality.' }),
+  })
   .meta({ id: 'TaskList', description: 'The tasks the loaded models predict, with their labels and abstain thresholds.' });
 
 const ObjectLinkSchema = z.object({ key: z.string().meta({ description: 'S3 key.' }), url: z.string().meta({ description: 'Where a browser loads it from (presigned on AWS, valid for minutes).' }) });
@@ -155,6 +166,7 @@ sameShape<typeof ProductListingSchema, ProductListingResponse>(true);
 sameShape<typeof ReviewEntrySchema, ReviewEntry>(true);
 sameShape<typeof ReviewPageSchema, ReviewPage>(true);
 sameShape<typeof TaskInfoSchema, TaskInfo>(true);
+sameShape<typeof ImageViewInfoSchema, ImageViewInfo>(true);
 sameShape<typeof TaskListSchema, TaskList>(true);
 sameShape<typeof ImageEvidenceSchema, ImageEvidence>(true);
 sameShape<typeof ProductEvidenceSchema, ProductEvidence>(true);

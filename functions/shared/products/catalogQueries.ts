@@ -10,9 +10,10 @@
  *     holds for products that moved on;
  *   - the review queue reads `REVIEW#{task}` (or `REVIEW#{task}#{vendor}`), lowest margin first.
  *
- * A page reads at most {@link MAX_QUERIES_PER_PAGE} index pages, so a request stays fast however
- * selective the later filters are: a page can hold fewer than `limit` items (even none) and still
- * have a `nextCursor`. Item design: README.md in this folder.
+ * A page reads at most {@link MAX_ENTRIES_PER_PAGE} index entries in at most
+ * {@link MAX_QUERIES_PER_PAGE} Queries, so a request stays fast however selective the later filters
+ * are: a page can hold fewer than `limit` items (even none) and still have a `nextCursor`. Item
+ * design: README.md in this folder.
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { own, setOwn } from '../ownKeys.js';
@@ -46,8 +47,10 @@ export const PRODUCT_STATUSES: readonly ProductStatus[] = ['pending', 'tagged', 
 /** Corrections the accuracy curve is drawn from at most (the most recent ones). */
 export const MAX_CALIBRATION_CORRECTIONS = 20_000;
 
-/** Index pages one listing or review page reads at most. */
-export const MAX_QUERIES_PER_PAGE = 5;
+/** Index entries one listing or review page reads at most (filters that drop most entries stop here). */
+export const MAX_ENTRIES_PER_PAGE = 500;
+/** Queries one page sends at most (vendor after vendor, some of them empty). */
+export const MAX_QUERIES_PER_PAGE = 25;
 /** Index items per Query when later filters drop some: fewer round trips for a full page. */
 const FILTERED_QUERY_LIMIT = 100;
 
@@ -282,7 +285,7 @@ export class CatalogQueries {
   /**
    * Reads index pages of `partitions` in order (continuing at the cursor's), keeps the products
    * `keep` accepts (read from the product items unless the index items are product items), and
-   * stops at `limit` products or {@link MAX_QUERIES_PER_PAGE} Queries.
+   * stops at `limit` products or at the read budget.
    */
   private async readPages(
     partitions: readonly Partition[],
@@ -295,8 +298,8 @@ export class CatalogQueries {
     let start: IndexStartKey | Record<string, unknown> | undefined = resumed?.key;
     const items: ListedProductItem[] = [];
     let last: Record<string, unknown> | undefined;
-    // Only Queries that found entries count: a vendor whose products are all gone costs one empty read.
-    for (let queries = 0; at < partitions.length && queries < MAX_QUERIES_PER_PAGE; ) {
+    let read = 0;
+    for (let queries = 0; at < partitions.length && queries < MAX_QUERIES_PER_PAGE && read < MAX_ENTRIES_PER_PAGE; queries += 1) {
       const partition = partitions[at]!;
       const wanted = options.limit - items.length;
       const page = await this.client.send(
@@ -311,7 +314,7 @@ export class CatalogQueries {
         }),
       );
       const entries = page.Items ?? [];
-      if (entries.length > 0) queries += 1;
+      read += entries.length;
       const products = how.productItems ? new Map(entries.map((e) => [String(e.pk), e as ListedProductItem])) : await this.productItems(entries);
       for (const [i, entry] of entries.entries()) {
         last = { pk: entry.pk, sk: entry.sk, gsi1pk: entry.gsi1pk, gsi1sk: entry.gsi1sk };
