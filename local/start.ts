@@ -11,6 +11,7 @@ import { relative, resolve } from 'node:path';
 import { HomeInUseError } from './homeLock.js';
 import { PortInUseError } from './listen.js';
 import { startStack, type RunningStack, type ServiceName } from './stack.js';
+import { buildConsole } from '../console/build.js';
 
 const DEFAULT_PORTS: Record<ServiceName, number> = { api: 3000, s3: 4569, dynamodb: 4567, models: 8080 };
 const PORT_VARS: Record<ServiceName, string> = { api: 'WEFT_API_PORT', s3: 'WEFT_S3_PORT', dynamodb: 'WEFT_DYNAMODB_PORT', models: 'WEFT_MODELS_PORT' };
@@ -53,7 +54,8 @@ const describe = (stack: RunningStack): string => {
     '',
     'Weft is running (embedded default: no AWS account needed)',
     '',
-    row('API', stack.urls.api, 'GET /health, /products/{vendor}/{productId}, /attributes/{task}/{value}, /rejections'),
+    row('Console', `${stack.urls.api}/`, 'open in a browser: catalog, product pages, corrections, review queue, operations'),
+    row('API', stack.urls.api, 'GET /health, /products, /products/{vendor}/{productId}, /review, /rejections; /docs'),
     row('S3', stack.urls.s3, `bucket ${stack.bucket} (any access key works)`),
     row('DynamoDB', stack.urls.dynamodb, `table ${stack.tableName}`),
     row('Models', stack.urls.models, `${stack.models.join(', ') || 'none'} from ${shown(stack.modelsDir)}`),
@@ -85,6 +87,8 @@ const main = async (): Promise<void> => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   let stack: RunningStack;
   try {
+    // The console is served from console/dist; rebuilt only when its sources changed.
+    await buildConsole({ log: (message) => console.error(`weft: ${message}`) });
     stack = await startStack({ ports: portsFromEnv(), ingestSamples: true, samplesDir: samplesDirOf(), faults: process.env.WEFT_FAULTS });
   } catch (error) {
     // A busy port or a missing models folder is a message for a person, not a stack trace.

@@ -1,0 +1,25 @@
+/**
+ * Where the console's API is and how it signs in, read from `console-config.json` next to the page:
+ * locally the API server answers it (this origin, no sign-in); on AWS the stack writes it into the
+ * console's bucket (API under `/api` of the same CloudFront origin, Cognito code flow with PKCE).
+ */
+export interface AuthConfig {
+  authorizeUrl: string;
+  tokenUrl: string;
+  logoutUrl: string;
+  clientId: string;
+  scopes: string[];
+}
+
+export interface ConsoleConfig {
+  /** Prefix of the API's paths; '' when the API shares the page's paths. */
+  apiBase: string;
+  auth?: AuthConfig;
+}
+
+export const loadConfig = async (): Promise<ConsoleConfig> => {
+  const response = await fetch('console-config.json', { cache: 'no-store' });
+  if (!response.ok) throw new Error(`console-config.json: ${response.status}`);
+  const config = (await response.json()) as Partial<ConsoleConfig>;
+  return { apiBase: typeof config.apiBase === 'string' ? config.apiBase.replace(/\/+$/, '') : '', ...(config.auth ? { auth: config.auth } : {}) };
+};

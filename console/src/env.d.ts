@@ -1,0 +1,2 @@
+/** Vite bundles imported stylesheets into the page's CSS file. */
+declare module '*.css';
