@@ -20,17 +20,12 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import sharp from 'sharp';
 import { prepareDeclaredViews } from '../functions/shared/image/declaredViews.js';
 import { garmentViewChannel, type PrepareViewsOptions } from '../functions/shared/image/prepareViews.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../functions/shared/image/viewSettings.js';
-import { Detector } from '../functions/shared/inference/detector.js';
-import { ModelEndpoint } from '../functions/shared/inference/modelEndpoint.js';
 import { checkDetectorPair, loadDetectorManifest, loadManifest, resolveModelsDir } from '../functions/shared/manifest.js';
-import { close, listen, urlOf } from '../local/listen.js';
-import { OnnxModel } from '../local/modelServer/OnnxModel.js';
-import { createModelServer } from '../local/modelServer/server.js';
+import { startLocalDetector } from '../local/modelServer/localDetector.js';
 import { vendorImages } from './images.js';
 import { percentile } from './stats.js';
 
@@ -58,11 +53,8 @@ const opts: PrepareViewsOptions = { viewSize: image.viewSize, centerCropFraction
 
 sharp.cache(false);
 // Only the detector is served: the image model's call is the same on both sides.
-const model = await OnnxModel.load(join(detectorManifest.dir, 'manifest.json'));
-const server = createModelServer(new Map([[model.name, model]]));
-const url = urlOf(await listen(server, { service: 'model server', port: 0 }));
-const client = new SageMakerRuntimeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
-const detector = new Detector(new ModelEndpoint({ client, endpointName: model.name, manifest: detectorManifest }));
+const served = await startLocalDetector(detectorManifest);
+const detector = served.detector;
 const images = await vendorImages(Math.max(1, Number(args.images)), resolve('samples/catalog'));
 const repeats = Math.max(1, Number(args.repeats));
 const detectorName = `${detectorManifest.name}@${detectorManifest.version}`;
@@ -107,9 +99,7 @@ try {
   }
 } finally {
   unsubscribe(garmentViewChannel.name, onGarment);
-  client.destroy();
-  await close(server);
-  await model.close();
+  await served.close();
 }
 
 const sum = (key: keyof (typeof perImage)[number]): number => perImage.reduce((s, r) => s + (r[key] as number), 0);

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { cutView, decodeImage, letterboxBox, prepareViews } from '../../functions/shared/image/prepareViews.js';
 import { loadViewSettings } from '../../functions/shared/image/viewSettings.js';
+import { loadManifest, resolveModelsDir } from '../../functions/shared/manifest.js';
 import { register as registerBatch } from '../../cli/commands/preprocess-batch.js';
 import { register as registerOne } from '../../cli/commands/preprocess.js';
 
@@ -53,9 +54,10 @@ describe('weft preprocess-batch and weft preprocess', () => {
     }
   });
 
-  it('weft preprocess writes downsampled.png and center.png of the same pixels', async () => {
+  it('weft preprocess writes every declared view; downsampled and center are the pixels prepareViews makes', async () => {
     const out = join(dir, 'views');
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const written: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
     await run(registerOne, ['preprocess', images[0]!, '--out', out]);
     vi.restoreAllMocks();
     const settings = loadViewSettings();
@@ -67,6 +69,9 @@ describe('weft preprocess-batch and weft preprocess', () => {
       expect([info.width, info.height, info.channels]).toEqual([settings.viewSize, settings.viewSize, 3]);
       expect(new Uint8Array(data)).toEqual(views[view]);
     }
+    const declared = loadManifest(join(resolveModelsDir(), 'image', 'manifest.json')).preprocessing.image!.views;
+    for (const spec of declared) expect(existsSync(join(out, `${spec.name}.png`)), spec.name).toBe(true);
+    if (declared.some((v) => v.kind === 'garment')) expect(written.join('')).toMatch(/garment box x [\d.]+ y [\d.]+ w [\d.]+ h [\d.]+ score [\d.]+/);
   });
 
   describe('views, boxes and rows', () => {
