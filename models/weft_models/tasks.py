@@ -67,6 +67,10 @@ PATTERN = TaskSpec("pattern", ("solid", "striped", "checked", "dotted"))
 
 DEFAULT_TASKS: tuple[TaskSpec, ...] = (CATEGORY, COLOR, PATTERN)
 
+MATERIAL = TaskSpec("material", ("denim", "knit", "leather", "satin", "cotton_jersey", "wool"))
+"""Not a default task: it comes from its own data set (``data/material.py``), labeled for it alone,
+and joins a model only when a configuration asks for it."""
+
 
 def task_classes(tasks: Iterable[TaskSpec]) -> dict[str, int]:
     """Task → number of classes, the form :class:`weft_models.multitask.MultiTaskModel` takes."""

@@ -24,6 +24,7 @@ finds it). :data:`HELDOUT_STYLES` are never used for training or validation:
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,7 +285,12 @@ def _placement(spec: RenderSpec, rng: np.random.Generator) -> tuple[int, float, 
     return size, 0.5 + rng.uniform(-0.05, 0.05), 0.5 + rng.uniform(-0.05, 0.05)
 
 
-def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator) -> Photo:
+Cloth = Callable[[RenderSpec, int, int, np.random.Generator], Image.Image]
+"""Draws the fabric, ``(spec, height, width, rng) → (width, height)`` image: :func:`fabric` by default;
+the material data set draws its textures through the same call."""
+
+
+def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generator, cloth_fn: Cloth | None = None) -> Photo:
     """Photo of ``garment`` (28×28 uint8) on the spec's backdrop."""
     h, w = spec.height, spec.width
     size, fx, fy = _placement(spec, rng)
@@ -316,16 +322,16 @@ def render_garment(garment: np.ndarray, spec: RenderSpec, rng: np.random.Generat
         shadow = shadow.crop((0, 0, region.width, region.height)).convert("RGB")
         photo.paste(ImageChops.multiply(region, shadow), box[:2])
 
-    cloth = ImageChops.multiply(fabric(spec, y1 - y0, x1 - x0, rng), shade.convert("RGB"))
+    cloth = ImageChops.multiply((cloth_fn or fabric)(spec, y1 - y0, x1 - x0, rng), shade.convert("RGB"))
     photo.paste(cloth, (x0, y0), alpha)
     bbox = alpha.point(lambda v: 255 if v > 127 else 0).getbbox() or (0, 0, x1 - x0, y1 - y0)
     bx0, by0, bx1, by1 = x0 + bbox[0], y0 + bbox[1], x0 + bbox[2], y0 + bbox[3]
     return Photo(photo, (bx0 / w, by0 / h, (bx1 - bx0) / w, (by1 - by0) / h))
 
 
-def render_closeup(spec: RenderSpec, rng: np.random.Generator) -> Photo:
+def render_closeup(spec: RenderSpec, rng: np.random.Generator, cloth_fn: Cloth | None = None) -> Photo:
     h, w = spec.height, spec.width
-    cloth = fabric(spec, h, w, rng)
+    cloth = (cloth_fn or fabric)(spec, h, w, rng)
     # Folds: a slow shading wave, computed small and enlarged (it has no detail to lose).
     sh, sw = max(2, h // 16), max(2, w // 16)
     y = np.arange(sh, dtype=np.float64)[:, None] * 16
@@ -370,11 +376,11 @@ def _noise(width: int, height: int, rng: np.random.Generator, sigma: float) -> I
     return noise
 
 
-def render_photo(garment: np.ndarray, spec: RenderSpec) -> Photo:
+def render_photo(garment: np.ndarray, spec: RenderSpec, cloth_fn: Cloth | None = None) -> Photo:
     if spec.style not in ALL_STYLES:
         raise ValueError(f"unknown photo style {spec.style!r} (one of {', '.join(ALL_STYLES)})")
     rng = np.random.default_rng(spec.seed)
-    shot = render_closeup(spec, rng) if spec.style == "closeup" else render_garment(garment, spec, rng)
+    shot = render_closeup(spec, rng, cloth_fn) if spec.style == "closeup" else render_garment(garment, spec, rng, cloth_fn)
     photo = _light(spec, shot.image, rng)
     # White balance of the vendor's studio (a stronger cast outdoors), then sensor noise.
     gain = rng.uniform(0.95, 1.03)
