@@ -4,6 +4,8 @@ import { openApiDocument, type OpenApiDocument } from '../functions/api/openapi/
 import { modelVersion } from '../functions/shared/ingest/config.js';
 import { taskCatalog } from '../functions/shared/products/ensemble.js';
 import { ProductsApi } from './api/ProductsApi.js';
+import { ConsoleSite } from './console/ConsoleSite.js';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { EnvironmentConfig } from './config/environments.js';
 import type { ModelArtifacts } from './config/modelArtifacts.js';
 import { WeftFunction } from './functions/WeftFunction.js';
@@ -35,6 +37,10 @@ export class WeftStack extends Stack {
   /** The OpenAPI document the api function serves; the HTTP API's routes are declared from it. */
   readonly apiDocument: OpenApiDocument;
   readonly operations: Operations;
+  /** The merchandiser console: CloudFront + private bucket + Cognito. */
+  readonly console: ConsoleSite;
+  /** The same api function and routes for the console's browser calls, authorized by Cognito JWTs (machine clients keep `api`). */
+  readonly consoleApi: ProductsApi;
   readonly asyncIo?: AsyncInferenceIo;
   /** Async mode: notification queue + inference-result function. */
   readonly asyncResults?: AsyncInferenceResults;
@@ -121,7 +127,8 @@ export class WeftStack extends Stack {
       models,
       withDocsAssets: true,
       // The document the function serves states the same authorization the routes below use.
-      environment: { TABLE_NAME: this.table.table.tableName, WEFT_API_AUTHORIZATION: config.api.authorization },
+      // UPLOADS_BUCKET: the console's pictures are presigned GET URLs of its objects.
+      environment: { TABLE_NAME: this.table.table.tableName, UPLOADS_BUCKET: this.storage.bucket.bucketName, WEFT_API_AUTHORIZATION: config.api.authorization },
       logRetentionDays: config.logRetentionDays,
       removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       serviceName: 'weft-api',
@@ -130,8 +137,11 @@ export class WeftStack extends Stack {
     });
     // Reads products; writes only manual corrections (PUT/DELETE …/attributes/{task}) and the re-merge they trigger.
     this.table.table.grantReadWriteData(this.apiFunction.fn);
+    // A presigned URL works only if its signer may GetObject: uploads and derived views, nothing else.
+    this.apiFunction.fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.storage.bucket.arnForObjects('*')] }));
     acknowledgeWildcards(this.apiFunction.fn, [
       { finding: /^Resource::<\w+\.Arn>\/index\/\*$/, reason: 'Lookups by attribute query the byAttribute index (table ARN + /index/*).' },
+      { finding: /^Resource::<StorageUploads\w+\.Arn>\/\*$/, reason: 'GetObject only, to presign the console’s picture URLs of any product’s uploads and derived views.' },
     ]);
 
     const manifests = [models.models.image.manifest, models.models.text.manifest];
@@ -149,6 +159,26 @@ export class WeftStack extends Stack {
       removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
+    this.console = new ConsoleSite(this, 'Console', {
+      environmentName: config.name,
+      removalPolicy: dataRemoval,
+      accessLogs: this.storage.accessLogs,
+      uploadsBucket: this.storage.bucket,
+      logRetentionDays: config.logRetentionDays,
+    });
+    this.consoleApi = new ProductsApi(this, 'ConsoleApi', {
+      handler: this.apiFunction.fn,
+      // Routes and which of them are public (the document and its pages) as on the IAM API.
+      document: openApiDocument({ catalog: taskCatalog(manifests), authorization: 'iam' }),
+      authorization: config.api.authorization,
+      jwt: { issuer: this.console.issuer, audience: [this.console.client.userPoolClientId] },
+      description: 'Weft console: the same routes for people signed in with Cognito',
+      throttle: config.api.throttle,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.console.routeApi(`${this.consoleApi.api.apiId}.execute-api.${this.region}.${this.urlSuffix}`);
+
     this.operations = new Operations(this, 'Operations', {
       config,
       branches: [this.ingest.image, this.ingest.text],
@@ -163,6 +193,9 @@ export class WeftStack extends Stack {
     new CfnOutput(this, 'UploadsBucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'ConsoleUrl', { value: `${this.console.url}/` });
+    new CfnOutput(this, 'ConsoleUserPoolId', { value: this.console.userPool.userPoolId });
+    new CfnOutput(this, 'ConsoleApiUrl', { value: this.consoleApi.url });
     new CfnOutput(this, 'ImageEndpointName', { value: this.endpoints.image.endpointName });
     new CfnOutput(this, 'TextEndpointName', { value: this.endpoints.text.endpointName });
     if (this.endpoints.detector) new CfnOutput(this, 'DetectorEndpointName', { value: this.endpoints.detector.endpointName });

@@ -7,17 +7,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
+import { CONSOLE_CONFIG_PATH, type ConsoleConfig } from '../console/src/api/config.js';
 import type { LocalRoute, RawAnswer } from './apiServer.js';
-
-/** What the page reads at start (console/src/api/config.ts has the same shape). */
-export interface ConsoleConfig {
-  /** Prefix of the API's paths, '' when the API shares the page's origin and paths. */
-  apiBase: string;
-  /** OAuth code flow with PKCE against a Cognito user pool; absent: no sign-in. */
-  auth?: { authorizeUrl: string; tokenUrl: string; logoutUrl: string; clientId: string; scopes: string[] };
-}
-
-export const CONSOLE_CONFIG_PATH = '/console-config.json';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpNoneAuthorizer, HttpRoute, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -38,12 +38,18 @@ export interface ProductsApiProps {
   /** The API's OpenAPI document; its operations become the routes. */
   readonly document: OpenApiDocument;
   readonly authorization: 'iam' | 'none';
+  /**
+   * Authorize with JWTs of this issuer and audience instead (the console's API: people signed in
+   * with Cognito); `authorization` then only names what the served document says.
+   */
+  readonly jwt?: { readonly issuer: string; readonly audience: string[] };
+  readonly description?: string;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly logRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
 }
 
-/** HTTP API in front of the api function: SigV4 (IAM) by default, throttled, access-logged. */
+/** HTTP API in front of the api function: SigV4 (IAM) by default, or JWTs; throttled, access-logged. */
 export class ProductsApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
@@ -51,9 +57,14 @@ export class ProductsApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ProductsApiProps) {
     super(scope, id);
-    const authorizer: IHttpRouteAuthorizer = props.authorization === 'iam' ? new HttpIamAuthorizer() : new HttpNoneAuthorizer();
+    const authorizer: IHttpRouteAuthorizer = props.jwt
+      ? new HttpJwtAuthorizer('SignedIn', props.jwt.issuer, { jwtAudience: props.jwt.audience })
+      : props.authorization === 'iam'
+        ? new HttpIamAuthorizer()
+        : new HttpNoneAuthorizer();
+    const authorized = props.jwt !== undefined || props.authorization === 'iam';
     this.api = new HttpApi(this, 'Api', {
-      description: 'Weft product attributes',
+      description: props.description ?? 'Weft product attributes',
       createDefaultStage: false,
       defaultAuthorizer: authorizer,
     });
@@ -63,7 +74,7 @@ export class ProductsApi extends Construct {
     const publicAccess = new HttpNoneAuthorizer();
     for (const route of httpRoutes(props.document)) {
       const [created] = this.api.addRoutes({ path: route.path, methods: [route.method], integration, ...(route.public ? { authorizer: publicAccess } : {}) }) as [HttpRoute];
-      if (route.public && props.authorization === 'iam') {
+      if (route.public && authorized) {
         acknowledge(created, {
           id: 'AwsSolutions-APIG4',
           reason: 'The OpenAPI document and its Swagger UI pages are public by design: they describe the API and hold no catalog data.',
@@ -95,7 +106,7 @@ export class ProductsApi extends Construct {
       },
     });
 
-    if (props.authorization === 'none') {
+    if (!authorized) {
       // Only reachable by an explicit per-environment choice (see lib/config/environments.ts).
       acknowledge(this.api, {
         id: 'AwsSolutions-APIG4',

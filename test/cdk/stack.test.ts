@@ -244,7 +244,11 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
 
   it('serves exactly the handler’s routes as its OpenAPI document declares them, behind IAM unless public or configured otherwise, throttled and access-logged', () => {
     const t = s().template;
-    const routes = resourcesOfType(s().json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as { RouteKey: string; AuthorizationType: string });
+    // The machine clients' API (the console's, JWT-authorized, is checked in console.test.ts).
+    const apiId = s().stack.getLogicalId(s().stack.api.api.node.defaultChild as never);
+    const routes = resourcesOfType(s().json, 'AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties as { ApiId: { Ref: string }; RouteKey: string; AuthorizationType: string })
+      .filter((r) => r.ApiId.Ref === apiId);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     // Every operation of the document is a route with the document's authorization, and every
     // route but the ANY catch-alls (other methods → the handler's 405) is an operation.
@@ -255,8 +259,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
       expect(authOf.get(`${operation.method} ${operation.path}`), `${operation.method} ${operation.path}`).toBe(cfg().api.authorization === 'iam' && !operation.public ? 'AWS_IAM' : 'NONE');
     }
     for (const route of routes.filter((r) => r.RouteKey.startsWith('ANY '))) expect(route.AuthorizationType).toBe(cfg().api.authorization === 'iam' ? 'AWS_IAM' : 'NONE');
-    // One invoke permission for the whole API, however many routes (the function policy is capped at 20 KB).
-    expect(resourcesOfType(s().json, 'AWS::Lambda::Permission').filter(([, p]) => p.Properties?.Principal === 'apigateway.amazonaws.com')).toHaveLength(1);
+    // One invoke permission per HTTP API (machine clients', console's), however many routes (the function policy is capped at 20 KB).
+    expect(resourcesOfType(s().json, 'AWS::Lambda::Permission').filter(([, p]) => p.Properties?.Principal === 'apigateway.amazonaws.com')).toHaveLength(2);
     if (cfg().api.authorization === 'iam') expect([...new Set(operations.filter((o) => o.public).map((o) => o.path))].sort()).toEqual(['/docs', '/docs/{asset}', '/openapi.json']);
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -312,7 +316,10 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
       expect(resourcesFor(fn, 'dynamodb:UpdateItem').every((r) => r.includes('ProductsTable'))).toBe(true);
       expect(actionsOf(fn).some((a) => a === '*' || a.endsWith(':*'))).toBe(false);
     }
-    expect(actionsOf(api).filter((a) => a.startsWith('sagemaker:') || a.startsWith('s3:'))).toEqual([]);
+    expect(actionsOf(api).filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
+    // Only to presign the console's picture URLs.
+    expect(actionsOf(api).filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetObject']);
+    expect(uploadObjects(resourcesFor(api, 's3:GetObject'))).toEqual([expect.stringMatching(/"\/\*"/)]);
     if (cfg().inference.mode === 'async') {
       // The ingest functions only write requests (and sidecars) under their endpoint's prefix; inference-result reads results.
       for (const [fn, model] of [[image, 'image'], [text, 'text']] as const) {

@@ -17,8 +17,12 @@ export interface ConsoleConfig {
   auth?: AuthConfig;
 }
 
+/** Served next to the page: by the local API server, or from the console's bucket on AWS. */
+export const CONSOLE_CONFIG_PATH = '/console-config.json';
+
 export const loadConfig = async (): Promise<ConsoleConfig> => {
-  const response = await fetch('console-config.json', { cache: 'no-store' });
+  // Relative to the page, wherever it is served from.
+  const response = await fetch(CONSOLE_CONFIG_PATH.slice(1));
   if (!response.ok) throw new Error(`console-config.json: ${response.status}`);
   const config = (await response.json()) as Partial<ConsoleConfig>;
   return { apiBase: typeof config.apiBase === 'string' ? config.apiBase.replace(/\/+$/, '') : '', ...(config.auth ? { auth: config.auth } : {}) };
