@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config import from_dict
 from ..data.catalog import CatalogItem, load_catalog, load_views
+from ..datasets import Chained, ExtraDataset, mixed_weights
 from ..multidata import MultiDatasetLoader, Sampling, eval_loader
 from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
 from ..training import BEST, Trainer, TrainConfig, TrainResult, seed_everything
@@ -127,8 +128,14 @@ def train_image(
     settings: ImageTrainSettings | None = None,
     tasks: Sequence[TaskSpec] = DEFAULT_TASKS,
     resume: bool = True,
+    extra: Sequence[ExtraDataset] = (),
+    catalog_weight: float = 1.0,
 ) -> tuple[ImageModel, TrainResult]:
-    """Train on the catalog's ``train`` items, validate on ``val``; returns the best model (CPU, eval)."""
+    """Train on the catalog's ``train`` items, validate on ``val``; returns the best model (CPU, eval).
+
+    ``extra`` data sets (each labeled for some of ``tasks`` only) join training as more datasets
+    of the multi-dataset loader, the catalog drawn with ``catalog_weight`` and each of them with
+    its own ``weight``; their ``val`` items join validation. Without them nothing changes."""
     settings = settings or ImageTrainSettings()
     settings.validate()
     tasks_by_name(tasks)  # duplicate names fail here
@@ -147,10 +154,29 @@ def train_image(
         columns = catalog_columns(views, settings.model.views)[1]
         sets = grouped_datasets(views, train, tasks, flip=settings.flip, names=columns)
         val_set = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks), names=columns)
+    sampling: Sampling = settings.sampling
+    val_batches: Any = eval_loader(val_set, names, 128)
+    if extra:
+        groups = {"catalog": {k: len(v) for k, v in sets.items()}}
+        val_parts = [val_batches]
+        for source in extra:
+            if source.name in groups:
+                raise ValueError(f"data set name {source.name!r} given twice")
+            extra_sets, extra_val = extra_datasets(model, source, tasks, settings)
+            named = {f"{source.name}:{k}": v for k, v in extra_sets.items()}
+            sets.update(named)
+            groups[source.name] = {k: len(v) for k, v in named.items()}
+            if extra_val is not None:
+                val_parts.append(eval_loader(extra_val, names, 128))
+        sampling = mixed_weights(groups, {"catalog": catalog_weight, **{d.name: d.weight for d in extra}})
+        val_batches = Chained(val_parts)
+        log.info("multi-data sampling weights: %s", {k: round(v, 4) for k, v in sampling.items()})
     log.info("image datasets: %s; validation %d items", {k: len(v) for k, v in sets.items()}, len(val))
-    loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
-    extra = {**model.checkpoint_extra(), "settings": settings.to_dict()}
-    trainer = Trainer(model, loader, eval_loader(val_set, names, 128), settings.train, Path(out_dir) / "checkpoints", extra=extra)
+    loader = MultiDatasetLoader(sets, names, settings.batch_size, sampling, seed=settings.train.seed)
+    checkpoint_extra = {**model.checkpoint_extra(), "settings": settings.to_dict()}
+    if extra:
+        checkpoint_extra["datasets"] = {"catalog_weight": catalog_weight, "extra": [dataclasses.asdict(d) for d in extra]}
+    trainer = Trainer(model, loader, val_batches, settings.train, Path(out_dir) / "checkpoints", extra=checkpoint_extra)
     started = time.monotonic()
     result = trainer.fit(resume=resume)
     log.info("image model: best validation score %.4f at epoch %d (%.0fs)", result.best_score, result.best_epoch, time.monotonic() - started)
@@ -178,6 +204,103 @@ def cached_datasets(
         for key, members in groups.items()
     }
     return sets, CachedFeatures(val_cache, range(len(val)), label_matrix(val, tasks), columns)
+
+
+def extra_datasets(
+    model: ImageModel, source: ExtraDataset, tasks: Sequence[TaskSpec], settings: ImageTrainSettings,
+) -> tuple[dict[str, Any], Any]:
+    """An extra data set's ``train`` items grouped by their labeled tasks, and its ``val`` items
+    (``None`` when it has none: the corrections), as cached trunk outputs or raw views."""
+    items = load_catalog(source.root)
+    views = load_views(source.root)
+    train = [i for i in items if i.split == "train"]
+    val = [i for i in items if i.split == "val"]
+    if not train:
+        raise ValueError(f"data set {source.name!r} at {source.root} has no 'train' items")
+    if not model.backbone.frozen:
+        columns_e2e = catalog_columns(views, settings.model.views)[1]
+        sets_e2e = grouped_datasets(views, train, tasks, flip=settings.flip, names=columns_e2e)
+        val_e2e = ViewsDataset(views, [i.view_index for i in val], label_matrix(val, tasks), names=columns_e2e) if val else None
+        return dict(sets_e2e), val_e2e
+    root = Path(source.root) / "features"
+    threads = settings.train.threads or 1
+    train_cache = compute_cache(model, views, [i.view_index for i in train], root / "train", settings.augment, threads=threads,
+                                seed=settings.train.seed)
+    columns = catalog_columns(views, model.config.views)[0]
+    labels, groups = label_groups(train, tasks)
+    sets: dict[str, Any] = {
+        "+".join(key): CachedFeatures(train_cache, members, {t: labels[t][members] for t in key}, columns)
+        for key, members in groups.items()
+    }
+    val_set = None
+    if val:
+        val_cache = compute_cache(model, views, [i.view_index for i in val], root / "val", ("plain",), threads=threads)
+        val_set = CachedFeatures(val_cache, range(len(val)), label_matrix(val, tasks), columns)
+    return sets, val_set
+
+
+def add_image_head(
+    checkpoint: str | os.PathLike[str],
+    source: ExtraDataset,
+    task: TaskSpec,
+    out_dir: str | os.PathLike[str],
+    settings: ImageTrainSettings | None = None,
+    resume: bool = True,
+) -> tuple[ImageModel, TrainResult]:
+    """The other way to add a task: a trained model gets a head for ``task``, trained on
+    ``source`` alone with everything else frozen (``MultiTaskModel.freeze_except``: weights,
+    batch-norm statistics and dropout), so the existing tasks' outputs stay bit-identical
+    (checked here on the data set's first views; the result lands in ``<out>/history.json``)."""
+    settings = settings or ImageTrainSettings()
+    settings.validate()
+    base = load_image_model(checkpoint)
+    model = load_image_model(checkpoint)
+    model.add_head(task)
+    model.freeze_except([task.name])
+    tasks = model.specs()
+    names = [t.name for t in tasks]
+    seed_everything(settings.train.seed, settings.train.threads)
+    sets, val_set = extra_datasets(model, source, [task], settings)
+    loader = MultiDatasetLoader({f"{source.name}:{k}": v for k, v in sets.items()}, names, settings.batch_size, "proportional",
+                                seed=settings.train.seed)
+    if val_set is None:
+        raise ValueError(f"data set {source.name!r} needs 'val' items to choose the new head's best epoch")
+    checkpoint_extra = {**model.checkpoint_extra(), "settings": settings.to_dict(),
+                        "datasets": {"add_head": task.name, "base": str(checkpoint), "extra": [dataclasses.asdict(source)]}}
+    trainer = Trainer(model, loader, eval_loader(val_set, names, 128), settings.train, Path(out_dir) / "checkpoints",
+                      extra=checkpoint_extra)
+    started = time.monotonic()
+    result = trainer.fit(resume=resume)
+    trained = load_image_model(result.best_checkpoint)
+    identical = existing_heads_identical(base, trained, source)
+    if not identical:
+        raise RuntimeError("adding a head changed the existing tasks' outputs")
+    _write_history(Path(out_dir), result, time.monotonic() - started)
+    history = Path(out_dir) / "history.json"
+    data = json.loads(history.read_text(encoding="utf-8"))
+    data["existing_heads_identical"] = identical
+    history.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    log.info("added head %s: best validation accuracy %.4f at epoch %d; existing heads bit-identical", task.name,
+             result.best_score, result.best_epoch)
+    return trained, result
+
+
+def existing_heads_identical(base: ImageModel, trained: ImageModel, source: ExtraDataset, n: int = 16) -> bool:
+    """Every head of ``base`` gives exactly (``torch.equal``) the same logits in ``trained`` on the
+    first ``n`` views of ``source``, and every parameter outside the new heads is unchanged."""
+    import torch
+
+    from .data import stack_views
+
+    views = load_views(source.root)
+    names = VIEW_NAMES[: views.shape[1]]
+    batch = stack_views(views, list(range(min(n, len(views)))), names)
+    inputs = {k: v for k, v in batch.items() if k in base.config.views}
+    with torch.no_grad():
+        before, after = base.eval()(**inputs), trained.eval()(**inputs)
+    state = trained.state_dict()
+    same_weights = all(torch.equal(value, state[key]) for key, value in base.state_dict().items())
+    return same_weights and all(torch.equal(before[t], after[t]) for t in before)
 
 
 def catalog_columns(views: np.ndarray, wanted: Sequence[str]) -> tuple[list[int], list[str]]:
