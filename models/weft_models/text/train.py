@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict
+from ..datasets import mixed_weights
 from ..multidata import IGNORE, MultiDatasetLoader, Sampling, TensorTaskDataset, eval_loader
 from ..tasks import TaskSpec, task_classes
 from ..training import Trainer, TrainConfig, TrainResult, load_weights, read_checkpoint_extra, seed_everything
@@ -48,6 +49,9 @@ class TextExample:
     text: str | None = None
     """The model text when already built (:func:`model_texts` over the whole catalog at once, so
     per-vendor boilerplate statistics see every product as they would in the pipeline)."""
+    source: str = "catalog"
+    """The data set the example comes from (``catalog``, ``material``, ``corrections``): with
+    ``source_weights``, each one is its own share of the training batches."""
 
 
 @dataclass
@@ -153,10 +157,22 @@ def train_text(
     settings: TextTrainSettings,
     out_dir: str | os.PathLike[str],
     resume: bool = True,
+    source_weights: Mapping[str, float] | None = None,
 ) -> TrainResult:
-    """Train and keep ``out_dir/best.pt``; the tokenizer used is written to ``out_dir/tokenizer``."""
+    """Train and keep ``out_dir/best.pt``; the tokenizer used is written to ``out_dir/tokenizer``.
+
+    With ``source_weights`` (data set → share of the batches), examples are grouped by their
+    ``source`` first and by the tasks they are labeled for second, and ``max_train`` / ``max_val``
+    cap the catalog's examples only; without it, everything is as it always was."""
     out = Path(out_dir)
-    train, val = list(train)[: settings.max_train], list(val)[: settings.max_val]
+    if source_weights is None:
+        train, val = list(train)[: settings.max_train], list(val)[: settings.max_val]
+    else:
+        unknown = {ex.source for ex in [*train, *val]} - set(source_weights)
+        if unknown:
+            raise ValueError(f"examples from data sets without a sampling weight: {sorted(unknown)}")
+        train = [*[ex for ex in train if ex.source == "catalog"][: settings.max_train], *[ex for ex in train if ex.source != "catalog"]]
+        val = [*[ex for ex in val if ex.source == "catalog"][: settings.max_val], *[ex for ex in val if ex.source != "catalog"]]
     if not train or not val:
         raise ValueError(f"text training needs training and validation examples (got {len(train)} and {len(val)})")
     seed_everything(settings.train.seed, settings.train.threads)
@@ -180,13 +196,27 @@ def train_text(
         enc["lower_hidden"] = cache_lower_states(model, enc)
     n = len(train)
     labels = label_tensors([*train, *val], tasks)
-    sets = task_datasets({k: v[:n] for k, v in enc.items()}, {k: v[:n] for k, v in labels.items()})
+    sampling: Sampling = settings.sampling
+    if source_weights is None:
+        sets = task_datasets({k: v[:n] for k, v in enc.items()}, {k: v[:n] for k, v in labels.items()})
+    else:
+        sets, groups = {}, {}
+        for source in dict.fromkeys(ex.source for ex in train):
+            index = torch.tensor([i for i, ex in enumerate(train) if ex.source == source])
+            part = {f"{source}:{name}": ds for name, ds in task_datasets({k: v[index] for k, v in enc.items()},
+                                                                        {k: v[index] for k, v in labels.items()}).items()}
+            sets.update(part)
+            groups[source] = {name: len(ds) for name, ds in part.items()}
+        sampling = mixed_weights(groups, {s: source_weights[s] for s in groups})
+        log.info("multi-data sampling weights: %s", {k: round(v, 4) for k, v in sampling.items()})
     log.info("text datasets: %s", {name: len(ds) for name, ds in sets.items()})
     names = [t.name for t in tasks]
-    loader = MultiDatasetLoader(sets, names, settings.batch_size, settings.sampling, seed=settings.train.seed)
+    loader = MultiDatasetLoader(sets, names, settings.batch_size, sampling, seed=settings.train.seed)
     val_set = TensorTaskDataset({k: v[n:] for k, v in enc.items()}, {k: v[n:] for k, v in labels.items()})
     val_batches = list(eval_loader(val_set, names, 64))
     extra = {**checkpoint_extra(model), "labels": {t.name: list(t.labels) for t in tasks}, "settings": settings.to_dict()}
+    if source_weights is not None:
+        extra["datasets"] = dict(source_weights)
     trainer = Trainer(model, loader, val_batches, settings.train, out / "checkpoints", extra=extra)
     started = time.monotonic()
     resumed = resume and (out / "checkpoints" / "last.pt").exists()
@@ -198,6 +228,68 @@ def train_text(
         history.write_text(json.dumps({"best_score": result.best_score, "best_epoch": result.best_epoch,
                                        "seconds": round(seconds, 1), "resumed": resumed,
                                        "history": result.history}, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def add_text_head(
+    checkpoint: str | os.PathLike[str],
+    train: Sequence[TextExample],
+    val: Sequence[TextExample],
+    task: TaskSpec,
+    settings: TextTrainSettings,
+    out_dir: str | os.PathLike[str],
+    resume: bool = True,
+) -> TrainResult:
+    """A trained text model gets a head for ``task``, trained on examples labeled for it with
+    every other parameter frozen (``MultiTaskModel.freeze_except``); the existing tasks' logits
+    on the validation texts are checked to stay bit-identical (``<out>/history.json``)."""
+    out = Path(out_dir)
+    train = [ex for ex in train if task.name in ex.labels]
+    val = [ex for ex in val if task.name in ex.labels]
+    if not train or not val:
+        raise ValueError(f"adding {task.name!r} needs training and validation examples labeled for it")
+    seed_everything(settings.train.seed, settings.train.threads)
+    base, base_tasks = load_text_model(checkpoint)
+    model, _ = load_text_model(checkpoint)
+    if task.name in model.heads:
+        raise ValueError(f"the model already has a head for {task.name!r}")
+    model.add_head(task.name, task.num_classes)
+    model.freeze_except([task.name])
+    tasks = [*base_tasks, task]
+    source = model.config.source_dir() or TextModelConfig().source_dir()
+    assert source is not None
+    tokenizer = load_tokenizer(export_tokenizer(source, out / "tokenizer", model.config.max_length))
+    examples = [*train, *val]
+    texts = [str(ex.text) for ex in examples] if all(ex.text is not None for ex in examples) else model_texts(examples, out / "texts.json")
+    enc = encode(tokenizer, texts)
+    enc = {k: v[:, : int(enc["attention_mask"].sum(1).max())] for k, v in enc.items()}
+    plain = dict(enc)
+    if settings.cache_fixed_layers and model.fixed_layers > 0:
+        enc["lower_hidden"] = cache_lower_states(model, enc)
+    n = len(train)
+    labels = label_tensors(examples, [task])
+    names = [t.name for t in tasks]
+    sets = task_datasets({k: v[:n] for k, v in enc.items()}, {k: v[:n] for k, v in labels.items()})
+    loader = MultiDatasetLoader(sets, names, settings.batch_size, "proportional", seed=settings.train.seed)
+    val_set = TensorTaskDataset({k: v[n:] for k, v in enc.items()}, {k: v[n:] for k, v in labels.items()})
+    extra = {**checkpoint_extra(model), "labels": {t.name: list(t.labels) for t in tasks}, "settings": settings.to_dict(),
+             "datasets": {"add_head": task.name, "base": str(checkpoint)}}
+    trainer = Trainer(model, loader, list(eval_loader(val_set, names, 64)), settings.train, out / "checkpoints", extra=extra)
+    started = time.monotonic()
+    result = trainer.fit(resume=resume)
+    trained, _ = load_text_model(result.best_checkpoint)
+    probe = {k: v[n:][:64] for k, v in plain.items()}
+    with torch.no_grad():
+        before, after = base.eval()(**probe), trained.eval()(**probe)
+    state = trained.state_dict()
+    identical = all(torch.equal(v, state[k]) for k, v in base.state_dict().items()) and all(
+        torch.equal(before[t], after[t]) for t in before)
+    if not identical:
+        raise RuntimeError("adding a head changed the existing tasks' outputs")
+    (out / "history.json").write_text(json.dumps({"best_score": result.best_score, "best_epoch": result.best_epoch,
+                                                  "seconds": round(time.monotonic() - started, 1), "existing_heads_identical": True,
+                                                  "history": result.history}, indent=2) + "\n", encoding="utf-8")
+    log.info("text model: added head %s, best validation accuracy %.4f; existing heads bit-identical", task.name, result.best_score)
     return result
 
 
