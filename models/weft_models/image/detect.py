@@ -389,6 +389,38 @@ def detect_catalog(catalog: str | os.PathLike[str], config: DetectorConfig, work
     return model, summary
 
 
+def recut_with_detector(folder: str | os.PathLike[str], detector: str | os.PathLike[str], splits: Sequence[str],
+                        threads: int = 2) -> dict[str, dict[str, Any]]:
+    """A trained detector (``detector.pt``) finds the garment in ``splits`` of a catalog-format
+    folder (the material data set, the corrections), and their garment views are recut around the
+    boxes serving would use; returns item → box and score. Stale feature caches go with it."""
+    root = Path(folder)
+    items = [i for i in load_catalog(root) if i.split in splits]
+    if not items:
+        return {}
+    if "garment" not in view_names(root):
+        raise ValueError(f"{root} has no garment view column")
+    model = load_detector(detector)
+    meta = views_meta(root)
+    letterboxes = [row["letterbox"] for row in meta["rows"]]  # type: ignore[index,union-attr]
+    views = load_views(root)
+    cache = root / "features" / "detector-recut"
+    shutil.rmtree(cache, ignore_errors=True)
+    pred, score = predict_maps(model, trunk_maps(model, views, [i.view_index for i in items], cache, threads=threads))
+    found: dict[str, dict[str, Any]] = {}
+    boxes = []
+    for item, box, s in zip(items, pred, score):
+        image_box = view_to_image_box(box.tolist(), letterboxes[item.view_index])
+        found[item.item_id] = {"box": [round(v, 5) for v in image_box], "score": round(float(s), 4)}
+        boxes.append(serving_box(image_box, float(s)))
+    _recut_garment_views(root, views.shape, items, boxes)
+    for split in splits:
+        shutil.rmtree(root / "features" / split, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    (root / DETECTIONS_FILE).write_text(json.dumps({"items": found}) + "\n", encoding="utf-8")
+    return found
+
+
 def _recut_garment_views(folder: Path, shape: tuple[int, ...], items: Sequence[CatalogItem],
                          boxes: Sequence[tuple[float, float, float, float]]) -> None:
     """Garment views of ``items`` cut around ``boxes`` by ``weft preprocess-batch``, written into the
