@@ -59,6 +59,18 @@ class PipelineConfig:
     """Budget of the comparison models (all trained alike, including a multi-task two-view
     reference); ``null`` skips them."""
     quantize_text: bool = True
+    material: dict[str, Any] | None = None
+    """The fourth task, from its own data set (``null``: the three default tasks only): ``data``
+    (``MaterialConfig`` fields), ``out`` (default ``<work>/material``), ``weight`` (the material
+    data set's share of the batches against the catalog's ``catalog_weight``, both default 1) and
+    ``route``: ``joint`` (one multi-data run over both data sets) or ``add_head`` (the three-task
+    models as always, then a material head trained with everything else frozen)."""
+    corrections: dict[str, Any] | None = None
+    """Human corrections as one more training data set (``null``: none): ``file`` (the JSON of
+    ``GET /corrections`` or ``weft corrections --all``), ``images`` (local folder of the bucket),
+    ``weight`` (share of the batches, default 1), ``out`` (default ``<work>/corrections``),
+    ``detector`` (the ``detector.pt`` its garment views are cut with, default
+    ``<work>/detector/detector.pt``; the whole image when it does not exist)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
@@ -123,8 +135,45 @@ class PipelineConfig:
         settings.train = dataclasses.replace(settings.train, epochs=self.baselines.get("epochs", settings.train.epochs))
         return settings
 
+    def material_settings(self) -> dict[str, Any] | None:
+        """The ``material`` block with its defaults filled in (``None`` when it is off)."""
+        if self.material is None:
+            return None
+        known = {"data", "out", "weight", "catalog_weight", "route"}
+        unknown = set(self.material) - known
+        if unknown:
+            raise ValueError(f"unknown material keys {sorted(unknown)}; known: {sorted(known)}")
+        from .data.material import MaterialConfig
+
+        settings = {"data": {}, "out": str(self.path("material")), "weight": 1.0, "catalog_weight": 1.0, "route": "joint", **self.material}
+        MaterialConfig(**settings["data"]).validate()
+        if settings["route"] not in ("joint", "add_head"):
+            raise ValueError(f"material route must be 'joint' or 'add_head', got {settings['route']!r}")
+        return settings
+
+    def corrections_settings(self) -> dict[str, Any] | None:
+        if self.corrections is None:
+            return None
+        known = {"file", "images", "weight", "out", "detector"}
+        unknown = set(self.corrections) - known
+        if unknown:
+            raise ValueError(f"unknown corrections keys {sorted(unknown)}; known: {sorted(known)}")
+        missing = {"file", "images"} - set(self.corrections)
+        if missing:
+            raise ValueError(f"corrections needs {sorted(missing)}")
+        return {"weight": 1.0, "out": str(self.path("corrections")), "detector": str(self.path("detector", "detector.pt")),
+                **self.corrections}
+
+    def tasks(self) -> list[Any]:
+        """The tasks the trained models have: the three defaults, and material when configured."""
+        from .tasks import DEFAULT_TASKS, MATERIAL
+
+        return [*DEFAULT_TASKS, MATERIAL] if self.material is not None else list(DEFAULT_TASKS)
+
     def validate(self) -> None:
         """Every sub-config parsed up front: a typo fails before an hour of work, not after."""
+        self.material_settings()
+        self.corrections_settings()
         self.build_config()
         self.detector_config()
         self.image_settings()
@@ -146,6 +195,11 @@ def stage_data(config: PipelineConfig) -> None:
         seconds = json.loads(after).get("seconds", {}).get("total")
         if seconds is not None:
             _record(config, "data: reused catalog, measured when it was built", float(seconds))
+    material = config.material_settings()
+    if material is not None:
+        from .data.material import MaterialConfig, build_material
+
+        build_material(MaterialConfig(**material["data"]), material["out"])
 
 
 def stage_detector(config: PipelineConfig) -> None:
@@ -156,13 +210,62 @@ def stage_detector(config: PipelineConfig) -> None:
     model, summary = detect_catalog(config.catalog, config.detector_config(), work)
     export_detector(model, config.out("detector"), config.model_version())
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    material = config.material_settings()
+    if material is not None:
+        from .image.detect import recut_with_detector
+
+        # As for the catalog: evaluation views are cut where the served detector finds the garment.
+        recut_with_detector(material["out"], work / "detector.pt", ["val", "test"])
+
+
+def _corrections_dataset(config: PipelineConfig) -> Any:
+    """The corrections folder (built on first use), or ``None`` when corrections are off."""
+    corrections = config.corrections_settings()
+    if corrections is None:
+        return None
+    from .corrections import build_corrections
+
+    detector = Path(corrections["detector"])
+    return build_corrections(corrections["file"], corrections["images"], config.tasks(), corrections["out"],
+                             detector if detector.exists() else None)
+
+
+def _extra_datasets(config: PipelineConfig, with_material: bool) -> tuple[list[Any], float]:
+    from .datasets import ExtraDataset
+
+    extra: list[Any] = []
+    material = config.material_settings()
+    catalog_weight = 1.0
+    if material is not None and with_material:
+        extra.append(ExtraDataset("material", material["out"], float(material["weight"])))
+        catalog_weight = float(material["catalog_weight"])
+    corrections = config.corrections_settings()
+    if corrections is not None:
+        extra.append(ExtraDataset("corrections", str(_corrections_dataset(config)), float(corrections["weight"])))
+    return extra, catalog_weight
 
 
 def stage_image(config: PipelineConfig) -> None:
     from .image.export import export_image
     from .image.train import train_image
 
-    model, _ = train_image(config.catalog, config.path("image"), config.image_settings())
+    if config.material is None and config.corrections is None:
+        model, _ = train_image(config.catalog, config.path("image"), config.image_settings())
+        export_image(model, config.out("image"), config.model_version(), config.catalog)
+        return
+    from .datasets import ExtraDataset
+    from .image.train import add_image_head
+    from .tasks import DEFAULT_TASKS, MATERIAL
+
+    material = config.material_settings()
+    joint = material is not None and material["route"] == "joint"
+    extra, catalog_weight = _extra_datasets(config, with_material=joint)
+    tasks = config.tasks() if joint or material is None else list(DEFAULT_TASKS)
+    model, result = train_image(config.catalog, config.path("image"), config.image_settings(), tasks, extra=extra,
+                                catalog_weight=catalog_weight)
+    if material is not None and not joint:
+        model, _ = add_image_head(result.best_checkpoint, ExtraDataset("material", material["out"]), MATERIAL,
+                                  config.path("image-material"), config.image_settings())
     export_image(model, config.out("image"), config.model_version(), config.catalog)
 
 
@@ -176,9 +279,11 @@ def stage_text(config: PipelineConfig) -> None:
     settings = config.text_settings()
     items = load_catalog(config.catalog)
     texts = catalog_texts(items, config.path("text", "texts.json"))
-    result = train_text(
-        text_examples(items, "train", texts), text_examples(items, "val", texts), DEFAULT_TASKS, settings, config.path("text")
-    )
+    train, val = text_examples(items, "train", texts), text_examples(items, "val", texts)
+    if config.material is None and config.corrections is None:
+        result = train_text(train, val, DEFAULT_TASKS, settings, config.path("text"))
+    else:
+        result = _train_text_with_extras(config, settings, train, val)
     model, tasks = load_text_model(result.best_checkpoint)
     source = settings.model.source_dir() or type(settings.model)().source_dir()
     assert source is not None
@@ -188,6 +293,43 @@ def stage_text(config: PipelineConfig) -> None:
         "onnx_bytes": exported.onnx_bytes, "parity_fp32": exported.parity_fp32,
         "quantized_max_diff": exported.quantized_max_diff, "fp32_onnx_bytes": _fp32_size(model),
     }, indent=2) + "\n", encoding="utf-8")
+
+
+def _train_text_with_extras(config: PipelineConfig, settings: Any, train: list[Any], val: list[Any]) -> Any:
+    """The text model over the catalog plus the material data set and the corrections, each with
+    its sampling weight (material: in the same run, or as a head added to the three-task model)."""
+    import dataclasses as dc
+
+    from .data.catalog import load_catalog
+    from .tasks import DEFAULT_TASKS, MATERIAL
+    from .text.catalog_text import catalog_texts, text_examples
+    from .text.train import add_text_head, train_text
+
+    material = config.material_settings()
+    weights = {"catalog": 1.0}
+    material_train: list[Any] = []
+    material_val: list[Any] = []
+    if material is not None:
+        items = load_catalog(material["out"])
+        texts = catalog_texts(items, config.path("text", "material-texts.json"))
+        material_train = [dc.replace(e, source="material") for e in text_examples(items, "train", texts)]
+        material_val = [dc.replace(e, source="material") for e in text_examples(items, "val", texts)]
+    joint = material is not None and material["route"] == "joint"
+    if joint:
+        assert material is not None
+        weights = {"catalog": float(material["catalog_weight"]), "material": float(material["weight"])}
+        train, val = [*train, *material_train], [*val, *material_val]
+    corrections = config.corrections_settings()
+    if corrections is not None:
+        from .corrections import corrections_text_examples
+
+        train = [*train, *corrections_text_examples(_corrections_dataset(config))]
+        weights["corrections"] = float(corrections["weight"])
+    tasks = config.tasks() if joint or material is None else list(DEFAULT_TASKS)
+    result = train_text(train, val, tasks, settings, config.path("text"), source_weights=weights)
+    if material is not None and not joint:
+        result = add_text_head(result.best_checkpoint, material_train, material_val, MATERIAL, settings, config.path("text-material"))
+    return result
 
 
 def _fp32_size(model: Any) -> int:
@@ -261,7 +403,11 @@ def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False, isol
     config.validate()
     isolate = len(stages) > 1 if isolate is None else isolate
     if fresh:
-        for folder in (config.path("detector"), config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog)):
+        extra = [config.path("image-material"), config.path("text-material")]
+        material, corrections = config.material_settings(), config.corrections_settings()
+        extra += [Path(material["out"])] if material else []
+        extra += [Path(corrections["out"])] if corrections else []
+        for folder in (config.path("detector"), config.path("image"), config.path("text"), config.path("baselines"), config.path("eval"), Path(config.catalog), *extra):
             if folder.exists():
                 log.info("fresh run: removing %s", folder)
                 shutil.rmtree(folder)

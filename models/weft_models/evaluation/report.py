@@ -83,6 +83,36 @@ def _breakdown_tables(breakdowns: Mapping[str, Any], split: str) -> list[str]:
     return lines
 
 
+def _material_section(material: Mapping[str, Any]) -> list[str]:
+    """How the material task was added: data sets, sampling weights, what stayed frozen, figures."""
+    datasets = material.get("datasets", {})
+    m = datasets.get("material", {})
+    c = datasets.get("catalog", {})
+    route = material.get("route")
+    how = ("`add_head`: the three-task models trained on the catalog as always, then a material head added to each and "
+           "trained on the material data set alone" if route == "add_head" else
+           "one joint multi-data run over both data sets, each batch from one data set adding loss only for its tasks")
+    lines = ["## Material: a task added from its own data set", "",
+             f"Material is scored on the material data set's test split (the catalog has no material labels). Route: {how}.", "",
+             "| data set | labeled for | share of batches |", "|---|---|---:|",
+             f"| catalog | {', '.join(c.get('tasks', []))} | {c.get('weight') if c.get('weight') is not None else '– (not in the material run)'} |",
+             f"| material | material | {m.get('weight')} |", "",
+             f"Frozen: {material.get('frozen', '')}.", ""]
+    for modality, h in material.get("history", {}).items():
+        extra = "; existing heads bit-identical" if h.get("existing_heads_identical") else ""
+        lines.append(f"- {modality}: best validation score {_pct(h.get('best_score') or 0)} at epoch {h.get('best_epoch')} "
+                     f"({h.get('seconds')} s{extra})")
+    lines.append("")
+    by_style = material.get("by_style")
+    if by_style:
+        cols = by_style["columns"]
+        lines += ["| photo style | n | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+        for style, row in by_style["rows"].items():
+            lines.append(f"| {style} | {by_style['n'][style]} | " + " | ".join(_pct(row[k]) for k in cols) + " |")
+        lines.append("")
+    return lines
+
+
 def write_report(results: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> Path:
     """Write ``README.md``, ``results.json`` and one PNG per (source, task) confusion matrix."""
     out = Path(out_dir)
@@ -156,6 +186,10 @@ def write_report(results: Mapping[str, Any], out_dir: str | os.PathLike[str]) ->
         lines += _metric_table(heldout["sources"], names, coverage=True)
         lines.append("")
         lines += _breakdown_tables(heldout.get("breakdowns", {}), "held-out style split")
+
+    material = results.get("material")
+    if material:
+        lines += _material_section(material)
 
     detection = results.get("detection")
     if detection and detection.get("splits"):

@@ -315,20 +315,33 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
     views = load_views(config.catalog)
     image_manifest = load_manifest(config.out("image", "manifest.json"))
     text_manifest = load_manifest(config.out("text", "manifest.json"))
-    tasks = [t for t in DEFAULT_TASKS]
+    tasks = list(config.tasks())
     for manifest in (image_manifest, text_manifest):
         if [t.spec() for t in manifest.tasks] != tasks:
             raise ValueError(f"{manifest.name} tasks {[t.name for t in manifest.tasks]} differ from the evaluated tasks")
     texts = catalog_texts(items, config.path("text", "texts.json"))
     eval_dir = config.path("eval")
+    material_val: dict[str, TaskPredictions] = {}
 
-    val, _ = split_predictions(config, items, views, texts, "val", tasks)
-    test, test_meta = split_predictions(config, items, views, texts, "test", tasks)
+    val, _ = split_predictions(config, items, views, texts, "val", list(DEFAULT_TASKS))
+    test, test_meta = split_predictions(config, items, views, texts, "test", list(DEFAULT_TASKS))
+    material = config.material_settings()
+    if material is not None:
+        # The catalog carries no material labels: material is scored on its own data set's splits.
+        from ..tasks import MATERIAL
+
+        m_items = load_catalog(material["out"])
+        m_views = load_views(material["out"])
+        m_texts = catalog_texts(m_items, config.path("text", "material-texts.json"))
+        material_val = split_predictions(config, m_items, m_views, m_texts, "val", [MATERIAL])[0]
+        material_test = split_predictions(config, m_items, m_views, m_texts, "test", [MATERIAL])[0]
+        save_predictions(material_val, eval_dir / "material-val.npz")
+        save_predictions(material_test, eval_dir / "material-test.npz")
     save_predictions(val, eval_dir / "val.npz")
     save_predictions(test, eval_dir / "test.npz")
 
     models = {"image": f"{image_manifest.name}@{image_manifest.version}", "text": f"{text_manifest.name}@{text_manifest.version}"}
-    doc, fits = fit_ensemble(val, models)
+    doc, fits = fit_ensemble({**val, **material_val} if material is not None else val, models)
     write_ensemble(doc, config.out("ensemble.json"))
 
     sources, confusions, combined = score_split(test, doc)
@@ -337,6 +350,17 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         settings = doc["tasks"][task]
         ensemble_info[task] = {**settings, **abstention(pred.labels, combined[task], settings["threshold"]),
                                "val_accuracy": fits[task].accuracy}
+    material_section: dict[str, Any] = {}
+    if material is not None:
+        m_sources, m_confusions, m_combined = score_split(material_test, doc)
+        for kind, per_task in m_sources.items():
+            sources.setdefault(kind, {}).update(per_task)
+        for kind, per_task in m_confusions.items():
+            confusions.setdefault(kind, {}).update(per_task)
+        settings = doc["tasks"]["material"]
+        ensemble_info["material"] = {**settings, **abstention(material_test["material"].labels, m_combined["material"], settings["threshold"]),
+                                     "val_accuracy": fits["material"].accuracy}
+        material_section = material_results(config, material, m_items, material_test, m_combined["material"])
 
     rows, first_row = test_meta["rows"], test_meta["first_row"]
     test_items = [items[rows[i]] for i in first_row]
@@ -355,7 +379,7 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
 
     heldout_section: dict[str, Any] = {}
     if any(i.split == "heldout" for i in items):
-        heldout, heldout_meta = split_predictions(config, items, views, texts, "heldout", tasks)
+        heldout, heldout_meta = split_predictions(config, items, views, texts, "heldout", list(DEFAULT_TASKS))
         save_predictions(heldout, eval_dir / "heldout.npz")
         h_sources, _, h_combined = score_split(heldout, doc)
         h_items = [items[heldout_meta["rows"][i]] for i in heldout_meta["first_row"]]
@@ -410,7 +434,7 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "version": image_manifest.version,
         "tasks": {t.name: list(t.labels) for t in tasks},
-        "targets": TARGETS,
+        "targets": {**TARGETS, **MATERIAL_TARGETS} if material is not None else TARGETS,
         "data": counts,
         "sources": sources,
         "ensemble": ensemble_info,
@@ -418,7 +442,7 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         "breakdowns": breakdowns,
         "image_photos": image_photos,
         "heldout": heldout_section,
-        "checks": image_checks(image_photos, mention, detection),
+        "checks": image_checks(image_photos, mention, detection) + material_section.pop("checks", []),
         "detection": detection,
         **comparisons,
         "quantization": quantization,
@@ -426,11 +450,52 @@ def evaluate_all(config: PipelineConfig, timings: Mapping[str, float]) -> Path:
         "machine": _machine_note(),
         "text_model": {"settings": config.text_settings().to_dict(), "export": export_info},
     }
+    if material_section:
+        results["material"] = material_section
     results["notes"] = _notes(results, config)
     report_dir = config.out("report")
     write_report(results, report_dir)
     results["sizes"] = _artifact_sizes(Path(config.artifacts))
     return write_report(results, report_dir)
+
+
+MATERIAL_TARGETS = {"material": 0.95}
+"""Ensemble material accuracy on the material data set's test split (with ``material`` configured)."""
+MATERIAL_IMAGE_TARGET = 0.90
+
+
+def material_results(config: PipelineConfig, material: Mapping[str, Any], items: Sequence[CatalogItem],
+                     test: Mapping[str, TaskPredictions], combined: np.ndarray) -> dict[str, Any]:
+    """How the material task was added (data sets, sampling weights, what stayed frozen), its
+    image-alone target and its accuracy by photo style."""
+    build = json.loads((Path(material["out"]) / "build.json").read_text(encoding="utf-8"))
+    pred = test["material"]
+    image = task_metrics(pred.labels, pred.probs["image"])
+    test_items = [i for i in items if i.split == "test"]
+    product_first: dict[str, CatalogItem] = {}
+    for item in test_items:
+        product_first.setdefault(item.product_id, item)
+    styles = [i.style for i in product_first.values()]
+    route = material["route"]
+    history: dict[str, Any] = {}
+    for modality in ("image", "text"):
+        folder = config.path(f"{modality}-material" if route == "add_head" else modality, "history.json")
+        if folder.exists():
+            data = json.loads(folder.read_text(encoding="utf-8"))
+            history[modality] = {k: data.get(k) for k in ("best_score", "best_epoch", "seconds", "existing_heads_identical")}
+    return {
+        "route": route,
+        "datasets": {"catalog": {"tasks": ["category", "color", "pattern"], "weight": material["catalog_weight"] if route == "joint" else None},
+                     "material": {"tasks": ["material"], "weight": material["weight"], "items": build.get("labels"),
+                                  "seconds": build.get("seconds")}},
+        "frozen": ("everything but the material heads (image and text), existing heads bit-identical" if route == "add_head"
+                   else "the image trunk (as always); one multi-data run trains everything else on both data sets"),
+        "image": image,
+        "by_style": _breakdown(styles, pred.labels, {"image": pred.probs["image"], "text": pred.probs["text"], "ensemble": combined}),
+        "history": history,
+        "checks": [{"check": f"image alone, material test split: material ≥ {MATERIAL_IMAGE_TARGET:.2f}", "value": image["accuracy"],
+                    "met": image["accuracy"] >= MATERIAL_IMAGE_TARGET}],
+    }
 
 
 _HELDOUT_FAMILY_NAMES = frozenset(f for names in HELDOUT_FAMILIES.values() for f in names)
