@@ -63,6 +63,11 @@ describe('npm start (local/start.ts)', () => {
       expect(first.stdout()).toMatch(/S3\s+http:\/\/127\.0\.0\.1:\d+\s+bucket weft-uploads/);
       expect(first.stdout()).toMatch(/aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 cp/);
       expect(first.stdout()).toMatch(/uploaded 2 files \(1 products\)/);
+      // The console's address is printed first, and the console is served there.
+      expect(first.stdout()).toMatch(/Console\s+http:\/\/127\.0\.0\.1:\d+\/\s+open in a browser/);
+      const page = await fetch(`${api}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Weft console</title>');
       await expect
         .poll(async () => (await fetch(`${api}/products/demo/scarf-1`)).status === 200 && ((await (await fetch(`${api}/products/demo/scarf-1`)).json()) as { text: { status: string } }).text.status, { timeout: 30_000, interval: 200 })
         .toBe('tagged');
