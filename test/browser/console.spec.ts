@@ -2,7 +2,7 @@
  * The console as a merchandiser uses it, in Chromium against the real local stack (global setup):
  * filter the grid by two attributes, open a product and see its views and the per-source votes,
  * correct a task and see it win (and in GET /corrections), undo it, work three products through
- * the review queue with the keyboard only, find a rejected upload — and axe finds no serious or
+ * the review queue with the keyboard only and clear twenty more, find a rejected upload — and axe finds no serious or
  * critical violation on any page.
  */
 import { AxeBuilder } from '@axe-core/playwright';
@@ -155,6 +155,7 @@ test('three products go through the review queue by keyboard alone: accept, a di
   await expect(item).toHaveAttribute('data-product', `${third.vendor}/${third.productId}`);
   await page.keyboard.press('a');
   await expect(page.getByRole('status')).toContainText(`Accepted color = ${expected[2][1]}`);
+  await expect(page.locator('#review-keys')).toContainText('3 decided');
 
   for (const [product, value] of expected) {
     const view = await api<{ corrections: Record<string, string> }>(request, `/products/${product.vendor}/${product.productId}`);
@@ -163,6 +164,28 @@ test('three products go through the review queue by keyboard alone: accept, a di
   // Decided products leave the queue.
   const left = await api<{ items: { vendor: string; productId: string }[] }>(request, '/review?task=color&limit=100');
   expect(left.items.map((i) => `${i.vendor}/${i.productId}`)).not.toContain(`${first.vendor}/${first.productId}`);
+  expect(problems).toEqual([]);
+});
+
+test('twenty products cleared from another task’s queue without the mouse', async ({ page, request }) => {
+  const problems = watch(page);
+  const task = (await api<{ tasks: { name: string }[] }>(request, '/tasks')).tasks.map((t) => t.name).find((t) => t !== 'color')!;
+  const queue = await api<{ items: { vendor: string; productId: string; candidates: { value: string }[] }[] }>(request, `/review?task=${task}&limit=20`);
+  expect(queue.items).toHaveLength(20);
+  await page.goto(`${base()}/#/review?task=${task}`);
+  const item = page.locator('.review-item');
+  for (const [i, product] of queue.items.entries()) {
+    await expect(item).toHaveAttribute('data-product', `${product.vendor}/${product.productId}`);
+    await page.keyboard.press('a');
+    if (i < queue.items.length - 1) await expect(item).not.toHaveAttribute('data-product', `${product.vendor}/${product.productId}`);
+  }
+  // The page moves on at once; the twenty PUTs finish behind it.
+  await expect(page.locator('#review-keys')).toContainText('20 decided');
+  await expect(page.getByRole('status')).not.toContainText('Not saved');
+  const corrections = await api<{ items: { vendor: string; productId: string; labels: Record<string, string> }[] }>(request, '/corrections?limit=100');
+  for (const product of queue.items) {
+    expect(corrections.items.find((c) => c.vendor === product.vendor && c.productId === product.productId)?.labels[task], `${product.vendor}/${product.productId}`).toBe(product.candidates[0]!.value);
+  }
   expect(problems).toEqual([]);
 });
 

@@ -81,26 +81,38 @@ export const Review = ({ query }: { query: URLSearchParams }) => {
   }, [at, items.length, exhausted]);
 
   const current = items[at];
+  // What the keyboard acts on: read when a key arrives, not when the listener was made, so a key
+  // pressed right after the page moved on never lands on the product before.
+  const live = useRef({ items, at, task, exhausted });
+  live.current = { items, at, task, exhausted };
 
-  const move = (step: number) => setAt((i) => Math.max(0, Math.min(items.length - 1, i + step)));
+  const move = (step: number) => {
+    const { items: list, at: now } = live.current;
+    const next = Math.max(0, Math.min(list.length - 1, now + step));
+    live.current = { ...live.current, at: next };
+    setAt(next);
+  };
 
+  /** Records the decision for the product shown and moves on at once; the PUT finishes behind. */
   const decide = async (value: string, accepted: boolean) => {
-    if (!current || !task) return;
-    const item = current;
-    const position = at;
+    const { items: list, at: position, task: forTask, exhausted: all } = live.current;
+    const item = list[position];
+    if (!item || !forTask) return;
+    move(1);
     try {
-      await api.correct(item.vendor, item.productId, task.name, value);
+      await api.correct(item.vendor, item.productId, forTask.name, value);
       setDecisions((d) => new Map(d).set(keyOf(item), { value, accepted }));
-      setMessage(`${accepted ? 'Accepted' : 'Set'} ${task.name} = ${value} for ${item.title ?? item.productId} (${position + 1} of ${items.length}${exhausted ? '' : '+'}).`);
-      setAt((i) => (i === position ? Math.min(i + 1, Math.max(items.length - 1, 0)) : i));
+      setMessage(`${accepted ? 'Accepted' : 'Set'} ${forTask.name} = ${value} for ${item.title ?? item.productId} (${position + 1} of ${list.length}${all ? '' : '+'}).`);
     } catch (e) {
-      setMessage(`Not saved: ${errorMessage(e)}`);
+      setMessage(`Not saved for ${item.title ?? item.productId}: ${errorMessage(e)} (k goes back to it).`);
     }
   };
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+      const { items: list, at: now, task } = live.current;
+      const current = list[now];
       if (!current || !task) return;
       const index = indexForDigit(event.key);
       if (index !== undefined) {
@@ -125,7 +137,8 @@ export const Review = ({ query }: { query: URLSearchParams }) => {
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   const setQuery = (name: string, value: string) => {
     const next = new URLSearchParams(query);

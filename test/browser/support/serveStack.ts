@@ -4,7 +4,7 @@
  * no product. Prints `READY {"api": …}` once every sample is tagged; SIGTERM stops it.
  *
  *   WEFT_MODELS_DIR      models folder (default: the fixtures, fast and untrained)
- *   WEFT_SAMPLES_PER_VENDOR  sample products per vendor (default 3)
+ *   WEFT_SAMPLES_PER_VENDOR  sample products per vendor (default 4: 24 products, enough for twenty in a queue)
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { buildConsole } from '../../../console/build.js';
 import { startStack } from '../../../local/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const perVendor = Number(process.env.WEFT_SAMPLES_PER_VENDOR ?? 3);
+const perVendor = Number(process.env.WEFT_SAMPLES_PER_VENDOR ?? 4);
 const modelsDir = process.env.WEFT_MODELS_DIR ?? join(ROOT, 'models/artifacts/fixtures');
 
 const home = mkdtempSync(join(tmpdir(), 'weft-browser-'));
