@@ -53,7 +53,8 @@ try {
   await page.screenshot({ path: join(OUT, 'console-product.png') });
 
   await page.setViewportSize({ width: 1280, height: 640 });
-  await page.goto(`${api}/#/review?task=color`);
+  const { tasks } = (await (await fetch(`${api}/tasks`)).json()) as { tasks: { name: string }[] };
+  await page.goto(`${api}/#/review?task=${encodeURIComponent(tasks.at(-1)?.name ?? '')}`);
   await page.locator('.review-item').waitFor();
   await page.waitForLoadState('networkidle');
   await page.screenshot({ path: join(OUT, 'console-review.png') });

@@ -49,6 +49,17 @@ const watch = (page: Page): string[] => {
 
 test.describe.configure({ mode: 'serial' });
 
+interface Tasks {
+  tasks: { name: string; labels: string[] }[];
+}
+
+/** The queues the keyboard tests work through: the manifests' last task, and another one. */
+const reviewTasks = async (request: APIRequestContext): Promise<{ three: Tasks['tasks'][number]; twenty: Tasks['tasks'][number] }> => {
+  const { tasks } = await api<Tasks>(request, '/tasks');
+  expect(tasks.length, 'two tasks at least').toBeGreaterThanOrEqual(2);
+  return { three: tasks.at(-1)!, twenty: tasks[0]! };
+};
+
 let target: Listed;
 /** Two tasks the target product has values for, and those values. */
 let first: { task: string; value: string };
@@ -129,9 +140,9 @@ test('a product shows its images with both views and a bar per source; a correct
 
 test('three products go through the review queue by keyboard alone: accept, a digit, accept', async ({ page, request }) => {
   const problems = watch(page);
-  const queue = await api<{ items: { vendor: string; productId: string; candidates: { value: string }[] }[] }>(request, '/review?task=color&limit=5');
+  const { name: task, labels } = (await reviewTasks(request)).three;
+  const queue = await api<{ items: { vendor: string; productId: string; candidates: { value: string }[] }[] }>(request, `/review?task=${task}&limit=5`);
   expect(queue.items.length).toBeGreaterThanOrEqual(3);
-  const labels = (await api<{ tasks: { name: string; labels: string[] }[] }>(request, '/tasks')).tasks.find((t) => t.name === 'color')!.labels;
   const [first, second, third] = queue.items as [(typeof queue.items)[number], (typeof queue.items)[number], (typeof queue.items)[number]];
   const expected = [
     [first, first.candidates[0]!.value],
@@ -139,7 +150,7 @@ test('three products go through the review queue by keyboard alone: accept, a di
     [third, third.candidates[0]!.value],
   ] as const;
 
-  await page.goto(`${base()}/#/review?task=color`);
+  await page.goto(`${base()}/#/review?task=${task}`);
   const item = page.locator('.review-item');
   await expect(item).toHaveAttribute('data-product', `${first.vendor}/${first.productId}`);
   await expectAccessible(page, 'review queue');
@@ -154,22 +165,22 @@ test('three products go through the review queue by keyboard alone: accept, a di
   await page.keyboard.press('j');
   await expect(item).toHaveAttribute('data-product', `${third.vendor}/${third.productId}`);
   await page.keyboard.press('a');
-  await expect(page.getByRole('status')).toContainText(`Accepted color = ${expected[2][1]}`);
+  await expect(page.getByRole('status')).toContainText(`Accepted ${task} = ${expected[2][1]}`);
   await expect(page.locator('#review-keys')).toContainText('3 decided');
 
   for (const [product, value] of expected) {
     const view = await api<{ corrections: Record<string, string> }>(request, `/products/${product.vendor}/${product.productId}`);
-    expect(view.corrections.color, `${product.vendor}/${product.productId}`).toBe(value);
+    expect(view.corrections[task], `${product.vendor}/${product.productId}`).toBe(value);
   }
   // Decided products leave the queue.
-  const left = await api<{ items: { vendor: string; productId: string }[] }>(request, '/review?task=color&limit=100');
+  const left = await api<{ items: { vendor: string; productId: string }[] }>(request, `/review?task=${task}&limit=100`);
   expect(left.items.map((i) => `${i.vendor}/${i.productId}`)).not.toContain(`${first.vendor}/${first.productId}`);
   expect(problems).toEqual([]);
 });
 
 test('twenty products cleared from another task’s queue without the mouse', async ({ page, request }) => {
   const problems = watch(page);
-  const task = (await api<{ tasks: { name: string }[] }>(request, '/tasks')).tasks.map((t) => t.name).find((t) => t !== 'color')!;
+  const task = (await reviewTasks(request)).twenty.name;
   const queue = await api<{ items: { vendor: string; productId: string; candidates: { value: string }[] }[] }>(request, `/review?task=${task}&limit=20`);
   expect(queue.items).toHaveLength(20);
   await page.goto(`${base()}/#/review?task=${task}`);
@@ -189,7 +200,7 @@ test('twenty products cleared from another task’s queue without the mouse', as
   expect(problems).toEqual([]);
 });
 
-test('operations lists the rejected upload; the charts page draws the histogram and the corrections’ curve', async ({ page }) => {
+test('operations lists the rejected upload; the charts page draws the histogram and the corrections’ curve', async ({ page, request }) => {
   const problems = watch(page);
   await page.goto(`${base()}/#/operations`);
   await expect(page.getByRole('heading', { name: 'Rejected uploads' })).toBeVisible();
@@ -199,9 +210,10 @@ test('operations lists the rejected upload; the charts page draws the histogram 
   await expectAccessible(page, 'operations');
 
   await page.goto(`${base()}/#/charts`);
-  await expect(page.getByRole('img', { name: /Confidence of color across the catalog/ })).toBeVisible();
-  // The three corrections of color above are the curve's sample.
-  await expect(page.getByRole('img', { name: /Accuracy against coverage for color on 3 corrected products/ })).toBeVisible();
+  const task = (await reviewTasks(request)).three.name;
+  await expect(page.getByRole('img', { name: new RegExp(`Confidence of ${task} across the catalog`) })).toBeVisible();
+  // The three corrections made in the queue above are that task's curve's sample.
+  await expect(page.getByRole('img', { name: new RegExp(`Accuracy against coverage for ${task} on 3 corrected products`) })).toBeVisible();
   await expectAccessible(page, 'charts');
   expect(problems).toEqual([]);
 });
