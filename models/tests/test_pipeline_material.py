@@ -27,30 +27,7 @@ def test_material_and_corrections_are_opt_in() -> None:
         PipelineConfig.from_dict({"corrections": {"file": "x.json"}}).validate()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("route", ["joint", "add_head"])
-def test_pipeline_with_material_and_corrections(tmp_path: Path, route: str) -> None:
-    try:
-        check_dataset()
-    except DatasetMissingError:
-        pytest.skip("Fashion-MNIST is not installed")
-    if shutil.which("node") is None:
-        pytest.skip("node is needed for weft preprocess-batch / clean-text / color")
-    base = tiny_config(tmp_path)
-    corrections = tmp_path / "corrections.json"
-    data = {**json.loads(json.dumps(base.__dict__)), "baselines": None,
-            "material": {"data": {"train": 24, "val": 12, "test": 12, "workers": 1}, "weight": 1.0, "route": route},
-            "corrections": {"file": str(corrections), "images": base.catalog, "weight": 0.5}}
-    config = PipelineConfig.from_dict(data)
-    run(config, ["data"])
-    items = [i for i in load_catalog(config.catalog) if i.split == "test"][:3]
-    corrections.write_text(json.dumps({"items": [
-        {"vendor": i.vendor, "productId": i.product_id, "correctedAt": f"2026-11-28T10:0{n}:00Z", "labels": {"color": i.labels["color"], "fit": "slim"},
-         "images": [str(Path(i.image_path).relative_to(Path(config.catalog).resolve()))], "text": i.title}
-        for n, i in enumerate(items)]}))
-    run(config, ["detector", "image", "text", "evaluate"])
-
-    artifacts = tmp_path / "artifacts"
+def _check(tmp: Path, artifacts: Path, work: Path, route: str) -> None:
     for modality in ("image", "text"):
         manifest = load_manifest(artifacts / modality / "manifest.json")
         check_onnx_matches(manifest, artifacts / modality)
@@ -61,9 +38,43 @@ def test_pipeline_with_material_and_corrections(tmp_path: Path, route: str) -> N
     results = json.loads((artifacts / "report" / "results.json").read_text())
     assert results["material"]["route"] == route and "material" in results["sources"]["ensemble"]
     assert "## Material: a task added from its own data set" in (artifacts / "report" / "README.md").read_text()
-    built = json.loads((tmp_path / "work" / "corrections" / "build.json").read_text())
-    assert built["products"] == 3 and built["tasks"] == ["color"] and all(v == {"fit": "task unknown to the model"} for v in built["skipped"].values())
+    built = json.loads((work / "corrections" / "build.json").read_text())
+    assert built["products"] == 3 and built["tasks"] == ["color"]
+    assert all(v == {"fit": "task unknown to the model"} for v in built["skipped"].values())
     if route == "add_head":
         for modality in ("image", "text"):
-            history = json.loads((tmp_path / "work" / f"{modality}-material" / "history.json").read_text())
+            history = json.loads((work / f"{modality}-material" / "history.json").read_text())
             assert history["existing_heads_identical"] is True
+
+
+@pytest.mark.slow
+def test_pipeline_with_material_and_corrections_both_routes(tmp_path: Path) -> None:
+    try:
+        check_dataset()
+    except DatasetMissingError:
+        pytest.skip("Fashion-MNIST is not installed")
+    if shutil.which("node") is None:
+        pytest.skip("node is needed for weft preprocess-batch / clean-text / color")
+    base = tiny_config(tmp_path)
+    corrections = tmp_path / "corrections.json"
+    data = {**json.loads(json.dumps(base.__dict__)), "baselines": None,
+            "material": {"data": {"train": 24, "val": 12, "test": 12, "workers": 1}, "out": str(tmp_path / "material"), "route": "joint"},
+            "corrections": {"file": str(corrections), "images": base.catalog, "weight": 0.5}}
+    config = PipelineConfig.from_dict(data)
+    run(config, ["data"])
+    items = [i for i in load_catalog(config.catalog) if i.split == "test"][:3]
+    corrections.write_text(json.dumps({"items": [
+        {"vendor": i.vendor, "productId": i.product_id, "correctedAt": f"2026-11-28T10:0{n}:00Z",
+         "labels": {"color": i.labels["color"], "fit": "slim"},
+         "images": [str(Path(i.image_path).relative_to(Path(config.catalog).resolve()))], "text": i.title}
+        for n, i in enumerate(items)]}))
+    run(config, ["detector", "image", "text", "evaluate"])
+    _check(tmp_path, tmp_path / "artifacts", tmp_path / "work", "joint")
+
+    # The other route on the same catalog, material data set and detector: heads added to three-task models.
+    other = PipelineConfig.from_dict({**data, "work": str(tmp_path / "work2"), "artifacts": str(tmp_path / "artifacts2"),
+                                      "material": {**data["material"], "route": "add_head"},
+                                      "corrections": {**data["corrections"], "detector": str(tmp_path / "work" / "detector" / "detector.pt")}})
+    shutil.copytree(tmp_path / "artifacts" / "detector", tmp_path / "artifacts2" / "detector")
+    run(other, ["image", "text", "evaluate"])
+    _check(tmp_path, tmp_path / "artifacts2", tmp_path / "work2", "add_head")
