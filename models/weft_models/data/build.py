@@ -240,20 +240,29 @@ def label_counts(items: Sequence[PlannedItem]) -> dict[str, dict[str, dict[str, 
     return out
 
 
-def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, dataset: str | None = None, force: bool = False) -> Path:
-    config.validate()
-    check_dataset(dataset)  # before any long work
-    out_dir = Path(out)
-    if config.views:
+def is_up_to_date(out_dir: Path, fingerprint: str, views: bool, force: bool, what: str) -> bool:
+    """Whether ``out_dir`` already holds a build with this fingerprint (and its views when wanted);
+    first checks that ``weft preprocess-batch`` can run when views are wanted, before any long work."""
+    if views:
         from .views import check_preprocess_available
 
         check_preprocess_available()
     stamp = out_dir / "build.json"
-    if not force and stamp.exists():
-        done = json.loads(stamp.read_text(encoding="utf-8"))
-        if done.get("fingerprint") == config.fingerprint() and (not config.views or (out_dir / VIEWS_FILE).exists()):
-            log.info("catalog at %s is up to date (%s)", out_dir, config.fingerprint())
-            return out_dir
+    if force or not stamp.exists():
+        return False
+    done = json.loads(stamp.read_text(encoding="utf-8"))
+    if done.get("fingerprint") == fingerprint and (not views or (out_dir / VIEWS_FILE).exists()):
+        log.info("%s at %s is up to date (%s)", what, out_dir, fingerprint)
+        return True
+    return False
+
+
+def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, dataset: str | None = None, force: bool = False) -> Path:
+    config.validate()
+    check_dataset(dataset)  # before any long work
+    out_dir = Path(out)
+    if is_up_to_date(out_dir, config.fingerprint(), config.views, force, "catalog"):
+        return out_dir
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = load_split("train", dataset), load_split("test", dataset)
@@ -279,7 +288,7 @@ def build(config: BuildConfig, out: str | os.PathLike[str] = DEFAULT_OUT, datase
         "seconds": {"render": round(rendered - started, 1), "total": round(finished - started, 1)},
         "labels": label_counts(items),
     }
-    stamp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "build.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     log.info("catalog of %d items at %s in %.0fs (render %.0fs)", len(items), out_dir, finished - started, rendered - started)
     return out_dir
 

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from ..tasks import CATEGORY, COLOR, MATERIAL
 from . import build as catalog_build
-from .build import PlannedItem, box_path, image_relpath, jittered_box
+from .build import PlannedItem, box_path, image_relpath, is_up_to_date, jittered_box
 from .catalog import ITEMS_FILE, VIEWS_FILE
 from .fmnist import check_dataset, load_split
 from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, base_color, render_photo
@@ -327,16 +327,8 @@ def build_material(config: MaterialConfig, out: str | os.PathLike[str] = DEFAULT
     config.validate()
     check_dataset(dataset)
     out_dir = Path(out)
-    if config.views:
-        from .views import check_preprocess_available
-
-        check_preprocess_available()
-    stamp = out_dir / "build.json"
-    if not force and stamp.exists():
-        done = json.loads(stamp.read_text(encoding="utf-8"))
-        if done.get("fingerprint") == config.fingerprint() and (not config.views or (out_dir / VIEWS_FILE).exists()):
-            log.info("material data set at %s is up to date (%s)", out_dir, config.fingerprint())
-            return out_dir
+    if is_up_to_date(out_dir, config.fingerprint(), config.views, force, "material data set"):
+        return out_dir
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = load_split("train", dataset), load_split("test", dataset)
@@ -370,7 +362,7 @@ def build_material(config: MaterialConfig, out: str | os.PathLike[str] = DEFAULT
                          concurrency=config.workers, views=VIEW_KINDS, boxes=boxes)
     finished = time.monotonic()
     counts = {split: dict(Counter(i.labels["material"] for i in items if i.split == split)) for split in SPLITS}
-    stamp.write_text(json.dumps({
+    (out_dir / "build.json").write_text(json.dumps({
         "fingerprint": config.fingerprint(), "config": asdict(config), "items": len(items), "tasks": ["material"],
         "seconds": {"render": round(rendered - started, 1), "total": round(finished - started, 1)}, "labels": counts,
     }, indent=2) + "\n", encoding="utf-8")
