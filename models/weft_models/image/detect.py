@@ -8,8 +8,9 @@ coordinates, with a score: its own estimate of the box's IoU with the garment.
 
 Why a separate model and not a box head on the image model itself: the garment view has to be
 cut *before* the image model runs, so detection is its own call either way; a head on the full
-trunk would ship a second 13 MB copy of it, while the first 11 blocks are 0.6 M parameters and
-run in about half the time of the full trunk (figures in the evaluation report). Training runs on
+trunk would ship a second 13 MB copy of it, while the first 11 blocks are 0.7 M parameters and the
+whole detector costs about a fifth of the three-view image model per photo (the evaluation
+report's "Garment detection" measures both in one run). Training runs on
 the frozen stages' feature maps, computed once per photo in onnxruntime (as ``features.py``
 does for the image model), so it costs seconds per epoch on a CPU.
 
