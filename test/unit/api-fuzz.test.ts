@@ -156,7 +156,8 @@ describe('cursors', () => {
         const key: Record<string, unknown> = Object.fromEntries(Object.entries(startKey(first.cursor)));
         for (const e of edits) {
           if (e.kind === 'drop') delete key[e.attribute];
-          else if (e.kind === 'append') key[e.attribute] = `${String(key[e.attribute])}${e.value}`;
+          // JSON, not String(): an earlier edit may have set a null-prototype object, which has no toString.
+          else if (e.kind === 'append') key[e.attribute] = `${typeof key[e.attribute] === 'string' ? key[e.attribute] : JSON.stringify(key[e.attribute])}${e.value}`;
           else Object.defineProperty(key, e.attribute, { value: e.value, enumerable: true, writable: true, configurable: true });
         }
         const request = { ...first, query: { ...first.query, cursor: encode(key) } };
