@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ from .catalog import ITEMS_FILE, VIEWS_FILE
 from .views import VIEW_KINDS
 from .fmnist import check_dataset, load_split
 from .patterns import FAMILIES, HELDOUT_FAMILIES
-from .render import CENTER_FRACTION, VIEW_SIZE, RenderSpec, render_photo
+from .render import CENTER_FRACTION, VIEW_SIZE, Photo, RenderSpec, render_photo
 from .text import describe
 from .vendors import HELDOUT_VENDORS, VENDORS, VENDORS_BY_NAME
 
@@ -183,34 +183,45 @@ def _init_worker(dataset: str | None) -> None:
         _GARMENTS[split] = load_split(split, dataset).images
 
 
-def _render_one(args: tuple[PlannedItem, str]) -> str:
-    item, out = args
-    path = Path(out) / image_relpath(item)
+def write_photo(item: PlannedItem, out: Path, photo: Photo) -> str:
+    """The photo's box sidecar, then the JPEG: its presence marks the item as rendered."""
+    path = out / image_relpath(item)
     path.parent.mkdir(parents=True, exist_ok=True)
-    photo = render_photo(_GARMENTS[item.source_split][item.source_index], item.spec)
-    box = box_path(Path(out), item)
+    box = box_path(out, item)
     tmp = box.with_suffix(".tmp")
     tmp.write_text(json.dumps([round(v, 5) for v in photo.box]), encoding="utf-8")
     os.replace(tmp, box)
-    # The photo last: its presence marks the item as rendered.
     tmp = path.with_suffix(".tmp")
     photo.image.save(tmp, format="JPEG", quality=item.spec.quality)
     os.replace(tmp, path)
     return item.item_id
 
 
-def render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: str | None) -> None:
+def garment_of(item: PlannedItem) -> np.ndarray:
+    """The item's Fashion-MNIST garment (in a worker set up by :func:`_init_worker`)."""
+    return _GARMENTS[item.source_split][item.source_index]
+
+
+def _render_one(args: tuple[PlannedItem, str]) -> str:
+    item, out = args
+    return write_photo(item, Path(out), render_photo(garment_of(item), item.spec))
+
+
+def render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: str | None,
+               render_one: Callable[[tuple[PlannedItem, str]], str] = _render_one, what: str = "photos") -> None:
+    """Render the items not rendered yet, in ``workers`` processes; ``render_one`` (a module-level
+    function, so it pickles) draws one item and writes it with :func:`write_photo`."""
     todo = [(item, str(out)) for item in items if not (out / image_relpath(item)).exists() or not box_path(out, item).exists()]
     if not todo:
         return
-    log.info("rendering %d photos with %d workers", len(todo), workers)
+    log.info("rendering %d %s with %d workers", len(todo), what, workers)
     if workers == 1:
         _init_worker(dataset)
-        for job in tqdm(todo, desc="render", unit="photo"):
-            _render_one(job)
+        for job in tqdm(todo, desc=f"render {what}", unit="photo"):
+            render_one(job)
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
-        for _ in tqdm(pool.map(_render_one, todo, chunksize=16), total=len(todo), desc="render", unit="photo"):
+        for _ in tqdm(pool.map(render_one, todo, chunksize=16), total=len(todo), desc=f"render {what}", unit="photo"):
             pass
 
 

@@ -28,13 +28,11 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
-from tqdm.auto import tqdm
 
 from ..tasks import CATEGORY, COLOR, MATERIAL
 from . import build as catalog_build
@@ -292,33 +290,8 @@ def plan(config: MaterialConfig, train_labels: np.ndarray, test_labels: np.ndarr
 
 def _render_one(args: tuple[PlannedItem, str]) -> str:
     item, out = args
-    path = Path(out) / image_relpath(item)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    garment = catalog_build._GARMENTS[item.source_split][item.source_index]
-    photo = render_photo(garment, item.spec, MaterialCloth(item.labels["material"]))
-    box = box_path(Path(out), item)
-    tmp = box.with_suffix(".tmp")
-    tmp.write_text(json.dumps([round(v, 5) for v in photo.box]), encoding="utf-8")
-    os.replace(tmp, box)
-    tmp = path.with_suffix(".tmp")
-    photo.image.save(tmp, format="JPEG", quality=item.spec.quality)
-    os.replace(tmp, path)
-    return item.item_id
-
-
-def _render_all(items: Sequence[PlannedItem], out: Path, workers: int, dataset: str | None) -> None:
-    todo = [(item, str(out)) for item in items if not (out / image_relpath(item)).exists() or not box_path(out, item).exists()]
-    if not todo:
-        return
-    log.info("rendering %d material photos with %d workers", len(todo), workers)
-    if workers == 1:
-        catalog_build._init_worker(dataset)
-        for job in tqdm(todo, desc="render material", unit="photo"):
-            _render_one(job)
-        return
-    with ProcessPoolExecutor(workers, initializer=catalog_build._init_worker, initargs=(dataset,)) as pool:
-        for _ in tqdm(pool.map(_render_one, todo, chunksize=16), total=len(todo), desc="render material", unit="photo"):
-            pass
+    photo = render_photo(catalog_build.garment_of(item), item.spec, MaterialCloth(item.labels["material"]))
+    return catalog_build.write_photo(item, Path(out), photo)
 
 
 def build_material(config: MaterialConfig, out: str | os.PathLike[str] = DEFAULT_OUT, dataset: str | None = None,
@@ -333,7 +306,7 @@ def build_material(config: MaterialConfig, out: str | os.PathLike[str] = DEFAULT
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = load_split("train", dataset), load_split("test", dataset)
     items = plan(config, train.labels, test.labels)
-    _render_all(items, out_dir, config.workers, dataset)
+    catalog_build.render_all(items, out_dir, config.workers, dataset, _render_one, "material photos")
     rendered = time.monotonic()
     rows = []
     for index, item in enumerate(items):
