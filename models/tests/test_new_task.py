@@ -13,7 +13,7 @@ from test_image_features import FROZEN, fake_catalog
 from weft_models.data.catalog import ITEMS_FILE, VIEWS_FILE, load_views
 from weft_models.datasets import ExtraDataset, mixed_weights
 from weft_models.image.data import stack_views
-from weft_models.image.model import load_image_model
+from weft_models.image.model import HeadInput, load_image_model
 from weft_models.image.train import ImageTrainSettings, add_image_head, train_image
 from weft_models.multidata import MultiDatasetLoader, TensorTaskDataset
 from weft_models.tasks import DEFAULT_TASKS, MATERIAL
@@ -73,13 +73,14 @@ def test_joint_multidata_run_learns_the_new_task_from_its_own_data_set(tmp_path:
     assert (material / "features" / "train" / "cache.json").exists() and (material / "features" / "val" / "cache.json").exists()
 
 
-def test_add_head_trains_only_the_new_head_and_keeps_existing_outputs_bit_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("head", [None, HeadInput("views", 8)], ids=["dense", "views"])
+def test_add_head_trains_only_the_new_head_and_keeps_existing_outputs_bit_identical(tmp_path: Path, head: HeadInput | None) -> None:
     catalog = fake_catalog(tmp_path / "catalog")
     material = fake_material(tmp_path / "material")
     torch.manual_seed(0)
     base, result = train_image(catalog, tmp_path / "base", settings(2))
     trained, added = add_image_head(result.best_checkpoint, ExtraDataset("material", str(material)), MATERIAL, tmp_path / "added",
-                                    settings(4))
+                                    settings(4), head=head)
     assert added.history[-1]["material/accuracy"] == 1.0, added.history
     assert json.loads((tmp_path / "added" / "history.json").read_text())["existing_heads_identical"] is True
     # Independently: the catalog's own views give the very same logits for the three old tasks.
@@ -90,3 +91,17 @@ def test_add_head_trains_only_the_new_head_and_keeps_existing_outputs_bit_identi
     assert set(after) == {"category", "color", "pattern", "material"}
     for task in ("category", "color", "pattern"):
         assert torch.equal(before[task], after[task]), task
+    # The head keeps what it reads across a checkpoint, and head order stays the checkpoint's task order.
+    assert reloaded.head_inputs["material"] == (head or HeadInput()) and list(reloaded.heads) == list(after)
+    if head is not None:
+        assert isinstance(reloaded.heads["material"][0], torch.nn.Linear)
+        assert reloaded.heads["material"][0].in_features == reloaded.concat_dim
+
+
+def test_a_head_input_is_validated() -> None:
+    with pytest.raises(ValueError, match="hidden"):
+        HeadInput("views", 0).validate()
+    with pytest.raises(ValueError, match="linear"):
+        HeadInput("dense", 4).validate()
+    with pytest.raises(ValueError, match="unknown head input keys"):
+        HeadInput.from_dict({"inputs": "views"})

@@ -10,7 +10,7 @@ import pytest
 from weft_models.data.fmnist import DatasetMissingError, check_dataset
 from weft_models.ensemble_fit import validate_ensemble_config
 from weft_models.manifest import check_onnx_matches, load_manifest
-from weft_models.pipeline import PipelineConfig, run
+from weft_models.pipeline import DEFAULT_MATERIAL, PipelineConfig, run
 
 TINY_IMAGE = {
     # 8/16 channels crash oneDNN's AVX-512 1x1 convolution backward (torch 2.13 CPU); 16/32 do not.
@@ -27,12 +27,16 @@ TINY_TEXT = {
 }
 
 
+TINY_MATERIAL = {"train": 24, "val": 12, "test": 12, "workers": 1}
+
+
 def tiny_config(tmp_path: Path) -> PipelineConfig:
     return PipelineConfig.from_dict({
         "catalog": str(tmp_path / "catalog"), "work": str(tmp_path / "work"), "artifacts": str(tmp_path / "artifacts"),
         "version": "test", "data": {"train": 40, "val": 20, "test": 20, "heldout": 20, "workers": 1},
         "detector": {"blocks": 4, "pretrained": None, "channels": 8, "hidden": 16, "epochs": 2, "batch_size": 8, "threads": 1},
         "image": TINY_IMAGE, "text": TINY_TEXT, "baselines": {"max_train": 20, "epochs": 1},
+        "material": {**DEFAULT_MATERIAL, "data": TINY_MATERIAL, "head": {"input": "views", "hidden": 8}},
     })
 
 
@@ -45,8 +49,8 @@ def test_pipeline_all_on_a_tiny_catalog(tmp_path: Path) -> None:
     if shutil.which("node") is None:
         pytest.skip("node is needed for weft preprocess-batch / clean-text / color")
     config = tiny_config(tmp_path)
-    timings = run(config, ["data", "detector", "image", "text", "baselines", "evaluate"])
-    assert {"data", "detector", "image", "text", "baselines", "evaluate", "total"} <= set(timings)
+    timings = run(config, ["data", "detector", "image", "text", "baselines", "compare", "evaluate"])
+    assert {"data", "detector", "image", "text", "baselines", "compare", "evaluate", "total"} <= set(timings)
 
     artifacts = tmp_path / "artifacts"
     image = load_manifest(artifacts / "image" / "manifest.json").preprocessing.image
@@ -59,7 +63,7 @@ def test_pipeline_all_on_a_tiny_catalog(tmp_path: Path) -> None:
     assert (artifacts / "text" / "tokenizer" / "tokenizer.json").exists()
     ensemble = json.loads((artifacts / "ensemble.json").read_text())
     validate_ensemble_config(ensemble)
-    assert set(ensemble["tasks"]) == {"category", "color", "pattern"}
+    assert set(ensemble["tasks"]) == {"category", "color", "pattern", "material"}
     assert ensemble["models"] == {"image": "weft-image@test", "text": "weft-text@test"}
 
     report = (artifacts / "report" / "README.md").read_text()
@@ -72,6 +76,14 @@ def test_pipeline_all_on_a_tiny_catalog(tmp_path: Path) -> None:
     assert 0.0 <= results["detection"]["splits"]["test"]["mean_iou"] <= 1.0
     assert results["detection"]["cost"]["detector_over_image"] > 0
     assert (artifacts / "report" / "confusion_ensemble_category.png").exists()
+    # Material, added as a head: existing heads bit-identical; the joint route trained beside it for the report.
+    for modality in ("image", "text"):
+        assert json.loads((tmp_path / "work" / f"{modality}-material" / "history.json").read_text())["existing_heads_identical"] is True
+    routes = results["material"]["routes"]
+    assert routes["served"] == "add_head" and set(routes["rows"]) == {
+        "add_head (served) · image", "add_head (served) · text", "joint · image", "joint · text"}
+    assert set(routes["differences"]["image"]) == {"category", "color", "pattern", "material"}
+    assert "### Both routes" in report
 
 
 def test_bad_pipeline_config_fails_before_work(tmp_path: Path) -> None:

@@ -16,9 +16,14 @@ from weft_models.manifest import check_onnx_matches, load_manifest
 from weft_models.pipeline import PipelineConfig, run
 
 
-def test_material_and_corrections_are_opt_in() -> None:
+def test_material_is_on_by_default_and_corrections_opt_in() -> None:
     config = PipelineConfig()
-    assert config.material is None and config.corrections is None and [t.name for t in config.tasks()] == ["category", "color", "pattern"]
+    assert config.corrections is None and [t.name for t in config.tasks()] == ["category", "color", "pattern", "material"]
+    settings = config.material_settings()
+    assert settings is not None and settings["route"] == "add_head" and settings["compare"] is True
+    assert [t.name for t in PipelineConfig.from_dict({"material": None}).tasks()] == ["category", "color", "pattern"]
+    with pytest.raises(ValueError, match="head"):
+        PipelineConfig.from_dict({"material": {"head": {"input": "views"}}}).validate()
     with pytest.raises(ValueError, match="unknown material keys"):
         PipelineConfig.from_dict({"material": {"wieght": 2}}).validate()
     with pytest.raises(ValueError, match="route"):
@@ -58,7 +63,8 @@ def test_pipeline_with_material_and_corrections_both_routes(tmp_path: Path) -> N
     base = tiny_config(tmp_path)
     corrections = tmp_path / "corrections.json"
     data = {**json.loads(json.dumps(base.__dict__)), "baselines": None,
-            "material": {"data": {"train": 24, "val": 12, "test": 12, "workers": 1}, "out": str(tmp_path / "material"), "route": "joint"},
+            "material": {"data": {"train": 24, "val": 12, "test": 12, "workers": 1}, "out": str(tmp_path / "material"), "route": "joint",
+                         "compare": False},
             "corrections": {"file": str(corrections), "images": base.catalog, "weight": 0.5}}
     config = PipelineConfig.from_dict(data)
     run(config, ["data"])

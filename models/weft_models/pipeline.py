@@ -9,6 +9,8 @@ Stages (each also runs alone: ``python -m weft_models.pipeline text``):
                ``artifacts/image``
 ``text``       the text model, exported (int8) to ``artifacts/text``
 ``baselines``  single-task, two-view and downsample-only image models for the report (reduced budget)
+``compare``    the material task's other training route (a joint multi-data run of both models at the
+               full budget), for the report's comparison of the two routes
 ``evaluate``   predictions of the served ONNX graphs + rules, ensemble fit on validation
                (``artifacts/ensemble.json``), test metrics and ``artifacts/report/``
 
@@ -36,7 +38,10 @@ from .config import from_dict
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parents[1]
-STAGES = ("data", "detector", "image", "text", "baselines", "evaluate")
+STAGES = ("data", "detector", "image", "text", "baselines", "compare", "evaluate")
+DEFAULT_MATERIAL: dict[str, Any] = {"route": "add_head", "head": {"input": "views", "hidden": 128}, "compare": True}
+"""The served models' fourth task: material, from its own data set, added as a head to the
+three-task models (their outputs stay bit-identical); the joint run is trained for the report."""
 
 
 @dataclass
@@ -59,12 +64,14 @@ class PipelineConfig:
     """Budget of the comparison models (all trained alike, including a multi-task two-view
     reference); ``null`` skips them."""
     quantize_text: bool = True
-    material: dict[str, Any] | None = None
+    material: dict[str, Any] | None = field(default_factory=lambda: dict(DEFAULT_MATERIAL))
     """The fourth task, from its own data set (``null``: the three default tasks only): ``data``
     (``MaterialConfig`` fields), ``out`` (default ``<work>/material``), ``weight`` (the material
-    data set's share of the batches against the catalog's ``catalog_weight``, both default 1) and
+    data set's share of the batches against the catalog's ``catalog_weight``, both default 1),
     ``route``: ``joint`` (one multi-data run over both data sets) or ``add_head`` (the three-task
-    models as always, then a material head trained with everything else frozen)."""
+    models as always, then a material head trained with everything else frozen), ``head`` (what
+    the added image head reads, ``HeadInput`` fields; default a linear head on the dense stack)
+    and ``compare`` (the ``compare`` stage trains the other route too, for the report)."""
     corrections: dict[str, Any] | None = None
     """Human corrections as one more training data set (``null``: none): ``file`` (the JSON of
     ``GET /corrections`` or ``weft corrections --all``), ``images`` (local folder of the bucket),
@@ -139,14 +146,18 @@ class PipelineConfig:
         """The ``material`` block with its defaults filled in (``None`` when it is off)."""
         if self.material is None:
             return None
-        known = {"data", "out", "weight", "catalog_weight", "route"}
+        known = {"data", "out", "weight", "catalog_weight", "route", "head", "compare"}
         unknown = set(self.material) - known
         if unknown:
             raise ValueError(f"unknown material keys {sorted(unknown)}; known: {sorted(known)}")
         from .data.material import MaterialConfig
 
-        settings = {"data": {}, "out": str(self.path("material")), "weight": 1.0, "catalog_weight": 1.0, "route": "joint", **self.material}
+        settings = {"data": {}, "out": str(self.path("material")), "weight": 1.0, "catalog_weight": 1.0, "route": "joint",
+                    "head": {}, "compare": False, **self.material}
         MaterialConfig(**settings["data"]).validate()
+        from .image.model import HeadInput
+
+        HeadInput.from_dict(settings["head"])
         if settings["route"] not in ("joint", "add_head"):
             raise ValueError(f"material route must be 'joint' or 'add_head', got {settings['route']!r}")
         return settings
@@ -253,20 +264,28 @@ def stage_image(config: PipelineConfig) -> None:
         model, _ = train_image(config.catalog, config.path("image"), config.image_settings())
         export_image(model, config.out("image"), config.model_version(), config.catalog)
         return
+    material = config.material_settings()
+    model = _train_image_route(config, material["route"] if material else None, config.path("image"), config.path("image-material"))
+    export_image(model, config.out("image"), config.model_version(), config.catalog)
+
+
+def _train_image_route(config: PipelineConfig, route: str | None, run: Path, head_run: Path) -> Any:
+    """The image model with the extra data sets; material ``joint`` in the same run, ``add_head``
+    as a head added afterwards (``head_run``), ``None`` without material."""
     from .datasets import ExtraDataset
-    from .image.train import add_image_head
+    from .image.model import HeadInput
+    from .image.train import add_image_head, train_image
     from .tasks import DEFAULT_TASKS, MATERIAL
 
     material = config.material_settings()
-    joint = material is not None and material["route"] == "joint"
+    joint = route == "joint"
     extra, catalog_weight = _extra_datasets(config, with_material=joint)
     tasks = config.tasks() if joint or material is None else list(DEFAULT_TASKS)
-    model, result = train_image(config.catalog, config.path("image"), config.image_settings(), tasks, extra=extra,
-                                catalog_weight=catalog_weight)
-    if material is not None and not joint:
-        model, _ = add_image_head(result.best_checkpoint, ExtraDataset("material", material["out"]), MATERIAL,
-                                  config.path("image-material"), config.image_settings())
-    export_image(model, config.out("image"), config.model_version(), config.catalog)
+    model, result = train_image(config.catalog, run, config.image_settings(), tasks, extra=extra, catalog_weight=catalog_weight)
+    if material is not None and route == "add_head":
+        model, _ = add_image_head(result.best_checkpoint, ExtraDataset("material", material["out"]), MATERIAL, head_run,
+                                  config.image_settings(), head=HeadInput.from_dict(material["head"]))
+    return model
 
 
 def stage_text(config: PipelineConfig) -> None:
@@ -283,7 +302,9 @@ def stage_text(config: PipelineConfig) -> None:
     if config.material is None and config.corrections is None:
         result = train_text(train, val, DEFAULT_TASKS, settings, config.path("text"))
     else:
-        result = _train_text_with_extras(config, settings, train, val)
+        material = config.material_settings()
+        result = _train_text_with_extras(config, settings, train, val, material["route"] if material else None,
+                                         config.path("text"), config.path("text-material"))
     model, tasks = load_text_model(result.best_checkpoint)
     source = settings.model.source_dir() or type(settings.model)().source_dir()
     assert source is not None
@@ -295,9 +316,11 @@ def stage_text(config: PipelineConfig) -> None:
     }, indent=2) + "\n", encoding="utf-8")
 
 
-def _train_text_with_extras(config: PipelineConfig, settings: Any, train: list[Any], val: list[Any]) -> Any:
+def _train_text_with_extras(config: PipelineConfig, settings: Any, train: list[Any], val: list[Any], route: str | None,
+                            run: Path, head_run: Path) -> Any:
     """The text model over the catalog plus the material data set and the corrections, each with
-    its sampling weight (material: in the same run, or as a head added to the three-task model)."""
+    its sampling weight (material ``joint``: in the same run; ``add_head``: a head added to the
+    three-task model in ``head_run``)."""
     import dataclasses as dc
 
     from .data.catalog import load_catalog
@@ -314,7 +337,7 @@ def _train_text_with_extras(config: PipelineConfig, settings: Any, train: list[A
         texts = catalog_texts(items, config.path("text", "material-texts.json"))
         material_train = [dc.replace(e, source="material") for e in text_examples(items, "train", texts)]
         material_val = [dc.replace(e, source="material") for e in text_examples(items, "val", texts)]
-    joint = material is not None and material["route"] == "joint"
+    joint = material is not None and route == "joint"
     if joint:
         assert material is not None
         weights = {"catalog": float(material["catalog_weight"]), "material": float(material["weight"])}
@@ -326,10 +349,39 @@ def _train_text_with_extras(config: PipelineConfig, settings: Any, train: list[A
         train = [*train, *corrections_text_examples(_corrections_dataset(config))]
         weights["corrections"] = float(corrections["weight"])
     tasks = config.tasks() if joint or material is None else list(DEFAULT_TASKS)
-    result = train_text(train, val, tasks, settings, config.path("text"), source_weights=weights)
+    result = train_text(train, val, tasks, settings, run, source_weights=weights)
     if material is not None and not joint:
-        result = add_text_head(result.best_checkpoint, material_train, material_val, MATERIAL, settings, config.path("text-material"))
+        result = add_text_head(result.best_checkpoint, material_train, material_val, MATERIAL, settings, head_run)
     return result
+
+
+def other_route(route: str) -> str:
+    return "joint" if route == "add_head" else "add_head"
+
+
+def stage_compare(config: PipelineConfig) -> None:
+    """The material task's other route, image and text, at the served models' budget: the report
+    sets its figures beside the served route's on the same test items."""
+    material = config.material_settings()
+    if material is None or not material["compare"]:
+        log.info("compare skipped (no material task, or material.compare is false)")
+        return
+    from .data.catalog import load_catalog
+    from .text.catalog_text import catalog_texts, text_examples
+
+    route = other_route(material["route"])
+    root = config.path("compare")
+    _train_image_route(config, route, root / "image", root / "image-material")
+    items = load_catalog(config.catalog)
+    texts = catalog_texts(items, config.path("text", "texts.json"))
+    _train_text_with_extras(config, config.text_settings(), text_examples(items, "train", texts), text_examples(items, "val", texts),
+                            route, root / "text", root / "text-material")
+
+
+def route_checkpoints(config: PipelineConfig, route: str, root: Path) -> dict[str, Path]:
+    """The best checkpoints of one material route's image and text models under ``root``."""
+    head = route == "add_head"
+    return {m: root / (f"{m}-material" if head else m) / "checkpoints" / "best.pt" for m in ("image", "text")}
 
 
 def _fp32_size(model: Any) -> int:
@@ -360,7 +412,8 @@ def stage_evaluate(config: PipelineConfig) -> None:
 
 
 STAGE_FUNCS: dict[str, Callable[[PipelineConfig], None]] = {
-    "data": stage_data, "detector": stage_detector, "image": stage_image, "text": stage_text, "baselines": stage_baselines, "evaluate": stage_evaluate,
+    "data": stage_data, "detector": stage_detector, "image": stage_image, "text": stage_text, "baselines": stage_baselines, "compare": stage_compare,
+    "evaluate": stage_evaluate,
 }
 
 
@@ -403,7 +456,7 @@ def run(config: PipelineConfig, stages: Sequence[str], fresh: bool = False, isol
     config.validate()
     isolate = len(stages) > 1 if isolate is None else isolate
     if fresh:
-        extra = [config.path("image-material"), config.path("text-material")]
+        extra = [config.path("image-material"), config.path("text-material"), config.path("compare")]
         material, corrections = config.material_settings(), config.corrections_settings()
         extra += [Path(material["out"])] if material else []
         extra += [Path(corrections["out"])] if corrections else []

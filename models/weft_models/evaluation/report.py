@@ -110,7 +110,26 @@ def _material_section(material: Mapping[str, Any]) -> list[str]:
         for style, row in by_style["rows"].items():
             lines.append(f"| {style} | {by_style['n'][style]} | " + " | ".join(_pct(row[k]) for k in cols) + " |")
         lines.append("")
-    return lines
+    return lines + _routes_section(material.get("routes"))
+
+
+def _routes_section(routes: Mapping[str, Any] | None) -> list[str]:
+    """The two ways of adding material side by side, with the served-minus-other differences."""
+    if not routes:
+        return []
+    rows: Mapping[str, Mapping[str, Any]] = routes["rows"]
+    tasks = list(next(iter(rows.values())))
+    lines = ["### Both routes", "", routes["description"], "",
+             "| route · source | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for name, metrics in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_ci(metrics[t]) if t in metrics else "–" for t in tasks) + " |")
+    for modality, diffs in routes.get("differences", {}).items():
+        cells = []
+        for task in tasks:
+            d = diffs.get(task)
+            cells.append("–" if d is None else f"{100 * d['difference']:+.1f} pt [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]")
+        lines.append(f"| served − other · {modality} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def write_report(results: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> Path:

@@ -156,6 +156,30 @@ class ImageModelConfig:
         )
 
 
+@dataclass(frozen=True)
+class HeadInput:
+    """What a task's head reads: ``dense`` (the shared dense stack: a linear head) or ``views``
+    (the views' concatenated features before the dense stack, through an MLP with ``hidden``
+    units)."""
+
+    input: Literal["dense", "views"] = "dense"
+    hidden: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HeadInput:
+        head = from_dict(cls, data, what="head input")
+        head.validate()
+        return head
+
+    def validate(self) -> None:
+        if self.input not in ("dense", "views"):
+            raise ValueError(f"a head reads 'dense' or 'views', got {self.input!r}")
+        if self.input == "views" and self.hidden < 1:
+            raise ValueError(f"a head over the views' features needs hidden ≥ 1, got {self.hidden}")
+        if self.input == "dense" and self.hidden != 0:
+            raise ValueError("a head over the dense stack is linear (hidden 0)")
+
+
 class PatchStem(nn.Sequential):
     """Non-overlapping patch convolution + batch norm + ReLU: one cheap step from pixels to a 1/s grid."""
 
@@ -232,6 +256,8 @@ class ImageModel(MultiTaskModel):
         width = (backbone.out_dim + (color.out_dim if color else 0) + (layout.out_dim if layout else 0)) * n_views
         feature_dim = config.dense[-1] if config.dense else width
         self.task_specs: dict[str, TaskSpec] = {}
+        self.concat_dim = width
+        self.head_inputs: dict[str, HeadInput] = {}
         super().__init__(feature_dim, {}, head_dropout=config.head_dropout)
         self.config = config
         self.backbone = backbone
@@ -249,17 +275,37 @@ class ImageModel(MultiTaskModel):
             self.add_head(task)
 
     # -- heads ------------------------------------------------------------------------------------
-    def add_head(self, task: TaskSpec | str, num_classes: int | None = None) -> nn.Module:  # type: ignore[override]
-        """Add a head for a :class:`TaskSpec` (or, as the base class, a task name and class count)."""
+    def add_head(self, task: TaskSpec | str, num_classes: int | None = None,  # type: ignore[override]
+                 source: HeadInput | None = None) -> nn.Module:
+        """Add a head for a :class:`TaskSpec` (or, as the base class, a task name and class count).
+
+        ``source`` (TaskSpec heads only) says what the head reads: by default the shared dense
+        stack's output, like every head trained with the model; ``HeadInput("views", hidden)`` a
+        small MLP over the views' concatenated features *before* the dense stack — for a head added
+        to a trained model, whose dense stack was shaped by the other tasks only."""
         if isinstance(task, TaskSpec):
             if num_classes is not None and num_classes != task.num_classes:
                 raise ValueError(f"task {task.name!r} has {task.num_classes} labels, not {num_classes}")
-            head = super().add_head(task.name, task.num_classes)
+            source = source or HeadInput()
+            source.validate()
+            if source.input == "views":
+                if task.name in self.heads:
+                    raise ValueError(f"model already has a head for task {task.name!r}")
+                head = self._views_head(source.hidden, task.num_classes)
+                existing = next(self.parameters(), None)
+                self.heads[task.name] = head.to(existing.device) if existing is not None else head
+            else:
+                head = super().add_head(task.name, task.num_classes)
             self.task_specs[task.name] = task
+            self.head_inputs[task.name] = source
             return head
         if num_classes is None:
             raise ValueError("add_head needs a TaskSpec or a task name and num_classes")
         return super().add_head(task, num_classes)
+
+    def _views_head(self, hidden: int, num_classes: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(self.concat_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                             nn.Dropout(self.config.dropout), nn.Linear(hidden, num_classes))
 
     def specs(self) -> list[TaskSpec]:
         """TaskSpecs of the heads, in head order (heads added by name only have no labels)."""
@@ -300,6 +346,10 @@ class ImageModel(MultiTaskModel):
         return maps, pixels
 
     def from_trunk(self, maps: Tensor, pixels: Tensor | None = None) -> Tensor:
+        return self.dense(self.view_features(maps, pixels))
+
+    def view_features(self, maps: Tensor, pixels: Tensor | None = None) -> Tensor:
+        """Every view's pooled, color and layout features, concatenated: the dense stack's input."""
         n, n_views = maps.shape[0], maps.shape[1]
         pooled = self.backbone.tail(maps.transpose(0, 1).reshape(n * n_views, *maps.shape[2:]))
         # Slicing, not chunk(): chunk's size arithmetic would pin the batch size in torch.export.
@@ -312,13 +362,25 @@ class ImageModel(MultiTaskModel):
         if self.layout is not None:
             layouts = self.layout(maps.transpose(0, 1).reshape(n * n_views, *maps.shape[2:]))
             parts += [layouts[i * n : (i + 1) * n] for i in range(n_views)]
-        return self.dense(torch.cat(parts, dim=1))
+        return torch.cat(parts, dim=1)
 
     def features(self, maps: Tensor | None = None, pixels: Tensor | None = None, **views: Tensor) -> Tensor:  # type: ignore[override]
         if maps is None:
             inputs = self.trunk_inputs(**views)
             maps, pixels = inputs["maps"], inputs.get("pixels")
         return self.from_trunk(maps, pixels)
+
+    def forward(self, maps: Tensor | None = None, pixels: Tensor | None = None, **views: Tensor) -> dict[str, Tensor]:  # type: ignore[override]
+        if maps is None:
+            inputs = self.trunk_inputs(**views)
+            maps, pixels = inputs["maps"], inputs.get("pixels")
+        concat = self.view_features(maps, pixels)
+        dense = self.dense(concat)
+        return {task: head(concat if self._reads_views(task) else dense) for task, head in self.heads.items()}
+
+    def _reads_views(self, task: str) -> bool:
+        source = self.head_inputs.get(task)
+        return source is not None and source.input == "views"
 
     def slow_parameters(self) -> list[nn.Parameter]:
         """A pretrained backbone fine-tunes slowly; the color branch, dense stack and heads are new."""
@@ -339,6 +401,7 @@ class ImageModel(MultiTaskModel):
             "image_config": self.config.to_dict(),
             "backbone": self.backbone.config_dict(),
             "task_specs": [t.to_json() for t in self.specs()],
+            "head_inputs": {t: dataclasses.asdict(h) for t, h in self.head_inputs.items() if h != HeadInput()},
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -362,8 +425,16 @@ def model_from_extra(extra: Mapping[str, Any]) -> ImageModel:
         raise ValueError(f"not an image model checkpoint (kind={extra.get('kind')!r})")
     config = ImageModelConfig.from_dict(extra["image_config"])
     specs = [TaskSpec.from_json(t) for t in extra["task_specs"]]
+    sources = {t: HeadInput.from_dict(h) for t, h in (extra.get("head_inputs") or {}).items()}
     # The stored architecture rebuilds the backbone without the hub or the weights package.
-    return ImageModel(dataclasses.replace(config, pretrained=None), specs, saved_backbone=extra["backbone"])
+    model = ImageModel(dataclasses.replace(config, pretrained=None), [s for s in specs if s.name not in sources],
+                       saved_backbone=extra["backbone"])
+    for spec in specs:
+        if spec.name in sources:
+            model.add_head(spec, source=sources[spec.name])
+    # Head order is the checkpoint's task order, whatever kind of input each head reads.
+    model.heads = nn.ModuleDict({s.name: model.heads[s.name] for s in specs})
+    return model
 
 
 def load_image_model(path: str | os.PathLike[str]) -> ImageModel:
@@ -386,5 +457,5 @@ def default_image_model(tasks: Sequence[TaskSpec], config: ImageModelConfig | No
     return ImageModel(config or ImageModelConfig(), tasks)
 
 
-__all__ = ["ImageModel", "ImageModelConfig", "build_backbone", "load_image_model", "model_from_extra",
+__all__ = ["HeadInput", "ImageModel", "ImageModelConfig", "build_backbone", "load_image_model", "model_from_extra",
            "default_image_model", "task_classes", "VIEW_NAMES", "TWO_VIEWS"]

@@ -30,7 +30,7 @@ from ..tasks import DEFAULT_TASKS, TaskSpec, tasks_by_name
 from ..training import BEST, Trainer, TrainConfig, TrainResult, seed_everything
 from .data import ViewsDataset, grouped_datasets, label_groups, label_matrix
 from .features import VARIANTS, CachedFeatures, compute_cache
-from .model import VIEW_NAMES, ImageModel, ImageModelConfig, load_image_model
+from .model import VIEW_NAMES, HeadInput, ImageModel, ImageModelConfig, load_image_model
 
 log = logging.getLogger(__name__)
 
@@ -246,16 +246,22 @@ def add_image_head(
     out_dir: str | os.PathLike[str],
     settings: ImageTrainSettings | None = None,
     resume: bool = True,
+    head: HeadInput | None = None,
 ) -> tuple[ImageModel, TrainResult]:
     """The other way to add a task: a trained model gets a head for ``task``, trained on
     ``source`` alone with everything else frozen (``MultiTaskModel.freeze_except``: weights,
     batch-norm statistics and dropout), so the existing tasks' outputs stay bit-identical
-    (checked here on the data set's first views; the result lands in ``<out>/history.json``)."""
+    (checked here on the data set's first views; the result lands in ``<out>/history.json``).
+
+    ``head`` says what the new head reads (default: a linear head on the dense stack, like the
+    others). The dense stack was trained for the existing tasks only and keeps little of what they
+    do not need, so a task unlike them (material: fabric texture) learns better from the views'
+    features before it (``HeadInput("views", hidden)``)."""
     settings = settings or ImageTrainSettings()
     settings.validate()
     base = load_image_model(checkpoint)
     model = load_image_model(checkpoint)
-    model.add_head(task)
+    model.add_head(task, source=head)
     model.freeze_except([task.name])
     tasks = model.specs()
     names = [t.name for t in tasks]
@@ -266,7 +272,8 @@ def add_image_head(
     if val_set is None:
         raise ValueError(f"data set {source.name!r} needs 'val' items to choose the new head's best epoch")
     checkpoint_extra = {**model.checkpoint_extra(), "settings": settings.to_dict(),
-                        "datasets": {"add_head": task.name, "base": str(checkpoint), "extra": [dataclasses.asdict(source)]}}
+                        "datasets": {"add_head": task.name, "base": str(checkpoint), "extra": [dataclasses.asdict(source)],
+                                     "head": dataclasses.asdict(head or HeadInput())}}
     trainer = Trainer(model, loader, eval_loader(val_set, names, 128), settings.train, Path(out_dir) / "checkpoints",
                       extra=checkpoint_extra)
     started = time.monotonic()
