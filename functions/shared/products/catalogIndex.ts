@@ -14,7 +14,7 @@
  *     leaves that counter off by one, never drifting further on redelivery.
  */
 import { channel } from 'node:diagnostics_channel';
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { atMostOnce } from '../text/atMostOnce.js';
 import { productPk } from './keys.js';
 import { facetDeltas, facetMemberships, indexEntries, INDEX_SK_PREFIX, sameEntry, type IndexEntry, type ListedProductItem } from './listing.js';
@@ -154,8 +154,22 @@ export class CatalogIndex {
   /** Every counter: membership → count, summed over the shards (one Query each). */
   async readCounters(): Promise<Map<string, number>> {
     const totals = new Map<string, number>();
+    for (const counters of (await this.readShardCounters()).values()) {
+      for (const [membership, count] of counters) totals.set(membership, (totals.get(membership) ?? 0) + count);
+    }
+    return totals;
+  }
+
+  /**
+   * Every counter item, per shard: shard → membership → count (one Query per shard, paged).
+   * `consistent` reads them strongly consistent (the recount compares them with the listing).
+   */
+  async readShardCounters(options: { consistent?: boolean } = {}): Promise<Map<number, Map<string, number>>> {
+    const shards = new Map<number, Map<string, number>>();
     await Promise.all(
       Array.from({ length: FACET_SHARDS }, async (_, shard) => {
+        const counters = new Map<string, number>();
+        shards.set(shard, counters);
         let start: Record<string, unknown> | undefined;
         do {
           const page = await this.client.send(
@@ -165,14 +179,48 @@ export class CatalogIndex {
               ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#count': 'count' },
               ExpressionAttributeValues: { ':pk': facetPk(shard) },
               ProjectionExpression: '#sk, #count',
+              ...(options.consistent ? { ConsistentRead: true } : {}),
               ExclusiveStartKey: start,
             }),
           );
-          for (const item of page.Items ?? []) totals.set(String(item.sk), (totals.get(String(item.sk)) ?? 0) + Number(item.count ?? 0));
+          for (const item of page.Items ?? []) counters.set(String(item.sk), (counters.get(String(item.sk)) ?? 0) + Number(item.count ?? 0));
           start = page.LastEvaluatedKey;
         } while (start);
       }),
     );
-    return totals;
+    return shards;
+  }
+
+  /**
+   * Moves one shard's counter by `delta`, only if it still holds `seen` (`undefined`: the item or
+   * its count does not exist): a merge's ADD that lands between the read and this write is never
+   * overwritten or miscounted, and an SDK retry of a correction that was applied finds the
+   * condition false instead of applying it twice. Returns whether the condition held.
+   */
+  async adjustCounter(shard: number, membership: string, seen: number | undefined, delta: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: facetPk(shard), sk: membership },
+          UpdateExpression: 'ADD #count :delta',
+          ConditionExpression: seen === undefined ? 'attribute_not_exists(#count)' : '#count = :seen',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: { ':delta': delta, ...(seen === undefined ? {} : { ':seen': seen }) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** One shard's counter, strongly consistent (`undefined` when it has no item). */
+  async readCounter(shard: number, membership: string): Promise<number | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: facetPk(shard), sk: membership }, ConsistentRead: true, ProjectionExpression: '#count', ExpressionAttributeNames: { '#count': 'count' } }),
+    );
+    return Item?.count === undefined ? undefined : Number(Item.count);
   }
 }
