@@ -1,6 +1,6 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { openApiDocument, type OpenApiDocument } from '../functions/api/openapi/document.js';
+import { openApiDocument, type JwtAuthorization, type OpenApiDocument } from '../functions/api/openapi/document.js';
 import { modelVersion } from '../functions/shared/ingest/config.js';
 import { taskCatalog } from '../functions/shared/products/ensemble.js';
 import { ProductsApi } from './api/ProductsApi.js';
@@ -36,6 +36,8 @@ export class WeftStack extends Stack {
   readonly api: ProductsApi;
   /** The OpenAPI document the api function serves; the HTTP API's routes are declared from it. */
   readonly apiDocument: OpenApiDocument;
+  /** The console API's JWT authorizer (the user pool's issuer, the console's client), as the served document states it. */
+  readonly apiJwt: JwtAuthorization;
   readonly operations: Operations;
   /** The merchandiser console: CloudFront + private bucket + Cognito. */
   readonly console: ConsoleSite;
@@ -118,6 +120,14 @@ export class WeftStack extends Stack {
       });
     }
 
+    // The console (created below, after the machine clients' API) authorizes its API with JWTs of
+    // its user pool; the api function's document states that scheme too, so it learns the issuer
+    // and audience, resolved when the template is written.
+    this.apiJwt = {
+      issuer: Lazy.string({ produce: () => this.console.issuer }),
+      audience: [Lazy.string({ produce: () => this.console.client.userPoolClientId })],
+    };
+
     this.apiFunction = new WeftFunction(this, 'ApiFunction', {
       handlerDir: 'api',
       description: 'Weft: product and attribute lookups, manual corrections',
@@ -126,9 +136,15 @@ export class WeftStack extends Stack {
       reservedConcurrency: config.functions.api.reservedConcurrency,
       models,
       withDocsAssets: true,
-      // The document the function serves states the same authorization the routes below use.
-      // UPLOADS_BUCKET: the console's pictures are presigned GET URLs of its objects.
-      environment: { TABLE_NAME: this.table.table.tableName, UPLOADS_BUCKET: this.storage.bucket.bucketName, WEFT_API_AUTHORIZATION: config.api.authorization },
+      // The document the function serves states the same authorization the routes below use, and
+      // the console API's JWT authorizer. UPLOADS_BUCKET: the console's pictures are presigned GET URLs of its objects.
+      environment: {
+        TABLE_NAME: this.table.table.tableName,
+        UPLOADS_BUCKET: this.storage.bucket.bucketName,
+        WEFT_API_AUTHORIZATION: config.api.authorization,
+        WEFT_API_JWT_ISSUER: this.apiJwt.issuer,
+        WEFT_API_JWT_AUDIENCE: this.apiJwt.audience.join(','),
+      },
       logRetentionDays: config.logRetentionDays,
       removalPolicy: dataRemoval === RemovalPolicy.RETAIN ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       serviceName: 'weft-api',
@@ -148,6 +164,7 @@ export class WeftStack extends Stack {
     this.apiDocument = openApiDocument({
       catalog: taskCatalog(manifests),
       authorization: config.api.authorization,
+      jwt: this.apiJwt,
       modelVersions: { image: modelVersion(models.models.image.manifest), text: modelVersion(models.models.text.manifest) },
     });
     this.api = new ProductsApi(this, 'Api', {

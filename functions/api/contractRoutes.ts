@@ -6,18 +6,18 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { TaskCatalog } from '../shared/products/ensemble.js';
 import { HttpError, json } from './http.js';
 import { DOCS_CONTENT_SECURITY_POLICY, DOCS_PAGE, readDocsAsset } from './openapi/docsAssets.js';
-import { openApiDocument, type ApiAuthorization, type OpenApiDocument } from './openapi/document.js';
+import { openApiDocument, type ApiAuthorization, type JwtAuthorization, type OpenApiDocument } from './openapi/document.js';
 import type { Route } from './routes.js';
 
 /** One document per loaded catalog: the manifests do not change while a function runs. */
 const documents = new WeakMap<TaskCatalog, Map<string, OpenApiDocument>>();
 
-export const documentFor = (catalog: TaskCatalog, authorization: ApiAuthorization, modelVersions: Record<string, string>): OpenApiDocument => {
+export const documentFor = (catalog: TaskCatalog, authorization: ApiAuthorization, modelVersions: Record<string, string>, jwt?: JwtAuthorization): OpenApiDocument => {
   let byOptions = documents.get(catalog);
   if (!byOptions) documents.set(catalog, (byOptions = new Map()));
-  const key = JSON.stringify([authorization, modelVersions]);
+  const key = JSON.stringify([authorization, modelVersions, jwt ?? null]);
   let document = byOptions.get(key);
-  if (!document) byOptions.set(key, (document = openApiDocument({ catalog, authorization, modelVersions })));
+  if (!document) byOptions.set(key, (document = openApiDocument({ catalog, authorization, modelVersions, ...(jwt ? { jwt } : {}) })));
   return document;
 };
 
@@ -31,7 +31,7 @@ export const contractRoutes: Route[] = [
   {
     method: 'GET',
     path: '/openapi.json',
-    handle: async (_m, _e, deps) => json(200, documentFor(deps.catalog, deps.authorization ?? 'none', deps.modelVersions)),
+    handle: async (_m, _e, deps) => json(200, documentFor(deps.catalog, deps.authorization ?? 'none', deps.modelVersions, deps.jwt)),
   },
   {
     method: 'GET',

@@ -23,6 +23,13 @@ const isOverloaded = (error: unknown): boolean =>
   error instanceof TransientError ||
   (error instanceof Error && ['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'].includes(error.name));
 
+/** `WEFT_API_JWT_ISSUER` and `WEFT_API_JWT_AUDIENCE` (comma-separated client ids), both or neither. */
+const jwtFromEnv = (env: NodeJS.ProcessEnv): Pick<ApiDeps, 'jwt'> => {
+  const issuer = env.WEFT_API_JWT_ISSUER?.trim();
+  const audience = (env.WEFT_API_JWT_AUDIENCE ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  return issuer && audience.length > 0 ? { jwt: { issuer, audience } } : {};
+};
+
 const runtime = lazy((config): ApiDeps => {
   const models = loadModelSet(config.modelsDir);
   const modelVersions: Record<string, string> = {};
@@ -37,8 +44,10 @@ const runtime = lazy((config): ApiDeps => {
     catalog: models.catalog,
     modelVersions,
     taxonomy: loadTaxonomy(config.modelsDir, models.catalog, obs.logger),
-    // Set by the CDK stack from the environment's API authorization; the served document states it.
+    // Set by the CDK stack from the environment's API authorization and the console API's JWT
+    // authorizer; the served document states both.
     authorization: process.env.WEFT_API_AUTHORIZATION === 'iam' ? 'iam' : 'none',
+    ...jwtFromEnv(process.env),
   };
 });
 

@@ -29,7 +29,7 @@ import type { TaxonomyIndex } from '../shared/taxonomy/taxonomyIndex.js';
 import { HttpError, errorResponse, json } from './http.js';
 import { presentProduct, productResponse } from './productResponse.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './limits.js';
-import type { ApiAuthorization } from './openapi/document.js';
+import type { ApiAuthorization, JwtAuthorization } from './openapi/document.js';
 import { queryParameterNames } from './openapi/operations.js';
 import { Limit, Since } from './openapi/schemas.js';
 import { allowedMethods, withHeadAndOptions, type ApiMethod } from './routeTable.js';
@@ -42,6 +42,8 @@ export interface ApiDeps {
   taxonomy?: TaxonomyIndex;
   /** What the served OpenAPI document says about authorization; `none` when unset. */
   authorization?: ApiAuthorization;
+  /** The console's JWT-authorized API beside this one, which the served document also states. */
+  jwt?: JwtAuthorization;
   /** The console's reads: listing, facets, review queue, corrections for calibration. */
   queries: CatalogQueries;
   /** Browser addresses of uploads and derived views. */

@@ -105,6 +105,18 @@ describe('console site', () => {
     expect(of(machineApi).filter((r) => !publicPaths.has(r.RouteKey as string)).every((r) => r.AuthorizationType === 'AWS_IAM')).toBe(true);
   });
 
+  it("tells the api function the console authorizer's issuer and audience, so the document it serves states the JWT scheme beside SigV4", () => {
+    const consoleApi = logicalId(dev.stack.consoleApi.api);
+    const [, authorizer] = resourcesOfType(dev.json, 'AWS::ApiGatewayV2::Authorizer').find(([, a]) => (a.Properties?.ApiId as { Ref: string }).Ref === consoleApi)!;
+    const { Issuer, Audience } = authorizer.Properties!.JwtConfiguration as { Issuer: unknown; Audience: unknown[] };
+    const env = dev.json.Resources[logicalId(dev.stack.apiFunction.fn)]!.Properties!.Environment.Variables as Record<string, unknown>;
+    expect(env.WEFT_API_JWT_ISSUER).toEqual(Issuer);
+    expect(Audience).toHaveLength(1);
+    expect(env.WEFT_API_JWT_AUDIENCE).toEqual(Audience[0]);
+    expect(dev.stack.apiDocument.security).toEqual([{ sigv4: [] }, { consoleJwt: [] }]);
+    expect(dev.stack.apiDocument.components?.securitySchemes?.consoleJwt).toMatchObject({ type: 'openIdConnect', openIdConnectUrl: `${dev.stack.apiJwt.issuer}/.well-known/openid-configuration` });
+  });
+
   it('lets the api function presign picture URLs: the uploads bucket name and GetObject on its objects, nothing more', () => {
     const fnId = logicalId(dev.stack.apiFunction.fn);
     const fn = dev.json.Resources[fnId]!;

@@ -529,6 +529,9 @@ describe('bundled functions run', () => {
       dir,
       `const { handler } = await import('./index.mjs');
        process.env.WEFT_API_AUTHORIZATION = ${JSON.stringify(apiFn.WEFT_API_AUTHORIZATION)};
+       // Issuer and audience are CloudFormation values; the document holds the same tokens (console.test.ts checks they are the authorizer's).
+       process.env.WEFT_API_JWT_ISSUER = ${JSON.stringify(dev.stack.apiJwt.issuer)};
+       process.env.WEFT_API_JWT_AUDIENCE = ${JSON.stringify(dev.stack.apiJwt.audience.join(','))};
        process.env.WEFT_DOCS_ASSETS_DIR = ${JSON.stringify(join(dir, 'docs-assets'))};
        const call = async (path) => handler({ version: '2.0', routeKey: 'GET ' + path, rawPath: path, rawQueryString: '', headers: {},
          requestContext: { http: { method: 'GET', path }, requestId: 'r' }, isBase64Encoded: false },

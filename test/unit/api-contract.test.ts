@@ -21,6 +21,7 @@ import { useTestEnv } from './support/env.js';
 import { TEST_TASKS, writeModelsDir } from './support/models.js';
 
 const catalog = taskCatalog([{ tasks: TEST_TASKS }]);
+const CONSOLE_JWT = { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example', audience: ['1example23456789'] };
 const key = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
 
 describe('the document covers the route table', () => {
@@ -32,13 +33,15 @@ describe('the document covers the route table', () => {
     for (const operation of Object.keys(OPERATIONS)) expect(RESOURCE_ROUTES.map(key)).toContain(operation);
   });
 
-  it('is a valid OpenAPI 3.1 document, for either authorization', async () => {
+  it('is a valid OpenAPI 3.1 document, for either authorization, with or without the console API beside it', async () => {
     for (const authorization of ['iam', 'none'] as const) {
-      const candidate = openApiDocument({ catalog, authorization });
-      expect(candidate.openapi).toBe('3.1.0');
-      // validate() dereferences in place; give it a copy.
-      const result = await validate(structuredClone(candidate) as never);
-      expect(result.valid, JSON.stringify(result.valid ? [] : result.errors)).toBe(true);
+      for (const jwt of [undefined, CONSOLE_JWT]) {
+        const candidate = openApiDocument({ catalog, authorization, ...(jwt ? { jwt } : {}) });
+        expect(candidate.openapi).toBe('3.1.0');
+        // validate() dereferences in place; give it a copy.
+        const result = await validate(structuredClone(candidate) as never);
+        expect(result.valid, JSON.stringify(result.valid ? [] : result.errors)).toBe(true);
+      }
     }
   });
 
@@ -60,6 +63,43 @@ describe('the document covers the route table', () => {
     const publicRoutes = documentRoutes(document).filter((r) => r.public).map((r) => r.path);
     expect([...new Set(publicRoutes)].sort()).toEqual(['/docs', '/docs/{asset}', '/openapi.json']);
     expect(documentRoutes(openApiDocument({ catalog, authorization: 'none' })).every((r) => r.public)).toBe(true);
+  });
+
+  it('states SigV4 alone for the IAM API, and SigV4 or the console JWT when the console API serves the same routes', () => {
+    expect(document.security).toEqual([{ sigv4: [] }]);
+    expect(Object.keys(document.components!.securitySchemes!)).toEqual(['sigv4']);
+
+    const both = openApiDocument({ catalog, authorization: 'iam', jwt: CONSOLE_JWT });
+    // Either scheme, each accepted by its own API.
+    expect(both.security).toEqual([{ sigv4: [] }, { consoleJwt: [] }]);
+    expect(both.components!.securitySchemes!.sigv4).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization', 'x-amazon-apigateway-authtype': 'awsSigv4' });
+    expect(both.components!.securitySchemes!.consoleJwt).toMatchObject({
+      type: 'openIdConnect',
+      openIdConnectUrl: `${CONSOLE_JWT.issuer}/.well-known/openid-configuration`,
+      'x-amazon-apigateway-authorizer': { type: 'jwt', jwtConfiguration: { issuer: CONSOLE_JWT.issuer, audience: CONSOLE_JWT.audience }, identitySource: '$request.header.Authorization' },
+    });
+    expect(both.info.description).toContain('Authorization: Bearer <token>');
+    expect(both.info.description).toContain('a missing or invalid token is a 401');
+    // The public routes stay public on both APIs; the others need one of the two.
+    const publicBoth = documentRoutes(both).filter((r) => r.public).map((r) => `${r.method} ${r.path}`).sort();
+    expect(publicBoth).toEqual(documentRoutes(document).filter((r) => r.public).map((r) => `${r.method} ${r.path}`).sort());
+    // No route changes shape: only the document-wide requirement and its schemes differ.
+    expect(both.paths).toEqual(document.paths);
+    const { components: { securitySchemes: _withJwt, ...restBoth } = {}, security: _s1, info: _i1, ...otherBoth } = both;
+    const { components: { securitySchemes: _iamOnly, ...restIam } = {}, security: _s2, info: _i2, ...otherIam } = document;
+    expect(restBoth).toEqual(restIam);
+    expect(otherBoth).toEqual(otherIam);
+
+    // The IAM API deployed without authorization: anonymous there, a JWT on the console's API.
+    const open = openApiDocument({ catalog, authorization: 'none', jwt: CONSOLE_JWT });
+    expect(open.security).toEqual([{}, { consoleJwt: [] }]);
+    expect(Object.keys(open.components!.securitySchemes!)).toEqual(['consoleJwt']);
+    expect(documentRoutes(open).every((r) => r.public)).toBe(true);
+    expect(open.info.description).toContain('no authorization in this deployment');
+    // Locally: nothing to state.
+    const local = openApiDocument({ catalog, authorization: 'none' });
+    expect(local.security).toBeUndefined();
+    expect(local.components?.securitySchemes).toBeUndefined();
   });
 
   it('documents the error shape for every 4xx and 5xx it lists', () => {
@@ -95,7 +135,14 @@ describe('the handler answers as documented', () => {
 
   beforeAll(async () => {
     table = await startTestTable('weft-api-contract-test');
-    restoreEnv = useTestEnv({ TABLE_NAME: table.tableName, WEFT_MODELS_DIR: writeModelsDir(), AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, WEFT_API_AUTHORIZATION: 'iam' });
+    restoreEnv = useTestEnv({
+      TABLE_NAME: table.tableName,
+      WEFT_MODELS_DIR: writeModelsDir(),
+      AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      WEFT_API_AUTHORIZATION: 'iam',
+      WEFT_API_JWT_ISSUER: CONSOLE_JWT.issuer,
+      WEFT_API_JWT_AUDIENCE: CONSOLE_JWT.audience.join(','),
+    });
     ({ handler } = await import('../../functions/api/handler.js'));
     const store = new ProductStore({ client: table.client, tableName: table.tableName, catalog, ensemble: EnsembleConfigSchema.parse({ schemaVersion: 1, defaults: { weights: { image: 1, text: 1, rules: 1 } } }) });
     await store.putSource({ vendor: 'acme', productId: 'tee-1', kind: 'text' }, normalizeSequencer('01'), 'acme/tee-1/product.json', { status: 'tagged', predictions: { category: { tshirt_top: 1 } } });
@@ -107,10 +154,12 @@ describe('the handler answers as documented', () => {
     await table.stop();
   });
 
-  it('serves the document of its own manifests and authorization at GET /openapi.json', async () => {
+  it('serves the document of its own manifests and authorization, both APIs\' schemes, at GET /openapi.json', async () => {
     const response = await call('GET', '/openapi.json');
     expect(response.status).toBe(200);
-    expect(JSON.parse(response.body)).toEqual(JSON.parse(JSON.stringify(openApiDocument({ catalog, authorization: 'iam', modelVersions: { image: 'weft-image@0.0.1-test', text: 'weft-text@0.0.1-test' } }))));
+    expect(JSON.parse(response.body)).toEqual(
+      JSON.parse(JSON.stringify(openApiDocument({ catalog, authorization: 'iam', jwt: CONSOLE_JWT, modelVersions: { image: 'weft-image@0.0.1-test', text: 'weft-text@0.0.1-test' } }))),
+    );
   });
 
   it.each([

@@ -16,10 +16,24 @@ import { OPERATIONS, type ApiOperation, type RouteKey } from './operations.js';
 export type ApiAuthorization = 'iam' | 'none';
 export type OpenApiDocument = oas31.OpenAPIObject;
 
+/** API Gateway's JWT authorizer on the console's HTTP API: tokens of this issuer for one of these audiences. */
+export interface JwtAuthorization {
+  /** The Cognito user pool's issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`. */
+  issuer: string;
+  /** App client ids (the console's). */
+  audience: readonly string[];
+}
+
 export interface DocumentOptions {
   catalog: TaskCatalog;
   /** `iam`: every route but the public ones needs a SigV4 signature (the deployed default). */
   authorization: ApiAuthorization;
+  /**
+   * The console's HTTP API beside this one (AWS): the same routes and function, every route but
+   * the public ones behind a bearer JWT of this issuer and audience. The document is served by
+   * both APIs, so it states both schemes.
+   */
+  jwt?: JwtAuthorization;
   modelVersions?: Record<string, string>;
 }
 
@@ -28,6 +42,7 @@ export class MissingOperationError extends Error {
 }
 
 const SIGV4 = 'sigv4';
+const CONSOLE_JWT = 'consoleJwt';
 
 const DESCRIPTION = `Standardized attributes of fashion products — category, color, pattern and whatever else the
 loaded models declare — merged from images, vendor text, vendor colors and human corrections.
@@ -44,8 +59,59 @@ loaded models declare — merged from images, vendor text, vendor colors and hum
   from its own origin (as this page does).
 * **Tasks and labels** in this document are those of the models this deployment serves.`;
 
-const AUTH_DESCRIPTION = `On AWS every route except this document and its reference pages needs an AWS SigV4 signature
+const IAM_DESCRIPTION = `On AWS every route except this document and its reference pages needs an AWS SigV4 signature
 (IAM, service \`execute-api\`); an unsigned request is a 403.`;
+
+/** What the document says about authorization: one sentence per way in. */
+const authDescription = (authorization: ApiAuthorization, jwt: JwtAuthorization | undefined): string | undefined => {
+  if (!jwt) return authorization === 'iam' ? IAM_DESCRIPTION : undefined;
+  const machine =
+    authorization === 'iam'
+      ? 'the IAM API, for machine clients: an AWS SigV4 signature (IAM, service `execute-api`, scheme `sigv4`); an unsigned request is a 403'
+      : 'the IAM API, for machine clients: no authorization in this deployment';
+  return `On AWS two HTTP APIs serve the same routes from the same function, and each accepts one of the
+schemes below; every route except this document and its reference pages needs it:
+
+* ${machine};
+* the merchandiser console's API (\`/api/*\` of the console's CloudFront distribution): a bearer
+  JWT of the console's Cognito user pool (scheme \`consoleJwt\`, \`Authorization: Bearer <token>\`,
+  issuer and audience checked by API Gateway's JWT authorizer); a missing or invalid token is a 401.
+
+A SigV4 signature is not accepted by the console's API, nor a token by the IAM API.`;
+};
+
+/** Security schemes and the document-wide requirement (any one of them) for the deployment's ways in. */
+const securityOf = (
+  authorization: ApiAuthorization,
+  jwt: JwtAuthorization | undefined,
+): { components?: { securitySchemes: Record<string, oas31.SecuritySchemeObject> }; security?: oas31.SecurityRequirementObject[] } => {
+  if (authorization !== 'iam' && !jwt) return {};
+  const schemes: Record<string, oas31.SecuritySchemeObject> = {};
+  // An empty requirement is "no authorization": the IAM API of an environment deployed without it.
+  const security: oas31.SecurityRequirementObject[] = [];
+  if (authorization === 'iam') {
+    schemes[SIGV4] = {
+      type: 'apiKey',
+      name: 'Authorization',
+      in: 'header',
+      description: `AWS Signature Version 4 (IAM), service \`execute-api\`${jwt ? ': the IAM API, for machine clients' : ''}.`,
+      'x-amazon-apigateway-authtype': 'awsSigv4',
+    };
+    security.push({ [SIGV4]: [] });
+  } else security.push({});
+  if (jwt) {
+    schemes[CONSOLE_JWT] = {
+      type: 'openIdConnect',
+      openIdConnectUrl: `${jwt.issuer}/.well-known/openid-configuration`,
+      description:
+        "Bearer JWT of the merchandiser console's Cognito user pool (authorization code flow with PKCE), sent as `Authorization: Bearer <token>`: the console's API only. " +
+        `API Gateway checks the signature, expiry, issuer \`${jwt.issuer}\` and audience ${jwt.audience.map((a) => `\`${a}\``).join(', ')}; no scopes are required.`,
+      'x-amazon-apigateway-authorizer': { type: 'jwt', jwtConfiguration: { issuer: jwt.issuer, audience: [...jwt.audience] }, identitySource: '$request.header.Authorization' },
+    };
+    security.push({ [CONSOLE_JWT]: [] });
+  }
+  return { components: { securitySchemes: schemes }, security };
+};
 
 const capitalized = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -96,13 +162,14 @@ const operationFor = (method: ApiMethod, path: string): ApiOperation => {
   throw new MissingOperationError(`route ${method} ${path} has no operation in functions/api/openapi/operations.ts`);
 };
 
-export const openApiDocument = ({ catalog, authorization, modelVersions }: DocumentOptions): OpenApiDocument => {
+export const openApiDocument = ({ catalog, authorization, jwt, modelVersions }: DocumentOptions): OpenApiDocument => {
+  const { components, security } = securityOf(authorization, jwt);
   const paths: ZodOpenApiPathsObject = {};
   // ANY only turns other methods into the handler's 405; the description says so.
   for (const { method, path } of API_ROUTES.filter((r) => r.method !== 'ANY')) {
     const { public: isPublic, ...operation } = operationFor(method, path);
     const item = (paths[path] ??= {});
-    item[method.toLowerCase() as 'get'] = { ...operation, ...(isPublic && authorization === 'iam' ? { security: [] } : {}) };
+    item[method.toLowerCase() as 'get'] = { ...operation, ...(isPublic && security ? { security: [] } : {}) };
   }
   const versions = Object.entries(modelVersions ?? {}).map(([kind, version]) => `${kind} \`${version}\``);
   const document = createDocument({
@@ -110,7 +177,7 @@ export const openApiDocument = ({ catalog, authorization, modelVersions }: Docum
     info: {
       title: 'Weft API',
       version: packageJson.version,
-      description: [DESCRIPTION, ...(authorization === 'iam' ? [AUTH_DESCRIPTION] : []), ...(versions.length > 0 ? [`Models: ${versions.join(', ')}.`] : [])].join('\n\n'),
+      description: [DESCRIPTION, authDescription(authorization, jwt), ...(versions.length > 0 ? [`Models: ${versions.join(', ')}.`] : [])].filter(Boolean).join('\n\n'),
       license: { name: 'Proprietary', identifier: 'LicenseRef-Weft' },
     },
     tags: [
@@ -119,22 +186,8 @@ export const openApiDocument = ({ catalog, authorization, modelVersions }: Docum
       { name: 'uploads', description: 'Uploads that fit no product.' },
       { name: 'service', description: 'Health, this document and its reference pages.' },
     ],
-    ...(authorization === 'iam'
-      ? {
-          components: {
-            securitySchemes: {
-              [SIGV4]: {
-                type: 'apiKey',
-                name: 'Authorization',
-                in: 'header',
-                description: 'AWS Signature Version 4 (IAM), service `execute-api`.',
-                'x-amazon-apigateway-authtype': 'awsSigv4',
-              },
-            },
-          },
-          security: [{ [SIGV4]: [] }],
-        }
-      : {}),
+    ...(components ? { components } : {}),
+    ...(security ? { security } : {}),
     paths,
   });
   return fillCatalog(document, catalog);
@@ -147,6 +200,7 @@ export const documentRoutes = (document: OpenApiDocument): { method: ApiMethod; 
       const operation = (item as Record<string, oas31.OperationObject | undefined>)[method];
       if (!operation) return [];
       const security = operation.security ?? document.security ?? [];
-      return [{ method: method.toUpperCase() as ApiMethod, path, public: security.length === 0 }];
+      // Public: no requirement, or one alternative that asks for nothing.
+      return [{ method: method.toUpperCase() as ApiMethod, path, public: security.length === 0 || security.some((requirement) => Object.keys(requirement).length === 0) }];
     }),
   );
