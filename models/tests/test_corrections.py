@@ -1,11 +1,16 @@
 """Human corrections as a data set: the latest value wins, deletions and unknown tasks are left out,
-images come from a local bucket folder, and a retrained model fits the corrected products."""
+images come from a local bucket folder or from S3 (botocore's Stubber: each key fetched once, a
+missing one named), and a retrained model fits the corrected products."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +18,8 @@ import torch
 from PIL import Image
 
 from test_image_features import FROZEN, fake_catalog
-from weft_models.corrections import CorrectionsError, build_corrections, corrections_text_examples, image_file, read_corrections, resolve
+from weft_models.corrections import (BucketImages, CorrectionsError, build_corrections, corrections_text_examples, image_file,
+                                     parse_s3_url, read_corrections, resolve, s3_client)
 from weft_models.data.catalog import load_catalog, load_views
 from weft_models.datasets import ExtraDataset
 from weft_models.image.data import stack_views
@@ -44,8 +50,75 @@ def test_latest_entry_wins_deleted_and_unknown_tasks_are_left_out(tmp_path: Path
     assert "the model has no task 'fit'" in caplog.text and "'teal' is not a label of color" in caplog.text
     with pytest.raises(CorrectionsError, match="lacks 'correctedAt'"):
         resolve([{"vendor": "a", "productId": "b", "labels": {}}], DEFAULT_TASKS)
-    with pytest.raises(CorrectionsError, match="s3://"):
+
+
+def _stubbed_s3() -> tuple[Any, Any]:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    return client, Stubber(client)
+
+
+def _object(stubber: Any, bucket: str, key: str, data: bytes) -> None:
+    from botocore.response import StreamingBody
+
+    stubber.add_response("get_object", {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentLength": len(data)},
+                         {"Bucket": bucket, "Key": key})
+
+
+def test_bucket_images_fetch_each_key_once_and_name_a_missing_one(tmp_path: Path) -> None:
+    client, stubber = _stubbed_s3()
+    _object(stubber, "uploads", "catalog/acme/p1/images/front.jpg", b"front")
+    stubber.add_client_error("get_object", service_error_code="NoSuchKey", service_message="The specified key does not exist.",
+                             http_status_code=404, expected_params={"Bucket": "uploads", "Key": "catalog/acme/p2/images/gone.jpg"})
+    stubber.add_client_error("get_object", service_error_code="AccessDenied", service_message="Access Denied",
+                             http_status_code=403, expected_params={"Bucket": "uploads", "Key": "catalog/acme/p3/images/private.jpg"})
+    images = BucketImages("s3://uploads/catalog/", tmp_path / "images", client=client)
+    with stubber:
+        first = images.path("acme/p1/images/front.jpg")
+        assert first == tmp_path / "images" / "acme/p1/images/front.jpg" and first.read_bytes() == b"front"
+        assert images.path("acme/p1/images/front.jpg") == first  # needed twice: the stubber holds one GetObject only
+        with pytest.raises(CorrectionsError, match=r"'acme/p2/images/gone\.jpg' not found: no object s3://uploads/catalog/acme/p2/images/gone\.jpg"):
+            images.path("acme/p2/images/gone.jpg")
+        with pytest.raises(CorrectionsError, match=r"'acme/p3/images/private\.jpg': access to s3://uploads/catalog/acme/p3/images/private\.jpg denied"):
+            images.path("acme/p3/images/private.jpg")
+        stubber.assert_no_pending_responses()
+    assert images.downloaded == 1 and sorted(p.name for p in (tmp_path / "images").rglob("*") if p.is_file()) == ["front.jpg"]
+    # A later build finds the key in the folder and fetches nothing (a client without responses would fail).
+    again_client, again = _stubbed_s3()
+    with again:
+        assert BucketImages("s3://uploads/catalog", tmp_path / "images", client=again_client).path("acme/p1/images/front.jpg") == first
+    with pytest.raises(CorrectionsError, match="cannot be stored"):
+        images.path("acme/../../etc/passwd")
+    assert parse_s3_url("s3://b") == ("b", "") and parse_s3_url("s3://b/x/y/") == ("b", "x/y")
+    with pytest.raises(CorrectionsError, match="names no bucket"):
+        parse_s3_url("s3:///key")
+    with pytest.raises(CorrectionsError, match="is a bucket, not a folder"):
         image_file("s3://bucket", "k.jpg")
+
+
+def test_s3_endpoint_from_the_parameter_or_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4569")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    from_env = s3_client()
+    assert from_env.meta.endpoint_url == "http://127.0.0.1:4569" and from_env.meta.config.s3 == {"addressing_style": "path"}
+    assert s3_client("http://localhost:9000").meta.endpoint_url == "http://localhost:9000"
+    imported = subprocess.run([sys.executable, "-c", "import sys, weft_models.corrections; print('boto3' in sys.modules)"],
+                              capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert imported.stdout.strip() == "False", "boto3 is imported only on the s3:// path"
+
+
+def test_build_from_a_bucket_names_the_missing_key(tmp_path: Path) -> None:
+    (tmp_path / "corrections.json").write_text(json.dumps({"items": [item("p1", "2026-11-28T10:00:00Z", {"color": "grey"}, ["acme/p1/x.png"])]}))
+    client, stubber = _stubbed_s3()
+    stubber.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404,
+                             expected_params={"Bucket": "uploads", "Key": "acme/p1/x.png"})
+    with stubber, pytest.raises(CorrectionsError, match="'acme/p1/x.png' not found: no object s3://uploads/acme/p1/x.png"):
+        build_corrections(tmp_path / "corrections.json", "s3://uploads", DEFAULT_TASKS, tmp_path / "out", s3=client)
+    assert not list((tmp_path / "out").rglob("*.png*")), "no partial download left behind"
 
 
 def _grey_photo(path: Path, seed: int) -> None:
@@ -54,6 +127,24 @@ def _grey_photo(path: Path, seed: int) -> None:
     pixels[..., 0], pixels[..., 2] = 128, 255  # levels the catalog never shows: the model cannot know it is "grey"
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path, format="PNG")
+
+
+@pytest.mark.skipif(shutil.which("npx") is None, reason="weft preprocess-batch needs node")
+def test_build_from_a_bucket_downloads_each_key_once(tmp_path: Path) -> None:
+    _grey_photo(tmp_path / "photo.png", 0)
+    shared = "acme/shared/images/front.png"  # one picture listed by two products
+    (tmp_path / "corrections.json").write_text(json.dumps({"items": [
+        item("p1", "2026-11-28T10:00:00Z", {"color": "grey"}, [shared]),
+        item("p2", "2026-11-28T10:01:00Z", {"pattern": "solid"}, [shared]),
+    ]}))
+    client, stubber = _stubbed_s3()
+    _object(stubber, "uploads", f"weft/{shared}", (tmp_path / "photo.png").read_bytes())
+    with stubber:
+        root = build_corrections(tmp_path / "corrections.json", "s3://uploads/weft", DEFAULT_TASKS, tmp_path / "out", workers=1, s3=client)
+        stubber.assert_no_pending_responses()
+    assert [(i.product_id, i.labels) for i in load_catalog(root)] == [("p1", {"color": "grey"}), ("p2", {"pattern": "solid"})]
+    assert load_views(root).shape == (2, 3, 224, 224, 3)
+    assert (root / "images" / shared).read_bytes() == (tmp_path / "photo.png").read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("npx") is None, reason="weft preprocess-batch needs node")

@@ -24,9 +24,12 @@ the multi-dataset loader as one more data set with its own sampling weight
 (``datasets.ExtraDataset``).
 
 Images come from a local folder: the bucket's files by key (``<images>/<key>``), or the local
-stack's S3 store (``$WEFT_HOME/s3/<bucket>``, where s3rver keeps ``<key>._S3rver_object``). An
-``s3://`` address is not read: boto3 is not a dependency of this package; sync the bucket to a
-folder first (``aws s3 sync s3://BUCKET DIR``).
+stack's S3 store (``$WEFT_HOME/s3/<bucket>``, where s3rver keeps ``<key>._S3rver_object``); or from
+a bucket, ``s3://BUCKET[/PREFIX]`` (object ``PREFIX/<key>``), read with boto3: each needed key is
+downloaded once into ``<out>/images/<key>`` (a key already there is not fetched again, also on a
+later build). The endpoint is ``s3_endpoint`` (``--s3-endpoint``), else the standard
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` variables (the local stack's S3: path-style
+addressing whenever an endpoint is set), else AWS; credentials from boto3's default chain.
 """
 from __future__ import annotations
 
@@ -142,8 +145,7 @@ def image_file(images: str | os.PathLike[str], key: str) -> Path:
     """A bucket key's file under a local folder: the plain file, or s3rver's ``<key>._S3rver_object``."""
     root = str(images)
     if root.startswith("s3://"):
-        raise CorrectionsError("images from s3:// are not read here (boto3 is not a dependency); "
-                               "sync the bucket to a folder first: aws s3 sync s3://BUCKET DIR")
+        raise CorrectionsError(f"{root} is a bucket, not a folder: read it with BucketImages (build_corrections does)")
     plain = Path(root) / key
     if plain.is_file():
         return plain
@@ -153,6 +155,101 @@ def image_file(images: str | os.PathLike[str], key: str) -> Path:
     raise CorrectionsError(f"image {key!r} not found under {root} (as a file or as the local stack's stored object)")
 
 
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket[/prefix]`` → (bucket, prefix without its slashes at either end)."""
+    if not url.startswith("s3://"):
+        raise CorrectionsError(f"not an s3:// address: {url!r}")
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not bucket:
+        raise CorrectionsError(f"{url!r} names no bucket (expected s3://BUCKET[/PREFIX])")
+    return bucket, prefix.strip("/")
+
+
+def s3_client(endpoint: str | None = None) -> Any:
+    """A boto3 S3 client for ``endpoint``, else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else AWS.
+    A set endpoint (the local stack's S3) is addressed path-style: its buckets have no DNS names."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"} if endpoint else None)
+    return boto3.client("s3", endpoint_url=endpoint, config=config)
+
+
+def _relative_key(key: str) -> Path:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise CorrectionsError(f"image key {key!r} cannot be stored as a file (empty, absolute or with '.'/'..' segments)")
+    return Path(*parts)
+
+
+class BucketImages:
+    """The images of ``s3://bucket[/prefix]``, each key downloaded once into ``folder/<key>``."""
+
+    def __init__(self, url: str, folder: str | os.PathLike[str], endpoint: str | None = None, client: Any = None) -> None:
+        self.url = url
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.folder = Path(folder)
+        self._endpoint = endpoint
+        self._client = client
+        self._paths: dict[str, Path] = {}
+        self.downloaded = 0
+        """Objects fetched by this instance (keys found in ``folder`` are not)."""
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client(self._endpoint)
+            log.info("reading images from %s at %s", self.url, self._client.meta.endpoint_url)
+        return self._client
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys asked for so far."""
+        return list(self._paths)
+
+    def object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def path(self, key: str) -> Path:
+        """The local file of ``key``, downloaded on first need."""
+        known = self._paths.get(key)
+        if known is not None:
+            return known
+        target = self.folder / _relative_key(key)
+        if not target.is_file():
+            self._download(key, target)
+        self._paths[key] = target
+        return target
+
+    def _download(self, key: str, target: Path) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        name = self.object_key(key)
+        where = f"s3://{self.bucket}/{name}"
+        partial = target.with_name(f"{target.name}.partial")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=name)["Body"]
+            with partial.open("wb") as out:
+                for chunk in iter(lambda: body.read(1 << 20), b""):
+                    out.write(chunk)
+        except ClientError as error:
+            partial.unlink(missing_ok=True)
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+                raise CorrectionsError(f"image {key!r} not found: no object {where}") from None
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
+                raise CorrectionsError(f"image {key!r}: access to {where} denied ({code or status})") from None
+            raise CorrectionsError(f"image {key!r}: reading {where} failed: {error}") from None
+        except (BotoCoreError, OSError) as error:
+            partial.unlink(missing_ok=True)
+            raise CorrectionsError(f"image {key!r}: reading {where} failed: {error}") from None
+        partial.replace(target)
+        self.downloaded += 1
+
+
 def build_corrections(
     corrections: str | os.PathLike[str],
     images: str | os.PathLike[str],
@@ -160,8 +257,12 @@ def build_corrections(
     out: str | os.PathLike[str],
     detector: str | os.PathLike[str] | None = None,
     workers: int = 2,
+    s3_endpoint: str | None = None,
+    s3: Any = None,
 ) -> Path:
-    """Write the corrections data set (see the module docstring); rebuilt when its inputs change."""
+    """Write the corrections data set (see the module docstring); rebuilt when its inputs change.
+    ``images`` is a local folder or ``s3://bucket[/prefix]`` (read through ``s3``, a boto3 S3
+    client, else one for ``s3_endpoint``)."""
     from .data.catalog import ITEMS_FILE, VIEWS_FILE
     from .data.render import CENTER_FRACTION, VIEW_SIZE
     from .data.views import VIEW_KINDS, check_preprocess_available, preprocess_batch
@@ -169,20 +270,23 @@ def build_corrections(
     resolved = resolve(read_corrections(corrections), tasks)
     if not resolved:
         raise CorrectionsError(f"{corrections}: no correction the model can use")
+    folder = Path(out)
+    bucket = BucketImages(str(images), folder / "images", s3_endpoint, s3) if str(images).startswith("s3://") else None
     rows: list[dict[str, Any]] = []
     paths: list[Path] = []
     for product in resolved:
         if not product.images:
             log.warning("%s/%s has no image; its corrections teach only the text model", product.vendor, product.product_id)
         for key in product.images:
-            paths.append(image_file(images, key).resolve())
+            paths.append((bucket.path(key) if bucket is not None else image_file(images, key)).resolve())
             rows.append({
                 "item_id": f"c{len(rows):05d}", "split": "train", "vendor": product.vendor, "product_id": product.product_id,
                 "title": product.text or "", "description": "", "brand": None, "vendor_color": None, "labels": product.labels,
                 "image_path": str(paths[-1]), "view_index": len(rows), "style": "", "scale": "", "family": "",
                 "corrected_at": product.corrected_at, "image_key": key,
             })
-    folder = Path(out)
+    if bucket is not None:
+        log.info("%d images of %s: %d downloaded, the others already in %s", len(bucket.keys), bucket.url, bucket.downloaded, bucket.folder)
     digest = hashlib.sha256(json.dumps([rows, [p.stat().st_size for p in paths], str(detector)]).encode()).hexdigest()[:16]
     stamp = folder / "build.json"
     if stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")).get("fingerprint") == digest and (folder / VIEWS_FILE).exists():
@@ -222,14 +326,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m weft_models.corrections", description=__doc__.splitlines()[0])
     parser.add_argument("corrections", help="JSON of GET /corrections (or the JSON lines of weft corrections --all)")
-    parser.add_argument("--images", required=True, help="folder holding the bucket's objects by key (e.g. $WEFT_HOME/s3/<bucket>)")
+    parser.add_argument("--images", required=True,
+                        help="folder holding the bucket's objects by key (e.g. $WEFT_HOME/s3/<bucket>), or s3://BUCKET[/PREFIX]")
+    parser.add_argument("--s3-endpoint", help="S3 endpoint for s3:// images (default $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS)")
     parser.add_argument("--out", required=True, help="data set folder to write")
     parser.add_argument("--detector", help="detector.pt to cut the garment views around (default: the whole image)")
     parser.add_argument("--material", action="store_true", help="the model also has the material task")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tasks = [*DEFAULT_TASKS, MATERIAL] if args.material else list(DEFAULT_TASKS)
-    build_corrections(args.corrections, args.images, tasks, args.out, args.detector)
+    try:
+        build_corrections(args.corrections, args.images, tasks, args.out, args.detector, s3_endpoint=args.s3_endpoint)
+    except CorrectionsError as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
