@@ -5,16 +5,13 @@
  * local store (s3AtomicStore.ts) reports each change it commits and these helpers build the record.
  */
 import type { S3EventRecord } from 'aws-lambda';
+import { encodeS3Key } from '../functions/shared/layout.js';
 
 /**
  * S3 form-encodes keys in notifications (Java URLEncoder style: space → `+`, `/` kept), so
- * `my shirt (1).jpg` arrives as `my+shirt+%281%29.jpg`.
+ * `my shirt (1).jpg` arrives as `my+shirt+%281%29.jpg` (functions/shared/layout.ts).
  */
-export const encodeS3EventKey = (key: string): string =>
-  encodeURIComponent(key)
-    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%20/g, '+')
-    .replace(/%2F/g, '/');
+export const encodeS3EventKey = encodeS3Key;
 
 export interface CreatedObject {
   bucket: string;

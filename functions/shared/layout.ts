@@ -32,6 +32,17 @@ export const decodeS3Key = (raw: string): string => {
   }
 };
 
+/**
+ * The inverse of {@link decodeS3Key}: how S3 encodes a key in a notification (Java URLEncoder
+ * style: space → `+`, `/` kept, `!'()~` escaped too), so `my shirt (1).jpg` becomes
+ * `my+shirt+%281%29.jpg`. The local S3 and the re-tag job build their notifications with it.
+ */
+export const encodeS3Key = (key: string): string =>
+  encodeURIComponent(key)
+    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+')
+    .replace(/%2F/g, '/');
+
 export const parseKey = (key: string): ParsedKey => {
   if (key.startsWith(DERIVED_PREFIX)) return { kind: 'derived', key };
   const parts = key.split('/');

@@ -6,8 +6,10 @@
 import { z } from 'zod';
 import { decodeS3Key } from '../layout.js';
 import { normalizeSequencer, sequencerFromTime } from '../products/keys.js';
+import { RETAG_EVENT_SOURCE } from '../retag/selection.js';
 
 const S3RecordSchema = z.object({
+  eventSource: z.string().optional(),
   eventName: z.string(),
   eventTime: z.string(),
   s3: z.object({
@@ -38,6 +40,12 @@ export interface S3Change {
   size?: number;
   /** Fixed-width ordering token of this event for its key (see products/keys.ts). */
   order: string;
+  /**
+   * A re-tag of the object as it is (functions/shared/retag/selection.ts), not a new upload: its
+   * `order` is the sequencer the source was last written with, and only a source not tagged at
+   * the deployed model version takes it.
+   */
+  retag?: true;
 }
 
 export class MalformedMessageError extends Error {
@@ -80,6 +88,7 @@ export const parseS3Notification = (body: string): S3Change[] => {
         key: decodeS3Key(key),
         ...(size !== undefined ? { size } : {}),
         order,
+        ...(record.eventSource === RETAG_EVENT_SOURCE && action === 'created' ? { retag: true as const } : {}),
       },
     ];
   });
