@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InvokeEndpointAsyncCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { TransientError } from '../errors.js';
+import { modelVersion } from '../ingest/config.js';
 import { classifyInvokeError, sliceRows, type ModelEndpoint } from '../inference/modelEndpoint.js';
 import { encodeInferRequest, type Tensor } from '../inference/triton.js';
 import { taskOutputs } from '../manifest.js';
@@ -104,7 +105,9 @@ export class AsyncEndpoint {
       throw new TransientError('async_request_unwritten', `could not write async inference request ${s3Uri(bucket, key)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     // The API shows these sources as pending until inference-result writes them.
-    await Promise.all(sources.map((s) => store.beginSource(s.ref, s.seq, s.key)));
+    // A re-tag row claims its source under the re-tag's condition (see ProductStore.RetagGuard).
+    const retag = { modelVersion: modelVersion(manifest) };
+    await Promise.all(sources.map((s) => store.beginSource(s.ref, s.seq, s.key, undefined, s.retag ? retag : undefined)));
     const inputLocation = s3Uri(bucket, key);
     await invokeAsync(sagemaker, { endpointName: this.endpointName, inputLocation, contentType: request.contentType, inferenceId });
     return { inferenceId, inputLocation, rows: sources.length };

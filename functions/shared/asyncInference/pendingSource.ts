@@ -47,6 +47,12 @@ export const PendingSourceSchema = z.object({
    * written before this source is completed: predictions to put, null to remove.
    */
   related: z.array(z.object({ ref: SourceRefSchema, predictions: z.record(z.string(), DistributionSchema).nullable() })).optional(),
+  /**
+   * The row re-tags the object as it is (a re-tag notification, functions/shared/retag): its
+   * result is written under the re-tag's condition, so it never rewrites a source tagged at this
+   * model version and yields to a newer upload.
+   */
+  retag: z.literal(true).optional(),
 });
 
 export type PendingSource = z.infer<typeof PendingSourceSchema> & { ref: SourceRef; related?: { ref: SourceRef; predictions: Record<string, Distribution> | null }[] };
@@ -79,7 +85,7 @@ const writeRelated = async (store: ProductStore, source: PendingSource): Promise
 export const writeTagged = async (store: ProductStore, model: ModelIdentity, source: PendingSource, probabilities: TaskProbabilities): Promise<boolean> => {
   const outcome = { status: 'tagged', predictions: toPredictions({ tasks: [...model.tasks] }, probabilities), modelVersion: modelVersion(model), ...source.fields } as const;
   await writeRelated(store, source);
-  return store.completeSource(source.ref, source.seq, outcome, source.key);
+  return store.completeSource(source.ref, source.seq, outcome, source.key, source.retag ? { modelVersion: outcome.modelVersion } : undefined);
 };
 
 /**

@@ -11,7 +11,7 @@ import type { InferenceMode, RowOutcome, SourceRow } from '../asyncInference/inf
 import { describeError } from '../errors.js';
 import type { SourceFailure } from '../products/items.js';
 import type { SourceRef } from '../products/keys.js';
-import type { ProductStore } from '../products/productStore.js';
+import type { ProductStore, RetagGuard } from '../products/productStore.js';
 import { BatchCollector } from './batchCollector.js';
 import { MergeBarrier } from './mergeBarrier.js';
 
@@ -19,6 +19,8 @@ export interface SourceEvent {
   ref: SourceRef;
   /** Normalized sequencer of the event. */
   seq: string;
+  /** A re-tag event: decided by the re-tag's rule for this model version (ProductStore.sourceStates). */
+  retag?: RetagGuard;
 }
 
 export interface IngestBatch<I> {

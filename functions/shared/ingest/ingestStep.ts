@@ -21,7 +21,7 @@ import { writeTagged, type PendingSource } from '../asyncInference/pendingSource
 import type { RowOutcome, SourceRow } from '../asyncInference/inferenceMode.js';
 import type { SourceRef } from '../products/keys.js';
 import type { ProductStore } from '../products/productStore.js';
-import type { PipelineConfig } from './config.js';
+import { modelVersion, type PipelineConfig } from './config.js';
 import { parseS3Notification, type S3Change } from './s3Events.js';
 import { ProductSet } from './sqsBatch.js';
 import { failureOf, leaveUnjoined, markPending, type BatchProgress, type IngestBatch } from './ingestBatch.js';
@@ -97,11 +97,16 @@ export class IngestStep<K extends SourceKind, P, I> {
         if (item) created.push(item);
       }
       progress.gated = true;
-      const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order })));
+      // A re-tag event is current only for a source not tagged at this function's model version.
+      const retag = { modelVersion: modelVersion(this.deps.manifest) };
+      const current = await batch.gate.submit(created.map((c) => ({ ref: c.ref, seq: c.change.order, ...(c.change.retag ? { retag } : {}) })));
       const claimed: { event: IngestEvent; row: SourceRow<I> }[] = [];
       for (const [i, event] of created.entries()) {
         if (!current[i]) {
-          this.deps.logger.info(`${SUBJECT[this.modality.kind]} event already processed or superseded`, { key: event.change.key });
+          this.deps.logger.info(
+            event.change.retag ? `${SUBJECT[this.modality.kind]} re-tag skipped: tagged at this model version or superseded` : `${SUBJECT[this.modality.kind]} event already processed or superseded`,
+            { key: event.change.key },
+          );
           continue;
         }
         started.push(event);
@@ -158,7 +163,7 @@ export class IngestStep<K extends SourceKind, P, I> {
 
   private sourceRow(event: IngestEvent, prepared: P): SourceRow<I> {
     const { input, source } = this.modality.row(event, prepared);
-    return { input, source: { ref: event.ref, seq: event.change.order, key: event.change.key, ...source } };
+    return { input, source: { ref: event.ref, seq: event.change.order, key: event.change.key, ...source, ...(event.change.retag ? { retag: true as const } : {}) } };
   }
 
   private async tag(claimed: { event: IngestEvent; row: SourceRow<I> }[], batch: IngestBatch<I>, progress: BatchProgress): Promise<void> {

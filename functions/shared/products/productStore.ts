@@ -36,6 +36,7 @@ import { attributeScope, correctionScope, decodeCursor, encodeCursor, rejectionS
 import { buildProductView, ensembleSources, liveSources, modelVersionsOf, splitPartition, vendorColorOf, type ProductView } from './productView.js';
 import { buildUpdate, isConditionalCheckFailed, stableStringify, withCondition } from './updateExpression.js';
 
+import { RECONCILE_SEQUENCER, retagApplies, type SourceRecord } from '../retag/selection.js';
 export interface ProductStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -62,6 +63,31 @@ export type SourceOutcome =
   | { status: 'error'; error: RecordedError; text?: string; document?: string };
 
 export interface MergeResult {
+/**
+ * Marks a write as a re-tag's (functions/shared/retag/selection.ts): instead of "a newer event",
+ * its condition is "the same event as the source's, not deleted, and not tagged at this model
+ * version" — so a re-tag never writes a source twice at one version, and a newer upload wins.
+ */
+export interface RetagGuard {
+  /** The model version the re-tag tags with (the function's manifest, `weft-image@…`). */
+  modelVersion: string;
+}
+
+/** The condition of a source write, for an ordinary event or a re-tag. */
+const sourceCondition = (seq: string, retag: RetagGuard | undefined): { expression: string; names: Record<string, string>; values: Record<string, unknown> } =>
+  retag === undefined
+    ? {
+        expression: 'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
+        names: { '#cseq': 'seq', '#cstatus': 'status' },
+        values: { ':cseq': seq, ':cpending': 'pending' },
+      }
+    : {
+        // The same rule as retagApplies: a missing source only under the reconciliation sequencer.
+        expression: `(#cseq = :cseq AND #cstatus <> :cdeleted AND (attribute_not_exists(#cmv) OR #cmv <> :cmv))${seq === RECONCILE_SEQUENCER ? ' OR attribute_not_exists(#cseq)' : ''}`,
+        names: { '#cseq': 'seq', '#cstatus': 'status', '#cmv': 'modelVersion' },
+        values: { ':cseq': seq, ':cdeleted': 'deleted', ':cmv': retag.modelVersion },
+      };
+
   /** false when the partition has no product item and no live source (nothing to merge). */
   exists: boolean;
   changed: boolean;
@@ -172,16 +198,17 @@ export class ProductStore {
    * skips the work (but still merges, in case the earlier attempt died before merging).
    * `failure` is why the event's message failed, when it did; the API shows it while pending.
    */
-  async beginSource(ref: SourceRef, seq: string, key: string, failure?: Omit<SourceFailure, 'at'>): Promise<boolean> {
+  async beginSource(ref: SourceRef, seq: string, key: string, failure?: Omit<SourceFailure, 'at'>, retag?: RetagGuard): Promise<boolean> {
     const updatedAt = this.timestamp();
     const update = withCondition(
+    const condition = sourceCondition(seq, retag);
       buildUpdate(
         { ...this.sourceIdentity(ref, key), seq, status: 'pending', updatedAt, ...(failure ? { [LAST_FAILURE]: { ...failure, at: updatedAt } } : {}) },
         [...SOURCE_FIELDS_CLEARED_ON_PENDING, ...(failure ? [] : [LAST_FAILURE])],
       ),
-      'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
-      { '#cseq': 'seq', '#cstatus': 'status' },
-      { ':cseq': seq, ':cpending': 'pending' },
+      condition.expression,
+      condition.names,
+      condition.values,
     );
     return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
   }
@@ -191,15 +218,12 @@ export class ProductStore {
    * already finished. The same condition as {@link beginSource}, so it also works without a
    * pending mark: the ingest functions skip that write (see {@link sourceStates}) and only mark
    * sources pending whose processing failed and will be retried. Pass the upload `key` when the
-   * source was not begun (it is part of the source item).
+   * source was not begun (it is part of the source item). With `retag`, the re-tag's condition
+   * instead ({@link RetagGuard}).
    */
-  async completeSource(ref: SourceRef, seq: string, outcome: SourceOutcome, key?: string): Promise<boolean> {
-    const update = withCondition(
-      this.outcomeUpdate(ref, key, seq, outcome),
-      'attribute_not_exists(#cseq) OR #cseq < :cseq OR (#cseq = :cseq AND #cstatus = :cpending)',
-      { '#cseq': 'seq', '#cstatus': 'status' },
-      { ':cseq': seq, ':cpending': 'pending' },
-    );
+  async completeSource(ref: SourceRef, seq: string, outcome: SourceOutcome, key?: string, retag?: RetagGuard): Promise<boolean> {
+    const condition = sourceCondition(seq, retag);
+    const update = withCondition(this.outcomeUpdate(ref, key, seq, outcome), condition.expression, condition.names, condition.values);
     return this.conditionalUpdate({ TableName: this.tableName, Key: this.sourceKey(ref), ...update });
   }
 
@@ -210,25 +234,48 @@ export class ProductStore {
    * and its result written by {@link completeSource}, whose condition decides again at write time,
    * so a newer event arriving meanwhile still wins.
    */
-  async sourceStates(events: readonly { ref: SourceRef; seq: string }[]): Promise<boolean[]> {
+  async sourceStates(events: readonly { ref: SourceRef; seq: string; retag?: RetagGuard }[]): Promise<boolean[]> {
+    const records = await this.readSourceRecords(events.map((e) => e.ref));
+    return events.map(({ seq, retag }, i) => {
+      const current = records[i];
+      if (retag) return retagApplies(current, seq, retag.modelVersion);
+      return current?.seq === undefined || current.seq < seq || (current.seq === seq && current.status === 'pending');
+    });
+  }
+
+  /**
+   * What each source's item records of its last write (sequencer, status, model version), read in
+   * strongly consistent BatchGetItems; undefined where a source has no item. The ingest gate and
+   * the re-tag's batch step read through here.
+   */
+  async readSourceRecords(refs: readonly SourceRef[]): Promise<(SourceRecord | undefined)[]> {
     const keys = new Map<string, { pk: string; sk: string }>();
-    for (const { ref } of events) {
+    for (const ref of refs) {
       const key = this.sourceKey(ref);
       keys.set(`${key.pk}\u0000${key.sk}`, key);
     }
-    const found = new Map<string, { seq?: string; status?: string }>();
+    const found = new Map<string, SourceRecord>();
     const items = await this.batchGet(
       [...keys.values()],
-      { ConsistentRead: true, ProjectionExpression: '#pk, #sk, #seq, #status', ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#seq': 'seq', '#status': 'status' } },
+      {
+        ConsistentRead: true,
+        ProjectionExpression: '#pk, #sk, #seq, #status, #mv',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#seq': 'seq', '#status': 'status', '#mv': 'modelVersion' },
+      },
       (unprocessed) => {
         throw new TransientError('source_states_unprocessed', `${unprocessed} source states stayed unprocessed`);
       },
     );
-    for (const item of items) found.set(`${item.pk}\u0000${item.sk}`, { seq: item.seq, status: item.status });
-    return events.map(({ ref, seq }) => {
+    for (const item of items) {
+      found.set(`${item.pk}\u0000${item.sk}`, {
+        ...(item.seq !== undefined ? { seq: item.seq as string } : {}),
+        ...(item.status !== undefined ? { status: item.status as string } : {}),
+        ...(item.modelVersion !== undefined ? { modelVersion: item.modelVersion as string } : {}),
+      });
+    }
+    return refs.map((ref) => {
       const key = this.sourceKey(ref);
-      const current = found.get(`${key.pk}\u0000${key.sk}`);
-      return current?.seq === undefined || current.seq < seq || (current.seq === seq && current.status === 'pending');
+      return found.get(`${key.pk}\u0000${key.sk}`);
     });
   }
 
