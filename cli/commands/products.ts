@@ -5,11 +5,25 @@
  *   weft find <task> <value> [--vendor V] [--limit N] [--all]    one JSON match per line
  *   weft correct <vendor>/<productId> <task> <value> | --remove
  *   weft corrections [--since TIME] [--all]                      labeled examples as JSON lines
+ *   weft corrections export --out FILE [--since TIME]            every page as one GET /corrections document
  *
  * Calls go through the client typed from the OpenAPI document (cli/api/client.ts).
  */
-import type { Command } from 'commander';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import type { Command, CommanderError } from 'commander';
+import type { components } from '../../clients/typescript/openapi.js';
+import { MAX_LIMIT } from '../../functions/api/limits.js';
 import { ApiCallError, apiClient, defaultApiUrl, ok, productRef, type LabelName, type TaskName, type WeftApi } from '../api/client.js';
+
+type Corrections = components['schemas']['Corrections'];
+
+/** What `weft corrections export` writes: a GET /corrections page holding every entry. */
+export interface CorrectionsExport {
+  items: Corrections['items'];
+  exportedAt: string;
+  api: string;
+  since?: string;
+}
 
 interface ApiOption {
   api: string;
@@ -39,6 +53,67 @@ const pages = async <T>(fetchPage: (cursor: string | undefined) => Promise<{ ite
 };
 
 const limitOf = (raw: string | undefined): number | undefined => (raw === undefined ? undefined : Number(raw));
+
+/** A bad argument of `corrections export`: exit code 2. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The export file could not be written (the API was read). */
+class WriteError extends Error {
+  override readonly name = 'WriteError';
+}
+
+/** Commander's own argument errors (unknown option, missing --out) exit 2; help and version stay 0. */
+const usageExit = (error: CommanderError): never => process.exit(error.exitCode === 0 ? 0 : 2);
+
+/**
+ * Every page of GET /corrections (oldest first), written to `out` as one document in the shape of a
+ * page, atomically: `<out>.tmp`, then renamed; nothing is written when a page cannot be read.
+ */
+export const exportCorrections = async (
+  api: WeftApi,
+  options: { out: string; apiUrl: string; since?: string; limit?: number; now?: () => Date },
+): Promise<{ entries: number; products: number; images: number; pages: number }> => {
+  const items: Corrections['items'] = [];
+  let cursor: string | undefined;
+  let pageCount = 0;
+  do {
+    const query = { ...(options.since ? { since: options.since } : {}), limit: options.limit ?? MAX_LIMIT, ...(cursor ? { cursor } : {}) };
+    const page = ok(await api.GET('/corrections', { params: { query } }));
+    items.push(...page.items);
+    cursor = page.nextCursor;
+    pageCount += 1;
+  } while (cursor !== undefined);
+  const document: CorrectionsExport = {
+    items,
+    exportedAt: (options.now?.() ?? new Date()).toISOString(),
+    api: options.apiUrl,
+    ...(options.since ? { since: options.since } : {}),
+  };
+  const partial = `${options.out}.tmp`;
+  try {
+    await writeFile(partial, `${JSON.stringify(document, null, 1)}\n`, 'utf8');
+    await rename(partial, options.out);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw new WriteError(`cannot write ${options.out} (${(error as Error).message})`);
+  }
+  return {
+    entries: items.length,
+    products: new Set(items.map((item) => `${item.vendor}/${item.productId}`)).size,
+    images: new Set(items.flatMap((item) => item.images)).size,
+    pages: pageCount,
+  };
+};
+
+const exportArguments = (opts: { api: string; since?: string; limit?: string }): { since?: string; limit: number } => {
+  if (!URL.canParse(opts.api)) throw new UsageError(`--api must be a URL, got "${opts.api}"`);
+  if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) throw new UsageError(`--since must be an ISO 8601 time (e.g. 2026-11-28T00:00:00Z), got "${opts.since}"`);
+  const limit = opts.limit === undefined ? MAX_LIMIT : /^[0-9]{1,4}$/.test(opts.limit) ? Number(opts.limit) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_LIMIT)) throw new UsageError(`--limit must be an integer from 1 to ${MAX_LIMIT}, got "${opts.limit}"`);
+  return { ...(opts.since !== undefined ? { since: opts.since } : {}), limit };
+};
 
 export const register = (program: Command): void => {
   withApi(program.command('product').description('show one product: merged attributes, sources, taxonomy ids').argument('<vendor/productId>'))
@@ -99,7 +174,7 @@ export const register = (program: Command): void => {
       ),
     );
 
-  withApi(program.command('corrections').description('human corrections as labeled examples, one JSON line each (oldest first)'))
+  const corrections = withApi(program.command('corrections').description('human corrections as labeled examples, one JSON line each (oldest first)'))
     .option('--since <time>', 'only corrections after this ISO 8601 time')
     .option('--all', 'follow nextCursor to the last page')
     .action((opts: ApiOption & { since?: string; all?: boolean }) =>
@@ -114,4 +189,33 @@ export const register = (program: Command): void => {
         opts.api,
       ),
     );
+
+  // `--api` and `--since` are the options of `corrections` (commander gives an option both commands
+  // define to the parent, wherever it stands), read here through optsWithGlobals.
+  corrections
+    .command('export')
+    .description('every page of GET /corrections as one JSON document of that shape ({"items": [...], oldest first}), written atomically')
+    .requiredOption('--out <file>', 'file to write (through <file>.tmp, renamed when complete)')
+    .option('--limit <n>', `corrections read per request (1-${MAX_LIMIT}, default ${MAX_LIMIT}); a page lists their products`)
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride(usageExit)
+    .action(async (_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<ApiOption & { out: string; since?: string; limit?: string }>();
+      let args: ReturnType<typeof exportArguments>;
+      try {
+        args = exportArguments(opts);
+      } catch (error) {
+        console.error(`weft corrections export: ${(error as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      try {
+        const summary = await exportCorrections(apiClient(opts.api), { out: opts.out, apiUrl: opts.api, ...args });
+        console.error(`weft corrections export: ${summary.entries} entries, ${summary.products} products, ${summary.images} images (${summary.pages} page${summary.pages === 1 ? '' : 's'}) → ${opts.out}`);
+      } catch (error) {
+        const reason = error instanceof ApiCallError || error instanceof WriteError ? error.message : `cannot reach ${opts.api} (${(error as Error).message})`;
+        console.error(`weft corrections export: ${reason}`);
+        process.exitCode = 1;
+      }
+    });
 };
