@@ -79,6 +79,10 @@ afterAll(async () => {
   await table?.stop();
 });
 
+/** The mapping's attribute tasks with a Google Merchant Center field that these models serve, in mapping order. */
+const googleTasks = () =>
+  taxonomy.tasks().flatMap((t) => (t.target === 'attribute' && t.googleField !== undefined && Object.hasOwn(models.catalog, t.name) ? [{ ...t, googleField: t.googleField }] : []));
+
 const GOLDEN_FILES: Record<ExportFormat, string> = { jsonl: 'sample-catalog.jsonl', csv: 'sample-catalog.csv', google: 'sample-catalog.google.tsv', shopify: 'sample-catalog.shopify.csv' };
 
 const exportTo = async (format: ExportFormat, extra: Partial<Parameters<typeof runExport>[0]> = {}) => {
@@ -111,13 +115,18 @@ describe('weft export on the sample catalog', () => {
   it('keeps the Google feed within Google\'s field limits, with category ids the mapping derived', async () => {
     const { text } = await exportTo('google', { minConfidence: 0 });
     const [header, ...rows] = lines(text);
-    expect(header).toBe('id\tgoogle_product_category\tcolor\tpattern');
+    // One column per attribute task of the mapping that has a Google field and that the models serve.
+    const columns = ['id', 'google_product_category', ...googleTasks().map((t) => t.googleField)];
+    expect(header).toBe(columns.join('\t'));
+    expect(columns).toEqual(expect.arrayContaining(['color', 'pattern']));
+    const colorColumn = columns.indexOf(googleTasks().find((t) => t.vendorColor)!.googleField);
     const googleIds = new Set(taxonomy.mapping.entries.flatMap((e) => ('google' in e && e.google ? [e.google.id] : [])));
     expect(rows.length).toBe(48);
     for (const row of rows) {
       const cells = row.split('\t');
-      expect(cells).toHaveLength(4);
-      const [id, category, color, pattern] = cells as [string, string, string, string];
+      expect(cells).toHaveLength(columns.length);
+      const [id, category] = cells as [string, string];
+      const color = cells[colorColumn]!;
       expect(id.length).toBeGreaterThan(0);
       expect(id.length).toBeLessThanOrEqual(GOOGLE_LIMITS.id);
       expect(googleIds.has(category), `category ${category}`).toBe(true);
@@ -126,7 +135,7 @@ describe('weft export on the sample catalog', () => {
       expect(colors.length).toBeLessThanOrEqual(GOOGLE_COLOR_LIMITS.colors);
       for (const c of colors) expect(c.length, c).toBeLessThanOrEqual(GOOGLE_COLOR_LIMITS.perColor);
       expect(color).not.toMatch(/multi|assorted|various/i);
-      expect(pattern.length).toBeLessThanOrEqual(GOOGLE_LIMITS.default);
+      for (const [i, cell] of cells.entries()) if (i > 1 && i !== colorColumn) expect(cell.length, `${columns[i]}: ${cell}`).toBeLessThanOrEqual(GOOGLE_LIMITS.default);
     }
   });
 
@@ -139,9 +148,11 @@ describe('weft export on the sample catalog', () => {
     expect(corrected[col('pattern_confidence')]).toBe('1.0000');
     expect(rows.filter((r) => r[col('category')] !== '')).toEqual([]);
     const google = await exportTo('google', { minConfidence: 0.99 });
-    const feed = lines(google.text).slice(1).map((l) => l.split('\t'));
-    // Category and pattern only where a human said so; color otherwise only the vendor's own name.
-    expect(feed.filter((r) => r[1] !== '' || r[3] !== ''), JSON.stringify(feed)).toHaveLength(1);
+    const [feedHeader, ...feedRows] = lines(google.text);
+    const feed = feedRows.map((l) => l.split('\t'));
+    const colorColumn = feedHeader!.split('\t').indexOf(googleTasks().find((t) => t.vendorColor)!.googleField);
+    // Category and the other attributes only where a human said so; color otherwise only the vendor's own name.
+    expect(feed.filter((r) => r.some((cell, i) => i > 0 && i !== colorColumn && cell !== '')), JSON.stringify(feed)).toHaveLength(1);
     const vendorNames = new Set(rows.map((r) => r[col('vendor_color')]));
     const withColor = rows.filter((r) => r[col('google_color')] !== '');
     expect(withColor.length).toBeGreaterThan(0);

@@ -60,6 +60,56 @@ const declaredProperties = (type: string): Set<string> => {
   return out;
 };
 
+type PropertySchema = { type?: string; $ref?: string; anyOf?: PropertySchema[]; oneOf?: PropertySchema[]; items?: PropertySchema };
+
+/** Whether `type` is `range` or one of its subtypes. */
+const isA = (type: string, range: string): boolean =>
+  type === range || (byId.get(`schema:${type}`)?.allOf ?? []).some((p) => p.$ref !== undefined && isA(p.$ref.replace(/^schema:/, ''), range));
+
+/** The types a property's range names (its `$ref`s), looked up on the type and its ancestors. */
+const rangeTypes = (type: string, property: string): string[] | undefined => {
+  const schema = byId.get(`schema:${type}`);
+  const own = (schema?.properties as Record<string, PropertySchema> | undefined)?.[property];
+  if (own) {
+    const refs: string[] = [];
+    const visit = (s: PropertySchema) => {
+      if (s.$ref) refs.push(s.$ref.replace(/^schema:/, ''));
+      [...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.items ? [s.items] : [])].forEach(visit);
+    };
+    visit(own);
+    return [...new Set(refs)];
+  }
+  for (const parent of schema?.allOf ?? []) {
+    const found = parent.$ref ? rangeTypes(parent.$ref.replace(/^schema:/, ''), property) : undefined;
+    if (found) return found;
+  }
+  return undefined;
+};
+
+/**
+ * A node under a property must be of a type the property's range names, or a subtype of one (the
+ * published JSON Schemas do not say so: an object validates against any type without a required
+ * property).
+ */
+const rangeProblems = (node: unknown, out: string[] = []): string[] => {
+  if (Array.isArray(node)) node.forEach((n) => rangeProblems(n, out));
+  else if (node && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    const type = record['@type'];
+    for (const [key, value] of Object.entries(record)) {
+      if (key.startsWith('@')) continue;
+      for (const child of Array.isArray(value) ? value : [value]) {
+        const childType = child && typeof child === 'object' ? (child as Record<string, unknown>)['@type'] : undefined;
+        if (typeof type !== 'string' || typeof childType !== 'string') continue;
+        const range = rangeTypes(type, key) ?? [];
+        if (!range.some((r) => isA(childType, r))) out.push(`${type}.${key} takes ${range.join(' | ') || 'no node'}, not ${childType}`);
+      }
+      rangeProblems(value, out);
+    }
+  }
+  return out;
+};
+
 /** Every typed node of a compacted document: its @type and the properties it uses. */
 const typedNodes = (node: unknown, out: { type: string; keys: string[] }[] = []): { type: string; keys: string[] }[] => {
   if (Array.isArray(node)) node.forEach((n) => typedNodes(n, out));
@@ -85,6 +135,7 @@ const vocabularyProblems = (() => {
       return keys.filter((k) => !declared.has(k)).map((k) => `${type} has no property ${k}`);
     });
     if (!validate!(doc)) problems.push(...(validate!.errors ?? []).map((e: { instancePath: string; message?: string }) => `${e.instancePath} ${e.message}`));
+    problems.push(...rangeProblems(doc));
     return problems;
   };
 })();
@@ -123,6 +174,8 @@ describe('product JSON-LD', () => {
     // The check is real: a misspelt property and a wrongly typed value are caught.
     expect(vocabularyProblems({ ...doc, colour: 'red' })).toContain('Product has no property colour');
     expect(vocabularyProblems({ ...doc, color: { '@type': 'DefinedTerm', name: 'x' } }).join()).toMatch(/\/color must be string/);
+    // A node of a type the property's range does not name, which the JSON Schemas let through.
+    expect(vocabularyProblems({ ...doc, brand: { '@type': 'DefinedTerm', name: 'x' } })).toEqual(['Product.brand takes Brand | Organization, not DefinedTerm']);
   });
 
   it('leaves out abstained and low-confidence attributes and invents no color', () => {
@@ -134,6 +187,18 @@ describe('product JSON-LD', () => {
       pattern: expect.objectContaining({ '@id': 'gid://shopify/TaxonomyValue/2874', name: 'Solid' }),
     });
     expect(vocabularyProblems(abstained)).toEqual([]);
+  });
+
+  it('gives every mapped value of every task of the mapping a property and value schema.org admits', () => {
+    const checked: string[] = [];
+    for (const spec of taxonomy.tasks()) {
+      for (const entry of taxonomy.mapping.entries.filter((e) => e.task === spec.name && 'shopify' in e)) {
+        const single = productJsonLd(view({ attributes: { [spec.name]: attribute(entry.label, 0.9) }, vendorColor: undefined }), taxonomy);
+        expect(vocabularyProblems(single), `${spec.name}/${entry.label}: ${JSON.stringify(single)}`).toEqual([]);
+        checked.push(`${spec.name}/${entry.label}`);
+      }
+    }
+    expect(checked.length).toBe(taxonomy.mapping.entries.filter((e) => 'shopify' in e).length);
   });
 
   it('asks for JSON-LD by format or by Accept ranking', () => {
