@@ -15,6 +15,7 @@ import { AsyncInferenceResults } from './inference/AsyncInferenceResults.js';
 import { TritonEndpoint } from './inference/TritonEndpoint.js';
 import { acknowledge, acknowledgeManagedPolicies, acknowledgeWildcards, LAMBDA_BASIC_EXECUTION } from './nag/acknowledge.js';
 import { Operations } from './operations/Operations.js';
+import { RetagJob } from './retag/RetagJob.js';
 import { ProductsTable } from './storage/ProductsTable.js';
 import { UploadsStorage } from './storage/UploadsStorage.js';
 
@@ -43,6 +44,8 @@ export class WeftStack extends Stack {
   readonly console: ConsoleSite;
   /** The same api function and routes for the console's browser calls, authorized by Cognito JWTs (machine clients keep `api`). */
   readonly consoleApi: ProductsApi;
+  /** Catalog re-tagging: the Step Functions job, its re-tag queues into the ingest functions, the results bucket. */
+  readonly retag: RetagJob;
   readonly asyncIo?: AsyncInferenceIo;
   /** Async mode: notification queue + inference-result function. */
   readonly asyncResults?: AsyncInferenceResults;
@@ -205,6 +208,17 @@ export class WeftStack extends Stack {
       ...(this.asyncResults ? { asyncResults: { queue: this.asyncResults.queue, function: this.asyncResults.function } } : {}),
     });
 
+    this.retag = new RetagJob(this, 'Retag', {
+      config,
+      models,
+      uploads: this.storage.bucket,
+      accessLogs: this.storage.accessLogs,
+      table: this.table.table,
+      ingest: { image: this.ingest.image, text: this.ingest.text },
+      metricsNamespace: METRICS_NAMESPACE,
+      alarmTopic: this.operations.alarmTopic,
+    });
+
     this.suppressCdkInternals();
 
     new CfnOutput(this, 'UploadsBucketName', { value: this.storage.bucket.bucketName });
@@ -217,6 +231,11 @@ export class WeftStack extends Stack {
     new CfnOutput(this, 'TextEndpointName', { value: this.endpoints.text.endpointName });
     if (this.endpoints.detector) new CfnOutput(this, 'DetectorEndpointName', { value: this.endpoints.detector.endpointName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn });
+    // weft retag --env <env> starts executions of this state machine (found by this output name).
+    new CfnOutput(this, 'RetagStateMachineArn', { value: this.retag.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RetagResultsBucketName', { value: this.retag.resultsBucket.bucketName });
+    new CfnOutput(this, 'RetagImageQueueUrl', { value: this.retag.queues.image.queue.queueUrl });
+    new CfnOutput(this, 'RetagTextQueueUrl', { value: this.retag.queues.text.queue.queueUrl });
     if (this.asyncIo) {
       new CfnOutput(this, 'AsyncInferenceSuccessTopicArn', { value: this.asyncIo.successTopic.topicArn });
       new CfnOutput(this, 'AsyncInferenceBucketName', { value: this.asyncIo.bucket.bucketName });

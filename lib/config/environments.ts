@@ -39,6 +39,39 @@ export interface FunctionSizing {
   readonly maxBatchingWindowSeconds: number;
 }
 
+/**
+ * The catalog re-tag job (lib/retag/RetagJob.ts): a Step Functions Distributed Map over the uploads
+ * bucket whose child workflows check batches of keys against the table and queue the sources to
+ * re-tag on two re-tag queues, which the same ingest functions consume with a capped concurrency.
+ */
+export interface RetagSizing {
+  /** Keys per child workflow (ItemBatcher MaxItemsPerBatch). */
+  readonly batchSize: number;
+  /** Child workflows at once (Distributed Map MaxConcurrency): how fast keys are checked and queued. */
+  readonly maxConcurrency: number;
+  /** Share of failed items (keys of failed child workflows) after which the map run fails (redrivable). */
+  readonly toleratedFailurePercentage: number;
+  /**
+   * Concurrent invocations each re-tag queue's event source may use of its ingest function
+   * (SQS MaximumConcurrency, 2..1000): what a re-tag can take from fresh uploads, at most half of
+   * the function's reserved concurrency.
+   */
+  readonly ingestConcurrency: { readonly image: number; readonly text: number };
+  /**
+   * Receives before a re-tag message is dead-lettered. Higher than the upload queues': the re-tag
+   * event sources share their function's reserved concurrency with fresh uploads, and a message
+   * whose invocation was throttled counts a receive.
+   */
+  readonly maxReceiveCount: number;
+  /** Expiry of the map runs' results (ResultWriter) in the results bucket. */
+  readonly resultRetentionDays: number;
+  /**
+   * Optional S3 Inventory of the uploads bucket (CSV, with at least Bucket and Key): an execution
+   * given `inventoryManifestKey` reads that manifest instead of listing the bucket.
+   */
+  readonly inventory?: { readonly bucketName: string; readonly prefix: string };
+}
+
 export interface EnvironmentConfig {
   readonly name: EnvironmentName;
   /** Account/region are taken from context (`-c account=…`) or the CLI environment when absent. */
@@ -89,6 +122,7 @@ export interface EnvironmentConfig {
     readonly authorization: 'iam' | 'none';
     readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   };
+  readonly retag: RetagSizing;
   readonly alarms: {
     readonly dlqDepth: number;
     readonly functionErrors: number;
@@ -154,6 +188,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       detector: devDetector,
     },
     api: { authorization: 'iam', throttle: { rateLimit: 20, burstLimit: 40 } },
+    retag: { batchSize: 200, maxConcurrency: 4, toleratedFailurePercentage: 10, ingestConcurrency: { image: 2, text: 2 }, maxReceiveCount: 10, resultRetentionDays: 14 },
     alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 1, endpoint5xx: 5, modelLatencyP90Ms: 500 },
   },
   staging: {
@@ -183,6 +218,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       detector: { ...devDetector, maxInstances: 3 },
     },
     api: { authorization: 'iam', throttle: { rateLimit: 50, burstLimit: 100 } },
+    retag: { batchSize: 500, maxConcurrency: 8, toleratedFailurePercentage: 5, ingestConcurrency: { image: 5, text: 5 }, maxReceiveCount: 10, resultRetentionDays: 30 },
     alarms: { dlqDepth: 1, functionErrors: 5, functionThrottles: 5, endpoint5xx: 5, modelLatencyP90Ms: 400 },
   },
   prod: {
@@ -234,6 +270,8 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       },
     },
     api: { authorization: 'iam', throttle: { rateLimit: 500, burstLimit: 1000 } },
+    // A re-tag takes at most a fifth of image-ingest and of text-ingest in prod.
+    retag: { batchSize: 500, maxConcurrency: 20, toleratedFailurePercentage: 1, ingestConcurrency: { image: 20, text: 10 }, maxReceiveCount: 10, resultRetentionDays: 90 },
     alarms: { dlqDepth: 1, functionErrors: 10, functionThrottles: 10, endpoint5xx: 10, modelLatencyP90Ms: 250 },
   },
 };
@@ -329,5 +367,30 @@ export const validateEnvironment = (config: EnvironmentConfig): void => {
   if (config.inference.containerStartupHealthCheckTimeoutSeconds < 60 || config.inference.containerStartupHealthCheckTimeoutSeconds > 3600) {
     problems.push('containerStartupHealthCheckTimeoutSeconds must be within 60..3600');
   }
+  problems.push(...retagProblems(config));
   if (problems.length > 0) throw new EnvironmentConfigError(`invalid configuration for environment "${config.name}": ${problems.join('; ')}`);
+};
+
+const within = (value: number, min: number, max: number): boolean => Number.isInteger(value) && value >= min && value <= max;
+
+/** Limits of Step Functions (Distributed Map) and of the SQS event source's MaximumConcurrency. */
+const retagProblems = (config: EnvironmentConfig): string[] => {
+  const problems: string[] = [];
+  const { retag } = config;
+  if (!within(retag.batchSize, 1, 10_000)) problems.push('retag.batchSize must be an integer within 1..10000 (ItemBatcher MaxItemsPerBatch)');
+  if (!within(retag.maxConcurrency, 1, 10_000)) problems.push('retag.maxConcurrency must be an integer within 1..10000 (Distributed Map MaxConcurrency)');
+  if (!(retag.toleratedFailurePercentage >= 0 && retag.toleratedFailurePercentage <= 100)) problems.push('retag.toleratedFailurePercentage must be within 0..100');
+  if (!within(retag.maxReceiveCount, 1, 1000)) problems.push('retag.maxReceiveCount must be an integer within 1..1000');
+  if (!within(retag.resultRetentionDays, 1, 3650)) problems.push('retag.resultRetentionDays must be an integer within 1..3650');
+  for (const [kind, sizing] of [['image', config.functions.imageIngest], ['text', config.functions.textIngest]] as const) {
+    const cap = retag.ingestConcurrency[kind];
+    if (!within(cap, 2, 1000)) problems.push(`retag.ingestConcurrency.${kind} must be an integer within 2..1000 (SQS event source MaximumConcurrency)`);
+    else if (sizing.reservedConcurrency !== undefined && cap * 2 > sizing.reservedConcurrency) {
+      problems.push(`retag.ingestConcurrency.${kind} (${cap}) must be at most half of ${kind}Ingest's reserved concurrency (${sizing.reservedConcurrency}), so fresh uploads keep the rest`);
+    }
+  }
+  if (retag.inventory && (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(retag.inventory.bucketName) || retag.inventory.prefix.startsWith('/'))) {
+    problems.push('retag.inventory needs an S3 bucket name and a key prefix without a leading /');
+  }
+  return problems;
 };

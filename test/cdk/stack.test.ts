@@ -117,7 +117,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
 
   it('gives each queue an encrypted DLQ and a visibility timeout covering six function timeouts', () => {
     const t = s().template;
-    t.resourceCountIs('AWS::SQS::Queue', 4 + 2 * extra());
+    // Upload queues, async results (async mode) and the re-tag job's two queues, each with its DLQ.
+    t.resourceCountIs('AWS::SQS::Queue', 4 + 2 * extra() + 4);
     for (const [, queue] of resourcesOfType(s().json, 'AWS::SQS::Queue')) expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
     for (const [name, sizing] of [['image', cfg().functions.imageIngest], ['text', cfg().functions.textIngest]] as const) {
       const queue = s().stack.getLogicalId(s().stack.ingest[name].queue.queue.node.defaultChild as never);
@@ -170,7 +171,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
 
   it('consumes the queues with partial batch failures', () => {
     const t = s().template;
-    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2 + extra());
+    // The re-tag queues feed the same two ingest functions (test/cdk/retag.test.ts checks them).
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2 + extra() + 2);
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: cfg().functions.imageIngest.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -273,7 +275,8 @@ describe.each(['dev', 'staging', 'prod', 'dev (async, open API)'] as const)('%s'
     const alarms = resourcesOfType(s().json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
     const withAction = alarms.filter((a) => (a.AlarmActions as unknown[] | undefined)?.length);
     const metrics = withAction.map((a) => `${a.Namespace}/${a.MetricName}`);
-    expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2 + extra());
+    // Dead letters of the upload queues, the async results queue and the two re-tag queues.
+    expect(metrics.filter((m) => m === 'AWS/SQS/ApproximateNumberOfMessagesVisible')).toHaveLength(2 + extra() + 2);
     expect(metrics.filter((m) => m === 'AWS/Lambda/Errors')).toHaveLength(3 + extra());
     expect(metrics.filter((m) => m === 'AWS/Lambda/Throttles')).toHaveLength(3 + extra());
     expect(metrics.filter((m) => m === 'AWS/SageMaker/Invocation5XXErrors')).toHaveLength(2 + detectors());
