@@ -7,7 +7,7 @@
  *   DynamoDB  dynalite        $WEFT_HOME/dynamodb
  *   SageMaker model server    models dir (trained artifacts, else fixtures)
  *   SQS       dispatcher      $WEFT_HOME/queues.json, queues.<n>.journal, dead-letters/
- *   API GW    API server      GET /local/dead-letters, GET /local/queues besides the api handler's routes
+ *   API GW    API server      GET /local/dead-letters, GET /local/queues, POST /local/retag besides the api handler's routes
  *
  * Acknowledged means kept: S3 answers an upload only after the object is committed and its
  * notification is in the dispatcher's journal, so a stop or a kill loses nothing S3 acknowledged
@@ -20,15 +20,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3EventRecord } from 'aws-lambda';
+import { EQUAL_WEIGHTS, loadModelSet, modelVersion } from '../functions/shared/ingest/config.js';
 import { resolveModelsDir } from '../functions/shared/manifest.js';
+import { ProductStore } from '../functions/shared/products/productStore.js';
 import { tableDefinition } from '../functions/shared/products/tableDefinition.js';
 import { API_ROUTES } from '../functions/api/routeTable.js';
 import type { QueueName } from '../functions/shared/layout.js';
 import { startApiServer, type ApiHandler, type LocalRoute } from './apiServer.js';
 import { DeadLetterStore, type DeadLetter } from './dispatcher/deadLetterStore.js';
 import { Dispatcher } from './dispatcher/Dispatcher.js';
-import type { QueueConfig, SqsHandler } from './dispatcher/types.js';
+import type { LocalQueueName, QueueConfig, SqsHandler } from './dispatcher/types.js';
 import { ensureTable, startDynamo } from './dynamodb.js';
 import { applyHandlerEnv, LOCAL_CREDENTIALS, LOCAL_REGION } from './handlerEnv.js';
 import { startModelServer } from './modelServer/server.js';
@@ -42,6 +46,7 @@ import { startDynamoFaultProxy } from './faults/dynamoFaultProxy.js';
 import { faultRoute } from './faults/faultRoute.js';
 import { objectRoute } from './objectRoute.js';
 import { consoleFilesRoute } from './consoleFiles.js';
+import { RETAG_QUEUES, retagRoute } from './retagRoute.js';
 
 export type ServiceName = 'api' | 's3' | 'dynamodb' | 'models';
 
@@ -53,6 +58,8 @@ export interface DeliveryOptions {
   batchSize: number;
   batchWindowMs: number;
   concurrency: number;
+  /** Batches of each re-tag queue at once (the AWS stack caps the re-tag event sources the same way). */
+  retagConcurrency: number;
   timeoutMs: number;
 }
 
@@ -111,6 +118,7 @@ export const DEFAULT_DELIVERY: DeliveryOptions = {
   batchSize: 10,
   batchWindowMs: 250,
   concurrency: 2,
+  retagConcurrency: 1,
   timeoutMs: 120_000,
 };
 
@@ -167,7 +175,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     // The dispatcher (and its journal) exists before S3 so every notification is queued durably
     // from the first upload on; it starts delivering once the handlers are loaded.
     const handlers: Partial<Record<QueueName, SqsHandler>> = {};
-    const queue = (name: QueueName): QueueConfig => ({
+    const queue = (name: QueueName, concurrency = delivery.concurrency): QueueConfig => ({
       handler: (event, context) => {
         const handler = handlers[name];
         if (!handler) throw new Error(`${name} handler not loaded yet`);
@@ -175,12 +183,18 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       },
       batchSize: delivery.batchSize,
       batchWindowMs: delivery.batchWindowMs,
-      concurrency: delivery.concurrency,
+      concurrency,
       timeoutMs: delivery.timeoutMs,
     });
     const deadLetters = new DeadLetterStore(join(home, 'dead-letters'));
     const dispatcher = new Dispatcher({
-      queues: { image: queue('image'), text: queue('text') },
+      // The re-tag queues feed the same handlers, fewer batches at once, so a re-tag leaves the notification queues their share.
+      queues: {
+        image: queue('image'),
+        text: queue('text'),
+        [RETAG_QUEUES.image]: queue('image', delivery.retagConcurrency),
+        [RETAG_QUEUES.text]: queue('text', delivery.retagConcurrency),
+      },
       maxReceiveCount: delivery.maxReceiveCount,
       backoffMs: delivery.backoffMs,
       maxBackoffMs: delivery.maxBackoffMs,
@@ -236,7 +250,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
           const letters = deadLetters.list().filter((l) => only.length === 0 || only.includes(l.messageId));
           const redriven = letters.map((l) => {
             // send() journals the new message before it returns; only then does the letter go.
-            const messageId = running.send(l.queue as QueueName, l.body);
+            const messageId = running.send(l.queue as LocalQueueName, l.body);
             deadLetters.remove(l.messageId);
             return { from: l.messageId, messageId, queue: l.queue, keys: l.keys };
           });
@@ -253,6 +267,23 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       },
     ];
     localRoutes.push(faultRoute(faults));
+    // weft retag: batches of the local bucket's keys, checked against the table and the served models' versions.
+    // A stack serving no models (tests of the servers themselves) re-tags nothing: every key is `no_model`.
+    const retagModels = models.models.length > 0 ? loadModelSet(modelsDir) : undefined;
+    const retagDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: handlerDynamoUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+    const retagStore = new ProductStore({ client: retagDynamo, tableName, catalog: retagModels?.catalog ?? {}, ensemble: retagModels?.ensemble ?? EQUAL_WEIGHTS });
+    stops.push({ name: 'objects', stop: async () => retagDynamo.destroy() });
+    localRoutes.push(
+      retagRoute({
+        send: (queueName: LocalQueueName, body: string) => running.send(queueName, body),
+        readRecords: (refs) => retagStore.readSourceRecords(refs),
+        deployed: {
+          ...(retagModels?.image ? { image: modelVersion(retagModels.image) } : {}),
+          ...(retagModels?.text ? { text: modelVersion(retagModels.text) } : {}),
+        },
+        bucket,
+      }),
+    );
     // The console and the pictures it shows, from this origin (on AWS: CloudFront and presigned URLs).
     let objects: S3Client | undefined;
     localRoutes.push(

@@ -22,10 +22,11 @@ import { PendingStore } from './pendingStore.js';
 const ABANDON_AFTER_TIMEOUTS = 4;
 
 type Outcome<T> = { status: 'done'; value: T } | { status: 'failed'; error: unknown } | { status: 'running' };
-import type { QueueConfig, QueuedMessage } from './types.js';
+import type { LocalQueueName, QueueConfig, QueuedMessage } from './types.js';
 
 export interface DispatcherOptions {
-  queues: Record<QueueName, QueueConfig>;
+  /** The notification queues, and optionally the re-tag queues. */
+  queues: Record<QueueName, QueueConfig> & Partial<Record<LocalQueueName, QueueConfig>>;
   maxReceiveCount: number;
   /** Delay before the first retry; doubles with every receive up to maxBackoffMs. */
   backoffMs: number;
@@ -40,7 +41,7 @@ export interface DispatcherOptions {
 }
 
 interface QueueState {
-  name: QueueName;
+  name: LocalQueueName;
   config: QueueConfig;
   messages: Map<string, QueuedMessage>;
   inFlight: number;
@@ -58,7 +59,7 @@ const md5 = (text: string): string => createHash('md5').update(text).digest('hex
 export const RECORD_FAILED_CHANNEL = 'weft:sqs:recordFailed';
 
 export class Dispatcher {
-  private readonly queues: Map<QueueName, QueueState>;
+  private readonly queues: Map<LocalQueueName, QueueState>;
   private readonly pending?: PendingStore;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
@@ -80,16 +81,16 @@ export class Dispatcher {
     this.draining = new Promise((resolve) => (this.startDraining = resolve));
     this.log = options.log ?? ((message) => console.error(message));
     this.queues = new Map(
-      (Object.keys(options.queues) as QueueName[]).map((name) => [
+      (Object.keys(options.queues) as LocalQueueName[]).map((name) => [
         name,
-        { name, config: options.queues[name], messages: new Map(), inFlight: 0 },
+        { name, config: options.queues[name]!, messages: new Map(), inFlight: 0 },
       ]),
     );
     if (options.pendingFile) {
       this.pending = new PendingStore(options.pendingFile, () => this.snapshot(), this.log);
       const now = Date.now();
       for (const message of this.pending.load()) {
-        const queue = this.queues.get(message.queue as QueueName);
+        const queue = this.queues.get(message.queue as LocalQueueName);
         // Dead-lettered just before a crash, before the queue was saved without it.
         if (!queue || options.deadLetters.has(message.messageId)) continue;
         queue.messages.set(message.messageId, { ...message, visibleAt: Math.min(message.visibleAt, now) });
@@ -116,7 +117,7 @@ export class Dispatcher {
     return queueName;
   }
 
-  send(queueName: QueueName, body: string): string {
+  send(queueName: LocalQueueName, body: string): string {
     const queue = this.queues.get(queueName);
     if (!queue) throw new Error(`unknown queue ${queueName}`);
     const now = Date.now();

@@ -1,5 +1,12 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { QueueName } from '../../functions/shared/layout.js';
 import type { DeliveryAttempt } from './deadLetterStore.js';
+
+/**
+ * The local queues: the two S3 notifications feed (`image`, `text`) and, like the re-tag queues
+ * of the AWS stack, one re-tag queue per modality into the same handler (`image-retag`, `text-retag`).
+ */
+export type LocalQueueName = QueueName | `${QueueName}-retag`;
 
 /** The shape of the Lambda handlers the dispatcher feeds (a middy-wrapped handler fits too). */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined>;
