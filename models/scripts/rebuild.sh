@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the committed demo models from scratch: data → image → text → baselines → evaluation
+# Rebuild the committed demo models from scratch: data → detector → image → text → baselines → compare → evaluation
 # (ensemble.json + report) into models/artifacts. Extra arguments go to the pipeline, e.g.
 #   models/scripts/rebuild.sh --config my-pipeline.json     (sizes, budgets, output folders)
 #   models/scripts/rebuild.sh --skip baselines              (leave out the comparison models)

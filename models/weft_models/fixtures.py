@@ -26,7 +26,10 @@ from .export import export_model
 from .image.detect import Detector, DetectorConfig, export_detector
 from .image.model import TWO_VIEWS, VIEW_NAMES, ImageModel, ImageModelConfig
 from .manifest import check_onnx_matches, image_manifest, load_manifest
-from .tasks import DEFAULT_TASKS, TaskSpec, task_classes
+from .tasks import DEFAULT_TASKS, MATERIAL, TaskSpec, task_classes
+
+SERVED_TASKS: tuple[TaskSpec, ...] = (*DEFAULT_TASKS, MATERIAL)
+"""The tasks of the served demo models (the three catalog tasks and material), so the fixtures have them too."""
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +167,11 @@ def verify_fixtures(out_dir: Path) -> None:
 
 def build_fixtures(out_dir: str | os.PathLike[str] = DEFAULT_OUT, seed: int = 0) -> Path:
     out = Path(out_dir)
-    build_image_fixture(out / "image", seed=seed)
-    build_two_view_fixture(out / "image-two-views", seed=seed)
+    build_image_fixture(out / "image", SERVED_TASKS, seed=seed)
+    build_two_view_fixture(out / "image-two-views", SERVED_TASKS, seed=seed)
     build_detector_fixture(out / "detector", seed=seed)
-    build_text_fixture(out / "text", seed=seed)
-    write_ensemble(ensemble_fixture(), out / "ensemble.json")
+    build_text_fixture(out / "text", SERVED_TASKS, seed=seed)
+    write_ensemble(ensemble_fixture(SERVED_TASKS), out / "ensemble.json")
     verify_fixtures(out)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     log.info("fixtures written to %s (%.1f MB)", out, total / 1e6)

@@ -6,7 +6,7 @@
  * `facet value: stored → counted`; a second run changes no counter item.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,10 @@ import { startStack, type RunningStack } from '../../local/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(ROOT, 'models/artifacts/fixtures');
+/** The sample catalog's products and vendors, from its ground truth (what `npm start` ingests). */
+const SAMPLE_TRUTH = readFileSync(resolve(ROOT, 'samples/catalog/.ground-truth.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { vendor: string });
+const SAMPLES = SAMPLE_TRUTH.length;
+const SAMPLE_VENDORS = new Set(SAMPLE_TRUTH.map((t) => t.vendor)).size;
 
 interface Summary {
   vendor: string;
@@ -119,11 +123,11 @@ describe('weft recount on the local stack', () => {
 
   it('finds the counts of an ordinary ingest exact', async () => {
     const { products, facets } = await listing();
-    expect(products).toHaveLength(48);
+    expect(products).toHaveLength(SAMPLES);
     expect(withoutEmptyHistograms(facets)).toEqual(facetsOf(products));
     const run = await weft(['recount', '--settle', '0.2']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^recounted 48 products of 6 vendors \(\d+ counters\) in table weft-products on the local stack \(http:\/\/127\.0\.0\.1:\d+\): every count exact \(\d+\.\d s\)\n$/);
+    expect(run.stdout).toMatch(new RegExp(`^recounted ${SAMPLES} products of ${SAMPLE_VENDORS} vendors \\(\\d+ counters\\) in table weft-products on the local stack \\(http://127\\.0\\.0\\.1:\\d+\\): every count exact \\(\\d+\\.\\d s\\)\\n$`));
   });
 
   it('restores the exact counts after counters were skewed by direct UpdateItems, and a second run changes nothing', async () => {
@@ -148,7 +152,7 @@ describe('weft recount on the local stack', () => {
       `fixed ${task} ${label}: ${truth.values[task]![label]! + 2} → ${truth.values[task]![label]}`,
       `fixed vendor ${product.vendor}: ${truth.vendors[product.vendor]! - 1} → ${truth.vendors[product.vendor]}`,
     ]);
-    expect(lines.at(-1)).toMatch(/^recounted 48 products of 6 vendors \(\d+ counters\) in table weft-products on the local stack .*: 3 facet values fixed \(3 counter items written\), 0 moving \(\d+\.\d s\)$/);
+    expect(lines.at(-1)).toMatch(new RegExp(`^recounted ${SAMPLES} products of ${SAMPLE_VENDORS} vendors \\(\\d+ counters\\) in table weft-products on the local stack .*: 3 facet values fixed \\(3 counter items written\\), 0 moving \\(\\d+\\.\\d s\\)$`));
     expect(withoutEmptyHistograms((await listing()).facets)).toEqual(truth);
 
     const settled = await counterItems();

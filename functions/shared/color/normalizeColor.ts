@@ -10,7 +10,7 @@
  *   4. the named-color data set (color-name-list, ~30k names with hex values): the hex goes to
  *      the base of its nearest palette anchor by CIEDE2000 (palette.json), but only when the
  *      nearest anchor is close and clearly nearer than any other family's; otherwise `unknown`;
- *   5. a single base color word anywhere in the name ("red velvet"), then weak terms ("denim");
+ *   5. a single base color word anywhere in the name ("red velvet"), then weak terms ("chambray", "stone wash");
  *   6. otherwise `unknown`: a name is never mapped by guesswork.
  * The lexicon and the data-set index are built once per cold start; results are memoized.
  */
