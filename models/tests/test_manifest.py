@@ -9,6 +9,7 @@ import pytest
 
 from weft_models.manifest import ManifestError, image_manifest, load_manifest, parse_manifest, text_manifest
 from weft_models.tasks import DEFAULT_TASKS, PATTERN, TaskSpec
+from weft_models.fixtures import SERVED_TASKS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "artifacts" / "fixtures"
 
@@ -88,7 +89,7 @@ def test_committed_fixtures_match_their_graphs(modality: str) -> None:
     from weft_models.manifest import check_onnx_matches
 
     manifest = load_manifest(FIXTURES / modality / "manifest.json")
-    assert [t.spec() for t in manifest.tasks] == list(DEFAULT_TASKS)
+    assert [t.spec() for t in manifest.tasks] == list(SERVED_TASKS)
     assert check_onnx_matches(manifest, FIXTURES / modality).name == "model.onnx"
     config = (FIXTURES / modality / "triton" / manifest.name / "config.pbtxt").read_text()
     assert "KIND_GPU" in config and "dynamic_batching" in config and f"max_batch_size: {manifest.triton.maxBatchSize}" in config
