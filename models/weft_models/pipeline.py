@@ -74,7 +74,9 @@ class PipelineConfig:
     and ``compare`` (the ``compare`` stage trains the other route too, for the report)."""
     corrections: dict[str, Any] | None = None
     """Human corrections as one more training data set (``null``: none): ``file`` (the JSON of
-    ``GET /corrections`` or ``weft corrections --all``), ``images`` (local folder of the bucket),
+    ``GET /corrections``, ``weft corrections export`` or ``weft corrections --all``), ``images``
+    (a folder holding the bucket's objects by key, or ``s3://bucket[/prefix]``, read with boto3 at
+    the endpoint of ``AWS_ENDPOINT_URL`` when set),
     ``weight`` (share of the batches, default 1), ``out`` (default ``<work>/corrections``),
     ``detector`` (the ``detector.pt`` its garment views are cut with, default
     ``<work>/detector/detector.pt``; the whole image when it does not exist)."""
