@@ -35,8 +35,8 @@ import { ATTRIBUTE_INDEX } from './tableDefinition.js';
 import { attributeScope, correctionScope, decodeCursor, encodeCursor, rejectionScope } from './cursor.js';
 import { buildProductView, ensembleSources, liveSources, modelVersionsOf, splitPartition, vendorColorOf, type ProductView } from './productView.js';
 import { buildUpdate, isConditionalCheckFailed, stableStringify, withCondition } from './updateExpression.js';
-
 import { RECONCILE_SEQUENCER, retagApplies, type SourceRecord } from '../retag/selection.js';
+
 export interface ProductStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -62,7 +62,6 @@ export type SourceOutcome =
     }
   | { status: 'error'; error: RecordedError; text?: string; document?: string };
 
-export interface MergeResult {
 /**
  * Marks a write as a re-tag's (functions/shared/retag/selection.ts): instead of "a newer event",
  * its condition is "the same event as the source's, not deleted, and not tagged at this model
@@ -88,6 +87,7 @@ const sourceCondition = (seq: string, retag: RetagGuard | undefined): { expressi
         values: { ':cseq': seq, ':cdeleted': 'deleted', ':cmv': retag.modelVersion },
       };
 
+export interface MergeResult {
   /** false when the partition has no product item and no live source (nothing to merge). */
   exists: boolean;
   changed: boolean;
@@ -200,8 +200,8 @@ export class ProductStore {
    */
   async beginSource(ref: SourceRef, seq: string, key: string, failure?: Omit<SourceFailure, 'at'>, retag?: RetagGuard): Promise<boolean> {
     const updatedAt = this.timestamp();
-    const update = withCondition(
     const condition = sourceCondition(seq, retag);
+    const update = withCondition(
       buildUpdate(
         { ...this.sourceIdentity(ref, key), seq, status: 'pending', updatedAt, ...(failure ? { [LAST_FAILURE]: { ...failure, at: updatedAt } } : {}) },
         [...SOURCE_FIELDS_CLEARED_ON_PENDING, ...(failure ? [] : [LAST_FAILURE])],
