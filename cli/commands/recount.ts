@@ -1,8 +1,10 @@
 /**
  * `weft recount [--dry-run] [--settle S] [--table T | --endpoint URL]`: recounts every facet
- * counter of the console's listing from the listed product items and corrects the counters that
- * drifted (a merge that died between its product write and its counter ADDs leaves one off by one
- * for good). Prints each correction as `facet value: stored → counted`. Queries only, no Scan, and
+ * counter of the console's listing and every counter of the catalog statistics (`GET /stats`)
+ * from the listed product items and corrects the counters that drifted (a merge that died between
+ * its product write and its counter ADDs leaves one off by one for good). Prints each correction
+ * as `facet value: stored → counted` (statistics: `stats {vendor} status tagged: …`,
+ * `stats {vendor} image model {version}: …`). Queries only, no Scan, and
  * safe beside live ingest: a difference is corrected only when two reads `--settle` seconds apart
  * agree, by a conditional ADD of the difference (functions/shared/products/facetRecount.ts).
  *
@@ -52,14 +54,19 @@ const run = async (opts: Options): Promise<number> => {
       dryRun: opts.dryRun ?? false,
     });
     const verb = report.dryRun ? 'would fix' : 'fixed';
+    const leftAlone = '(changed while recounting: left alone, run again when ingest is quiet)';
     for (const fix of report.fixed) console.log(`${verb} ${line(fix)}`);
-    for (const fix of report.moving) console.log(`moving ${line(fix)} (changed while recounting: left alone, run again when ingest is quiet)`);
+    for (const fix of report.stats.fixed) console.log(`${verb} stats ${line(fix)}`);
+    for (const fix of report.moving) console.log(`moving ${line(fix)} ${leftAlone}`);
+    for (const fix of report.stats.moving) console.log(`moving stats ${line(fix)} ${leftAlone}`);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const statsOff = report.stats.fixed.length + report.stats.moving.length > 0;
+    const moving = report.moving.length + report.stats.moving.length;
     console.log(
-      `recounted ${report.products} products of ${report.vendors} vendors (${report.counters} counters) in ${target.description}: ` +
-        (report.fixed.length === 0 && report.moving.length === 0
+      `recounted ${report.products} products of ${report.vendors} vendors (${report.counters + report.stats.counters} counters) in ${target.description}: ` +
+        (report.fixed.length === 0 && moving === 0 && !statsOff
           ? 'every count exact'
-          : `${report.fixed.length} facet values ${report.dryRun ? 'to fix' : `fixed (${report.writes} counter items written)`}, ${report.moving.length} moving`) +
+          : `${report.fixed.length} facet values${statsOff ? ` and ${report.stats.fixed.length} statistics values` : ''} ${report.dryRun ? 'to fix' : `fixed (${report.writes} counter items written)`}, ${moving} moving`) +
         ` (${seconds} s)`,
     );
     return 0;
@@ -75,7 +82,7 @@ const run = async (opts: Options): Promise<number> => {
 export function register(program: Command): void {
   program
     .command('recount')
-    .description('recount the facet counters from the listed products and correct those that drifted')
+    .description('recount the facet counters and the catalog statistics from the listed products and correct those that drifted')
     .option('--dry-run', 'print what would be corrected, write nothing')
     .option('--settle <seconds>', 'wait between the two reads that must agree before a counter is corrected', String(DEFAULT_SETTLE_MS / 1000))
     .option('--concurrency <n>', "vendors' partitions read at once", '4')

@@ -11,13 +11,16 @@
  *     merge replaced and those of the one it wrote. The product write is guarded by `version`, so
  *     exactly one merge moves the counters for each change; each ADD is sent at most once (an ADD
  *     sent twice counts twice), so a lost reply or a crash between the product write and an ADD
- *     leaves that counter off by one, never drifting further on redelivery.
+ *     leaves that counter off by one, never drifting further on redelivery. The catalog
+ *     statistics' counters (catalogStats.ts, `STATS#{n}`) move the same way, by the difference of
+ *     the product items' `stats` memberships.
  */
 import { channel } from 'node:diagnostics_channel';
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { atMostOnce } from '../text/atMostOnce.js';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CatalogStats } from './catalogStats.js';
 import { productPk } from './keys.js';
 import { facetDeltas, facetMemberships, indexEntries, INDEX_SK_PREFIX, sameEntry, type IndexEntry, type ListedProductItem } from './listing.js';
+import { COUNTER_SHARDS, counterShard, ShardedCounters } from './shardedCounters.js';
 import { buildUpdate, isConditionalCheckFailed, withCondition } from './updateExpression.js';
 
 /** An index item of the listing, as stored. */
@@ -34,23 +37,12 @@ export interface ListingIndexItem {
   gsi1sk?: string;
 }
 
-/**
- * Counters are spread over this many partitions (`FACETS#0` …), each product always counting in
- * the same one: every product change moves a few counters, and one partition takes at most
- * 1,000 writes a second. Reads sum the shards (one Query each).
- */
-export const FACET_SHARDS = 8;
+/** The facet counters' shards: {@link COUNTER_SHARDS} partitions `FACETS#0` …, a product counting in the one of its key. */
+export const FACET_SHARDS = COUNTER_SHARDS;
 export const facetPk = (shard: number): string => `FACETS#${shard}`;
 
 /** FNV-1a of the product's key, so a product's counters always live in one shard. */
-export const facetShard = (vendor: string, productId: string): number => {
-  let hash = 0x811c9dc5;
-  for (const char of `${vendor}#${productId}`) {
-    hash ^= char.codePointAt(0)!;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % FACET_SHARDS;
-};
+export const facetShard = counterShard;
 
 /** Published when a counter ADD failed after the product was written: that counter is now off by the delta. */
 export const facetCounterLost = channel('weft:products:facetCounterLost');
@@ -64,10 +56,18 @@ const currentVersions = (product: ListedProductItem, items: readonly ListingInde
 };
 
 export class CatalogIndex {
+  /** The facet counters (`FACETS#{n}`). */
+  readonly facetCounters: ShardedCounters;
+  /** The catalog statistics' counters (`STATS#{n}`, catalogStats.ts), moved by the same merges. */
+  readonly stats: CatalogStats;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.facetCounters = new ShardedCounters(client, tableName, facetPk, facetCounterLost);
+    this.stats = new CatalogStats(client, tableName);
+  }
 
   /** Fields the product item gets for a new version: its counted memberships and the entries' versions. */
   nextFields(previous: ListedProductItem | undefined, next: Omit<ListedProductItem, 'facets' | 'listingVersions'>, items: readonly ListingIndexItem[]): Pick<ListedProductItem, 'facets' | 'listingVersions'> {
@@ -128,36 +128,12 @@ export class CatalogIndex {
    * approximate by design (README.md, "Facet counters").
    */
   async count(previous: ListedProductItem | undefined, next: ListedProductItem): Promise<void> {
-    const deltas = facetDeltas(previous?.facets ?? [], next.facets ?? []);
-    const pk = facetPk(facetShard(next.vendor, next.productId));
-    await Promise.all(
-      [...deltas].map(async ([membership, delta]) => {
-        try {
-          await this.client.send(
-            atMostOnce(
-              new UpdateCommand({
-                TableName: this.tableName,
-                Key: { pk, sk: membership },
-                UpdateExpression: 'ADD #count :delta',
-                ExpressionAttributeNames: { '#count': 'count' },
-                ExpressionAttributeValues: { ':delta': delta },
-              }),
-            ),
-          );
-        } catch (error) {
-          facetCounterLost.publish({ vendor: next.vendor, productId: next.productId, membership, delta, error });
-        }
-      }),
-    );
+    await this.facetCounters.add(next.vendor, next.productId, facetDeltas(previous?.facets ?? [], next.facets ?? []));
   }
 
   /** Every counter: membership → count, summed over the shards (one Query each). */
   async readCounters(): Promise<Map<string, number>> {
-    const totals = new Map<string, number>();
-    for (const counters of (await this.readShardCounters()).values()) {
-      for (const [membership, count] of counters) totals.set(membership, (totals.get(membership) ?? 0) + count);
-    }
-    return totals;
+    return this.facetCounters.readTotals();
   }
 
   /**
@@ -165,62 +141,19 @@ export class CatalogIndex {
    * `consistent` reads them strongly consistent (the recount compares them with the listing).
    */
   async readShardCounters(options: { consistent?: boolean } = {}): Promise<Map<number, Map<string, number>>> {
-    const shards = new Map<number, Map<string, number>>();
-    await Promise.all(
-      Array.from({ length: FACET_SHARDS }, async (_, shard) => {
-        const counters = new Map<string, number>();
-        shards.set(shard, counters);
-        let start: Record<string, unknown> | undefined;
-        do {
-          const page = await this.client.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              KeyConditionExpression: '#pk = :pk',
-              ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#count': 'count' },
-              ExpressionAttributeValues: { ':pk': facetPk(shard) },
-              ProjectionExpression: '#sk, #count',
-              ...(options.consistent ? { ConsistentRead: true } : {}),
-              ExclusiveStartKey: start,
-            }),
-          );
-          for (const item of page.Items ?? []) counters.set(String(item.sk), (counters.get(String(item.sk)) ?? 0) + Number(item.count ?? 0));
-          start = page.LastEvaluatedKey;
-        } while (start);
-      }),
-    );
-    return shards;
+    return this.facetCounters.readShards(options);
   }
 
   /**
    * Moves one shard's counter by `delta`, only if it still holds `seen` (`undefined`: the item or
-   * its count does not exist): a merge's ADD that lands between the read and this write is never
-   * overwritten or miscounted, and an SDK retry of a correction that was applied finds the
-   * condition false instead of applying it twice. Returns whether the condition held.
+   * its count does not exist); see {@link ShardedCounters.adjust}. Returns whether the condition held.
    */
   async adjustCounter(shard: number, membership: string, seen: number | undefined, delta: number): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: facetPk(shard), sk: membership },
-          UpdateExpression: 'ADD #count :delta',
-          ConditionExpression: seen === undefined ? 'attribute_not_exists(#count)' : '#count = :seen',
-          ExpressionAttributeNames: { '#count': 'count' },
-          ExpressionAttributeValues: { ':delta': delta, ...(seen === undefined ? {} : { ':seen': seen }) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    return this.facetCounters.adjust(shard, membership, seen, delta);
   }
 
   /** One shard's counter, strongly consistent (`undefined` when it has no item). */
   async readCounter(shard: number, membership: string): Promise<number | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: facetPk(shard), sk: membership }, ConsistentRead: true, ProjectionExpression: '#count', ExpressionAttributeNames: { '#count': 'count' } }),
-    );
-    return Item?.count === undefined ? undefined : Number(Item.count);
+    return this.facetCounters.read(shard, membership);
   }
 }

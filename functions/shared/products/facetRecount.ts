@@ -27,18 +27,28 @@
  * alone; a run at a quiet moment corrects everything and a second run finds nothing. What the
  * settle interval cannot tell apart is an ADD delayed longer than it (the SDK's throttling retries
  * take a few seconds at most), hence its default of ten seconds.
+ *
+ * The catalog statistics' counters (`STATS#{n}`, catalogStats.ts) are recounted in the same pass
+ * and the same way: the truth is each listed product item's `stats` memberships, read by the same
+ * Queries (one more attribute in the projection), compared per shard, corrected by conditional
+ * ADDs of the difference only where both reads agree.
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FACET_SHARDS, facetShard, type CatalogIndex } from './catalogIndex.js';
 import { PRODUCT_STATUSES } from './catalogQueries.js';
+import { parseStatSk } from './catalogStats.js';
 import { productsGsiPk, statusGsiPk, type ListedProductItem } from './listing.js';
+import type { ShardedCounters } from './shardedCounters.js';
 import { ATTRIBUTE_INDEX } from './tableDefinition.js';
 
 /** shard → membership → count. */
 export type ShardCounts = Map<number, Map<string, number>>;
 
 /** What the recount reads of a product item. */
-export type CountedProduct = Pick<ListedProductItem, 'vendor' | 'productId' | 'status' | 'facets'>;
+export type CountedProduct = Pick<ListedProductItem, 'vendor' | 'productId' | 'status' | 'facets' | 'stats'>;
+
+/** The product item field that lists the memberships of a set of counters: the facets (`FACETS#…`) or the statistics (`STATS#…`). */
+export type CounterField = 'facets' | 'stats';
 
 /** One shard's counter that does not hold what the product items say. */
 export interface CounterDifference {
@@ -58,19 +68,19 @@ export interface FacetFix {
   counted: number;
 }
 
-/** Adds a product's memberships to the counts of its shard; a product without live sources counts nowhere. */
-export const countProduct = (counts: ShardCounts, product: CountedProduct): void => {
+/** Adds a product's memberships (of `field`) to the counts of its shard; a product without live sources counts nowhere. */
+export const countProduct = (counts: ShardCounts, product: CountedProduct, field: CounterField = 'facets'): void => {
   if (product.status === undefined) return;
   const shard = facetShard(product.vendor, product.productId);
   let counters = counts.get(shard);
   if (counters === undefined) counts.set(shard, (counters = new Map()));
-  for (const membership of product.facets ?? []) counters.set(membership, (counters.get(membership) ?? 0) + 1);
+  for (const membership of product[field] ?? []) counters.set(membership, (counters.get(membership) ?? 0) + 1);
 };
 
 /** The counts the product items say, per shard. */
-export const countMemberships = (products: Iterable<CountedProduct>): ShardCounts => {
+export const countMemberships = (products: Iterable<CountedProduct>, field: CounterField = 'facets'): ShardCounts => {
   const counts: ShardCounts = new Map();
-  for (const product of products) countProduct(counts, product);
+  for (const product of products) countProduct(counts, product, field);
   return counts;
 };
 
@@ -132,6 +142,14 @@ export const describeMembership = (membership: string): { facet: string; value: 
   }
 };
 
+/** `acme#status#tagged` → acme status tagged; `acme#model#image#weft-image@2` → acme image model weft-image@2; `acme#mixed#image` → acme image model (mixed). */
+export const describeStatsMembership = (membership: string): { facet: string; value: string } => {
+  const parsed = parseStatSk(membership);
+  if (parsed === undefined) return { facet: 'stats', value: membership };
+  if (parsed.kind === 'status') return { facet: `${parsed.vendor} status`, value: parsed.status };
+  return { facet: `${parsed.vendor} ${parsed.modality} model`, value: parsed.kind === 'model' ? parsed.version : '(mixed)' };
+};
+
 const total = (counts: ShardCounts, membership: string): number => {
   let sum = 0;
   for (const counters of counts.values()) sum += counters.get(membership) ?? 0;
@@ -139,12 +157,16 @@ const total = (counts: ShardCounts, membership: string): number => {
 };
 
 /** Per membership of `differences`: the catalog-wide stored total → that total moved by the differences' corrections. */
-export const facetFixes = (stored: ShardCounts, differences: readonly CounterDifference[]): FacetFix[] => {
+export const facetFixes = (
+  stored: ShardCounts,
+  differences: readonly CounterDifference[],
+  describe: (membership: string) => { facet: string; value: string } = describeMembership,
+): FacetFix[] => {
   const deltas = new Map<string, number>();
   for (const d of differences) deltas.set(d.membership, (deltas.get(d.membership) ?? 0) + d.counted - (d.stored ?? 0));
   return [...deltas].map(([membership, delta]) => {
     const before = total(stored, membership);
-    return { membership, ...describeMembership(membership), stored: before, counted: before + delta };
+    return { membership, ...describe(membership), stored: before, counted: before + delta };
   });
 };
 
@@ -165,16 +187,22 @@ export interface RecountOptions {
   wait?: (ms: number) => Promise<void>;
 }
 
-export interface RecountReport {
-  products: number;
-  vendors: number;
+/** What the recount did to one set of counters. */
+export interface CounterSetReport {
   /** Counter items (shard × membership) read. */
   counters: number;
-  /** Corrected (or, with `dryRun`, to correct): per facet, stored total → counted total. */
+  /** Corrected (or, with `dryRun`, to correct): per membership, stored total → counted total. */
   fixed: FacetFix[];
   /** Differences that changed between the reads or while correcting (live ingest): left alone. */
   moving: FacetFix[];
-  /** Counter items written. */
+}
+
+export interface RecountReport extends CounterSetReport {
+  products: number;
+  vendors: number;
+  /** The catalog statistics' counters (`STATS#…`), recounted in the same pass; `fixed` and `moving` above are the facets'. */
+  stats: CounterSetReport;
+  /** Counter items written, facets and statistics together. */
   writes: number;
   dryRun: boolean;
 }
@@ -184,16 +212,36 @@ export const DEFAULT_SETTLE_MS = 10_000;
 interface Observation {
   products: number;
   vendors: number;
-  stored: ShardCounts;
-  counted: ShardCounts;
+  /** Per counter set: the counter items, and what the product items say. */
+  stored: Record<CounterField, ShardCounts>;
+  counted: Record<CounterField, ShardCounts>;
 }
+
+interface CounterSet {
+  field: CounterField;
+  counters: ShardedCounters;
+  describe: (membership: string) => { facet: string; value: string };
+}
+
+const COUNTER_FIELDS: readonly CounterField[] = ['facets', 'stats'];
+
+const counterSets = (index: CatalogIndex): Record<CounterField, CounterSet> => ({
+  facets: { field: 'facets', counters: index.facetCounters, describe: describeMembership },
+  stats: { field: 'stats', counters: index.stats.counters, describe: describeStatsMembership },
+});
 
 /** Reads every counter and every listed product item once (Queries only). */
 const observe = async (options: RecountOptions): Promise<Observation> => {
   const { client, tableName } = options;
-  const stored = await options.index.readShardCounters({ consistent: true });
+  const sets = counterSets(options.index);
+  const [facets, stats] = await Promise.all([sets.facets.counters.readShards({ consistent: true }), sets.stats.counters.readShards({ consistent: true })]);
+  const stored = { facets, stats };
   const vendors = new Set<string>();
-  for (const counters of stored.values()) for (const membership of counters.keys()) if (membership.startsWith('vendor#')) vendors.add(membership.slice('vendor#'.length));
+  for (const counters of facets.values()) for (const membership of counters.keys()) if (membership.startsWith('vendor#')) vendors.add(membership.slice('vendor#'.length));
+  for (const counters of stats.values()) for (const membership of counters.keys()) {
+    const vendor = parseStatSk(membership)?.vendor;
+    if (vendor !== undefined) vendors.add(vendor);
+  }
   // A skip scan of each status partition: its first entry after the last vendor found names the next vendor.
   await Promise.all(
     PRODUCT_STATUSES.map(async (status) => {
@@ -217,7 +265,7 @@ const observe = async (options: RecountOptions): Promise<Observation> => {
       }
     }),
   );
-  const counted: ShardCounts = new Map();
+  const counted: Record<CounterField, ShardCounts> = { facets: new Map(), stats: new Map() };
   let products = 0;
   const queue = [...vendors].sort();
   const readVendor = async (vendor: string): Promise<void> => {
@@ -228,16 +276,16 @@ const observe = async (options: RecountOptions): Promise<Observation> => {
           TableName: tableName,
           IndexName: ATTRIBUTE_INDEX,
           KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': 'gsi1pk', '#vendor': 'vendor', '#productId': 'productId', '#status': 'status', '#facets': 'facets' },
+          ExpressionAttributeNames: { '#pk': 'gsi1pk', '#vendor': 'vendor', '#productId': 'productId', '#status': 'status', '#facets': 'facets', '#stats': 'stats' },
           ExpressionAttributeValues: { ':pk': productsGsiPk(vendor) },
-          ProjectionExpression: '#vendor, #productId, #status, #facets',
+          ProjectionExpression: '#vendor, #productId, #status, #facets, #stats',
           ExclusiveStartKey: start,
         }),
       );
       for (const item of (page.Items ?? []) as CountedProduct[]) {
         if (item.status === undefined) continue;
         products += 1;
-        countProduct(counted, item);
+        for (const field of COUNTER_FIELDS) countProduct(counted[field], item, field);
       }
       start = page.LastEvaluatedKey;
     } while (start);
@@ -252,44 +300,48 @@ const observe = async (options: RecountOptions): Promise<Observation> => {
 
 const countersIn = (counts: ShardCounts): number => [...counts.values()].reduce((sum, c) => sum + c.size, 0);
 
-/** Recounts every facet counter from the listing and corrects those that drifted (see the top of this file). */
+/** Recounts every facet and statistics counter from the listing and corrects those that drifted (see the top of this file). */
 export const recountFacets = async (options: RecountOptions): Promise<RecountReport> => {
   const dryRun = options.dryRun ?? false;
+  const sets = counterSets(options.index);
   const first = await observe(options);
-  const firstDifferences = counterDifferences(first.stored, first.counted);
-  if (firstDifferences.length === 0) return { products: first.products, vendors: first.vendors, counters: countersIn(first.stored), fixed: [], moving: [], writes: 0, dryRun };
+  const firstDifferences = Object.fromEntries(COUNTER_FIELDS.map((field) => [field, counterDifferences(first.stored[field], first.counted[field])])) as Record<CounterField, CounterDifference[]>;
+  if (COUNTER_FIELDS.every((field) => firstDifferences[field].length === 0)) {
+    const exact = (field: CounterField): CounterSetReport => ({ counters: countersIn(first.stored[field]), fixed: [], moving: [] });
+    return { products: first.products, vendors: first.vendors, ...exact('facets'), stats: exact('stats'), writes: 0, dryRun };
+  }
   await (options.wait ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(options.settleMs ?? DEFAULT_SETTLE_MS);
   const second = await observe(options);
-  const { stable, moving } = confirmDifferences(firstDifferences, counterDifferences(second.stored, second.counted));
-  const applied: CounterDifference[] = [];
+  const confirmed = COUNTER_FIELDS.map((field) => ({ set: sets[field], ...confirmDifferences(firstDifferences[field], counterDifferences(second.stored[field], second.counted[field])), applied: [] as CounterDifference[] }));
   let writes = 0;
-  if (dryRun) applied.push(...stable);
+  const corrections = confirmed.flatMap((entry) => entry.stable.map((d) => ({ entry, d })));
+  if (dryRun) for (const { entry, d } of corrections) entry.applied.push(d);
   else {
-    for (let offset = 0; offset < stable.length; offset += 16) {
+    for (let offset = 0; offset < corrections.length; offset += 16) {
       await Promise.all(
-        stable.slice(offset, offset + 16).map(async (d) => {
-          if (await options.index.adjustCounter(d.shard, d.membership, d.stored, d.counted - (d.stored ?? 0))) {
+        corrections.slice(offset, offset + 16).map(async ({ entry, d }) => {
+          const { counters } = entry.set;
+          if (await counters.adjust(d.shard, d.membership, d.stored, d.counted - (d.stored ?? 0))) {
             writes += 1;
-            applied.push(d);
+            entry.applied.push(d);
             return;
           }
           // Refused: a merge moved the counter since the read, or an SDK retry found this correction applied.
-          if ((await options.index.readCounter(d.shard, d.membership)) === d.counted) applied.push(d);
-          else moving.push(d);
+          if ((await counters.read(d.shard, d.membership)) === d.counted) entry.applied.push(d);
+          else entry.moving.push(d);
         }),
       );
     }
   }
   const order = (a: FacetFix, b: FacetFix): number => (a.membership < b.membership ? -1 : a.membership > b.membership ? 1 : 0);
-  // As the second read saw them: the catalog-wide stored and counted totals.
-  const movingFixes = facetFixes(second.stored, moving).map((f) => ({ ...f, counted: total(second.counted, f.membership) }));
-  return {
-    products: second.products,
-    vendors: second.vendors,
-    counters: countersIn(second.stored),
-    fixed: facetFixes(second.stored, applied).sort(order),
-    moving: movingFixes.sort(order),
-    writes,
-    dryRun,
-  };
+  const report = ({ set, applied, moving }: (typeof confirmed)[number]): CounterSetReport => ({
+    counters: countersIn(second.stored[set.field]),
+    fixed: facetFixes(second.stored[set.field], applied, set.describe).sort(order),
+    // As the second read saw them: the catalog-wide stored and counted totals.
+    moving: facetFixes(second.stored[set.field], moving, set.describe)
+      .map((f) => ({ ...f, counted: total(second.counted[set.field], f.membership) }))
+      .sort(order),
+  });
+  const [facets, stats] = confirmed.map(report) as [CounterSetReport, CounterSetReport];
+  return { products: second.products, vendors: second.vendors, ...facets, stats, writes, dryRun };
 };

@@ -25,6 +25,8 @@ export interface ListingFields {
   facets?: string[];
   /** Index item sort key → the product version at which that entry last changed. */
   listingVersions?: Record<string, number>;
+  /** The catalog statistics' counters this version is counted in (catalogStats.ts, `statsMemberships`). */
+  stats?: string[];
   /** `PRODUCTS#{vendor}` / `{productId}` while the product has a live source (sparse). */
   gsi1pk?: string;
   gsi1sk?: string;

@@ -15,6 +15,7 @@ import { mergeAttributes, rankTasks, type Attributes, type Distribution, type Ta
 import { derivedViewKey } from '../layout.js';
 import { CatalogIndex, isListingIndexItem, type ListingIndexItem } from './catalogIndex.js';
 import { listingContent, listingContentOf, type ListedProductItem } from './listing.js';
+import { statsMemberships, statsState } from './catalogStats.js';
 import type { ModelAnswer } from './calibration.js';
 import type { AttributeIndexItem, GarmentBox, PartitionItem, ProductItem, RecordedError, RejectionItem, SourceFailure, SourceItem, VendorColor } from './items.js';
 import {
@@ -167,7 +168,7 @@ export class ProductStore {
   readonly ensemble: EnsembleConfig;
   private readonly now: () => Date;
   private readonly maxMergeAttempts: number;
-  /** The listing's index items and facet counters (catalogIndex.ts), moved by every merge that writes. */
+  /** The listing's index items, facet counters and catalog statistics (catalogIndex.ts, catalogStats.ts), moved by every merge that writes. */
   readonly catalogIndex: CatalogIndex;
 
   constructor(options: ProductStoreOptions) {
@@ -375,11 +376,13 @@ export class ProductStore {
       const evidence = ensembleSources(live, this.catalog);
       const attributes = mergeAttributes(evidence, this.catalog, this.ensemble);
       const listing = listingContent(vendor, productId, live, rankTasks(evidence, this.catalog, this.ensemble), derivedViewKey);
-      const content = { attributes, modelVersions: modelVersionsOf(live), vendorColor: vendorColorOf(live), ...listing };
+      const content = { attributes, modelVersions: modelVersionsOf(live), vendorColor: vendorColorOf(live), ...listing, stats: statsMemberships(vendor, statsState(live)) };
       const indexItems = attributeItems as AttributeIndexItem[];
       if (
         product &&
-        stableStringify(content) === stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor, ...listingContentOf(product) })
+        stableStringify(content) ===
+          // A listed product item written before the statistics existed has no `stats`: it differs, and is rewritten (and counted) once.
+          stableStringify({ attributes: product.attributes, modelVersions: product.modelVersions, vendorColor: product.vendorColor, ...listingContentOf(product), stats: product.stats ?? [] })
       ) {
         // Unchanged, but an earlier attempt may have died between the product write and the index.
         const indexVersions = currentIndexVersions(product, indexItems);
@@ -420,6 +423,7 @@ export class ProductStore {
         this.writeIndex(vendor, productId, attributes, indexVersions, indexItems),
         this.catalogIndex.writeEntries(item, listingItems),
         this.catalogIndex.count(product, item),
+        this.catalogIndex.stats.count(product, item),
       ]);
       return { exists: true, changed: true, version, attributes };
     }
