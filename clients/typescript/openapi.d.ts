@@ -219,6 +219,31 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Products per status, per model version of each modality (stale ones against the deployed models) and per vendor
+         * @description Read from counters the merges keep (eight Queries, never a scan), not by counting products. Per modality a product is on a version when every tagged source of that modality records it, `mixed` when they record several, and `none` without a tagged one; `stale` is every product on another version than the deployed manifest’s, mixed ones included.
+         */
+        get: operations["getCatalogStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /** Methods allowed on /stats */
+        options: operations["optionsStats"];
+        /**
+         * Headers of: Products per status, per model version of each modality (stale ones against the deployed models) and per vendor
+         * @description Read from counters the merges keep (eight Queries, never a scan), not by counting products. Per modality a product is on a version when every tagged source of that modality records it, `mixed` when they record several, and `none` without a tagged one; `stale` is every product on another version than the deployed manifest’s, mixed ones included.
+         */
+        head: operations["headCatalogStats"];
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -895,6 +920,44 @@ export type components = {
                     }[];
                 };
             };
+        };
+        /** @description Counts of the catalog (or of one vendor), kept by counters that every change of a product moves. A counter write lost after its product changed leaves that count off by one until `weft recount` corrects it. */
+        CatalogStats: {
+            /** @description The vendor the counts are restricted to, when one was asked for. */
+            vendor?: string;
+            /** @description Products with a live source. */
+            products: number;
+            /** @description Products per status (statuses without products left out). */
+            status: {
+                [key: string]: number;
+            };
+            /** @description Per modality, products by model version. */
+            models: {
+                image: components["schemas"]["ModelVersionCounts"];
+                text: components["schemas"]["ModelVersionCounts"];
+            };
+            /** @description Products per vendor (vendors without products left out). */
+            vendors: {
+                [key: string]: number;
+            };
+        };
+        /** @description One modality’s products by the model version that produced their predictions: each product counts once, under its version, as mixed, or as none. */
+        ModelVersionCounts: {
+            /**
+             * @description The version the deployed manifest has, `{model name}@{version}` (absent when this deployment has no model of the modality).
+             * @example weft-image@2026.11.28
+             */
+            deployed?: string;
+            /** @description Products whose every tagged source of the modality this version produced, by version (versions without products left out). */
+            versions: {
+                [key: string]: number;
+            };
+            /** @description Products whose tagged sources of the modality were produced by more than one version. */
+            mixed: number;
+            /** @description Products on another version than `deployed` (all counted ones when nothing is deployed), mixed ones included. */
+            stale: number;
+            /** @description Products with no tagged source of the modality: none uploaded, or every one pending or failed. */
+            none: number;
         };
     };
     responses: never;
@@ -2707,6 +2770,164 @@ export interface operations {
         responses: {
             /** @description Per task: the accuracy/coverage curve and the point at the abstain threshold. */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getCatalogStats: {
+        parameters: {
+            query?: {
+                /** @description Only this vendor’s products (a vendor without products has zero counts). */
+                vendor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogStats"];
+                };
+            };
+            /** @description An invalid `vendor`, or a query parameter other than `vendor`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused before the handler: on AWS a request without a valid SigV4 signature (IAM); locally a request from a foreign Host or Origin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description API Gateway throttled the request (`{"message": "Too Many Requests"}`); retry with backoff. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (logged); `{"message": "internal error"}`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store is temporarily overloaded; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    optionsStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content; `Allow: GET, HEAD, OPTIONS`. */
+            204: {
+                headers: {
+                    /** @description Methods allowed on the path. */
+                    Allow?: "GET, HEAD, OPTIONS";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused before the handler (see the GET of this path). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    headCatalogStats: {
+        parameters: {
+            query?: {
+                /** @description Only this vendor’s products (a vendor without products has zero counts). */
+                vendor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An invalid `vendor`, or a query parameter other than `vendor`. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

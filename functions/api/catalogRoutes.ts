@@ -8,6 +8,7 @@
  *   GET /tasks
  *   GET /products/{vendor}/{productId}/evidence
  *   GET /calibration
+ *   GET /stats?vendor=        products per status, per model version of each modality (stale ones against the deployed models) and per vendor
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ID_PATTERN } from '../shared/layout.js';
@@ -16,6 +17,7 @@ import { calibrate, type TaskCalibration } from '../shared/products/calibration.
 import { PRODUCT_STATUSES, type ListingFilters } from '../shared/products/catalogQueries.js';
 import { taskSettings, type TaskCatalog } from '../shared/products/ensemble.js';
 import { titleOf, type ProductStatus } from '../shared/products/listing.js';
+import type { CatalogStatsView } from '../shared/products/catalogStats.js';
 import { buildProductView, liveSources, splitPartition } from '../shared/products/productView.js';
 import type { Manifest } from '../shared/manifest.js';
 import type { CalibrationReport, ImageEvidence, ImageViewInfo, ProductEvidence, ProductListingResponse, ReviewPage, TaskList } from './catalogViews.js';
@@ -191,6 +193,16 @@ export const catalogRoutes: Route[] = [
         setOwn(tasks, task, calibrate(outcomes.filter((o) => o.task === task && labels.includes(o.value)), taskSettings(store.ensemble, task).threshold));
       }
       const body: CalibrationReport = { tasks };
+      return json(200, body);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/stats',
+    handle: async (_m, event, { store, modelVersions }) => {
+      const vendor = vendorParam(queryOf(event).vendor);
+      // Counters only (eight Queries); the deployed versions are the loaded manifests'.
+      const body: CatalogStatsView = await store.catalogIndex.stats.read(modelVersions, vendor);
       return json(200, body);
     },
   },

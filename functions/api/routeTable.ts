@@ -26,6 +26,7 @@ export const RESOURCE_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/tasks' },
   { method: 'GET', path: '/products/{vendor}/{productId}/evidence' },
   { method: 'GET', path: '/calibration' },
+  { method: 'GET', path: '/stats' },
   { method: 'GET', path: '/openapi.json' },
   { method: 'GET', path: '/docs' },
   { method: 'GET', path: '/docs/{asset}' },

@@ -10,7 +10,7 @@
  *   GET    /rejections?limit=&cursor=
  *   GET    /corrections?since=&limit=&cursor=
  * and the console's routes (catalogRoutes.ts): GET /products, /review, /tasks,
- * /products/{vendor}/{productId}/evidence, /calibration.
+ * /products/{vendor}/{productId}/evidence, /calibration, and the catalog statistics GET /stats.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ID_PATTERN } from '../shared/layout.js';

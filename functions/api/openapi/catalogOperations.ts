@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { ZodOpenApiResponseObject } from 'zod-openapi';
-import { AttributeFilter, CalibrationSchema, ConfidenceThreshold, ProductEvidenceSchema, ProductListingSchema, ProductStatusName, ReviewPageSchema, TaskListSchema } from './catalogSchemas.js';
+import { AttributeFilter, CalibrationSchema, CatalogStatsSchema, ConfidenceThreshold, ProductEvidenceSchema, ProductListingSchema, ProductStatusName, ReviewPageSchema, TaskListSchema } from './catalogSchemas.js';
 import type { ApiOperation, RouteKey } from './operations.js';
 import { Cursor, Limit, ProductId, TaskName, VendorId } from './schemas.js';
 
@@ -92,5 +92,18 @@ export const catalogOperations = ({ error, ok, common }: ResponseHelpers): Recor
     summary: 'The models’ accuracy on corrected products against the share they answer, per task',
     tags: ['corrections'],
     responses: { 200: ok('Per task: the accuracy/coverage curve and the point at the abstain threshold.', CalibrationSchema), ...common },
+  },
+  'GET /stats': {
+    operationId: 'getCatalogStats',
+    summary: 'Products per status, per model version of each modality (stale ones against the deployed models) and per vendor',
+    description:
+      'Read from counters the merges keep (eight Queries, never a scan), not by counting products. Per modality a product is on a version when every tagged source of that modality records it, `mixed` when they record several, and `none` without a tagged one; `stale` is every product on another version than the deployed manifest’s, mixed ones included.',
+    tags: ['products'],
+    requestParams: { query: z.object({ vendor: VendorId.optional().meta({ description: 'Only this vendor’s products (a vendor without products has zero counts).' }) }) },
+    responses: {
+      200: ok('The counts.', CatalogStatsSchema),
+      400: error('An invalid `vendor`, or a query parameter other than `vendor`.'),
+      ...common,
+    },
   },
 });

@@ -1,11 +1,12 @@
 /**
  * zod schemas of the console's routes (listing with facets, review queue, tasks, evidence,
- * calibration), held to the types the handler builds (catalogViews.ts) by the same exact-shape
+ * calibration) and of the catalog statistics, held to the types the handler builds (catalogViews.ts) by the same exact-shape
  * check as schemas.ts. Task names and labels are marked, never listed (catalogEnums.ts).
  */
 import { z } from 'zod';
 import type { TaskCalibration } from '../../shared/products/calibration.js';
 import type { Facets, SummaryAttribute } from '../../shared/products/catalogQueries.js';
+import type { CatalogStatsView, ModelVersionCounts } from '../../shared/products/catalogStats.js';
 import type { CalibrationReport, ImageEvidence, ImageViewInfo, ListedProduct, ProductEvidence, ProductListingResponse, ReviewEntry, ReviewPage, TaskInfo, TaskList } from '../catalogViews.js';
 import { CATALOG_KEYWORD, LabelName, TaskName } from './schemas.js';
 
@@ -153,6 +154,30 @@ export const CalibrationSchema = z
       'The models’ accuracy on products people corrected against the share they answer (accuracy/coverage as the abstain threshold moves), from the models’ answer each correction recorded. People correct the least certain products first, so it is a pessimistic sample.',
   });
 
+export const ModelVersionCountsSchema = z
+  .object({
+    deployed: z.string().optional().meta({ description: 'The version the deployed manifest has, `{model name}@{version}` (absent when this deployment has no model of the modality).', examples: ['weft-image@2026.11.28'] }),
+    versions: z.record(z.string(), count).meta({ description: 'Products whose every tagged source of the modality this version produced, by version (versions without products left out).' }),
+    mixed: count.meta({ description: 'Products whose tagged sources of the modality were produced by more than one version.' }),
+    stale: count.meta({ description: 'Products on another version than `deployed` (all counted ones when nothing is deployed), mixed ones included.' }),
+    none: count.meta({ description: 'Products with no tagged source of the modality: none uploaded, or every one pending or failed.' }),
+  })
+  .meta({ id: 'ModelVersionCounts', description: 'One modality’s products by the model version that produced their predictions: each product counts once, under its version, as mixed, or as none.' });
+
+export const CatalogStatsSchema = z
+  .object({
+    vendor: z.string().optional().meta({ description: 'The vendor the counts are restricted to, when one was asked for.' }),
+    products: count.meta({ description: 'Products with a live source.' }),
+    status: z.partialRecord(ProductStatusName, count).meta({ description: 'Products per status (statuses without products left out).' }),
+    models: z.object({ image: ModelVersionCountsSchema, text: ModelVersionCountsSchema }).meta({ description: 'Per modality, products by model version.' }),
+    vendors: z.record(z.string(), count).meta({ description: 'Products per vendor (vendors without products left out).' }),
+  })
+  .meta({
+    id: 'CatalogStats',
+    description:
+      'Counts of the catalog (or of one vendor), kept by counters that every change of a product moves. A counter write lost after its product changed leaves that count off by one until `weft recount` corrects it.',
+  });
+
 // ── the code's types and the schemas must agree exactly ─────────────────────────────────────────
 
 type Simplify<T> = T extends object ? { [K in keyof T]: Simplify<T[K]> } : T;
@@ -172,3 +197,5 @@ sameShape<typeof ImageEvidenceSchema, ImageEvidence>(true);
 sameShape<typeof ProductEvidenceSchema, ProductEvidence>(true);
 sameShape<typeof TaskCalibrationSchema, TaskCalibration>(true);
 sameShape<typeof CalibrationSchema, CalibrationReport>(true);
+sameShape<typeof ModelVersionCountsSchema, ModelVersionCounts>(true);
+sameShape<typeof CatalogStatsSchema, CatalogStatsView>(true);
