@@ -7,6 +7,7 @@
  */
 import { ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatStats } from '../../cli/commands/stats.js';
 import { EnsembleConfigSchema } from '../../functions/shared/manifest.js';
 import { facetShard } from '../../functions/shared/products/catalogIndex.js';
 import {
@@ -137,6 +138,36 @@ describe('summary (pure)', () => {
       models: { image: { deployed: 'weft-image@2', versions: {}, mixed: 0, stale: 0, none: 2 }, text: { versions: { 'weft-text@1': 1 }, mixed: 0, stale: 1, none: 1 } },
       vendors: { bazaar: 2 },
     });
+  });
+
+  it('prints a table: the deployed version marked, the stale count, per vendor', () => {
+    const text = formatStats(summarizeStats(totals, { image: 'weft-image@2', text: 'weft-text@1' }));
+    expect(text).toBe(
+      [
+        'status   products',
+        'tagged          3',
+        'pending         2',
+        'error           1',
+        'total           6',
+        '',
+        'image model version           products',
+        '  weft-image@1                       1',
+        '  weft-image@2  (deployed)           2',
+        '  several versions (mixed)           1',
+        '  no tagged image source             2',
+        '  stale: not on weft-image@2         2',
+        '',
+        'text model version           products',
+        '  weft-text@1  (deployed)           5',
+        '  no tagged text source             1',
+        '  stale: not on weft-text@1         0',
+        '',
+        'vendor  products',
+        'acme           4',
+        'bazaar         2',
+        '',
+      ].join('\n'),
+    );
   });
 });
 
