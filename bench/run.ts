@@ -26,13 +26,18 @@ const { values: args } = parseArgs({
     'images-per-product': { type: 'string', default: '2' },
     'throughput-seconds': { type: 'string', default: '4' },
     'skip-e2e': { type: 'boolean', default: false },
+    'skip-cost': { type: 'boolean', default: false },
+    'cost-products': { type: 'string' },
+    'cost-images-per-product': { type: 'string', default: '4' },
+    'cost-json': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [--json FILE] [--photos DIR]... [--max-photos 8] [--vendor-images 12] [--repeats 5]
-                 [--products 24] [--images-per-product 2] [--throughput-seconds 4] [--skip-e2e]\n`);
+                 [--products 24] [--images-per-product 2] [--throughput-seconds 4] [--skip-e2e]
+                 [--skip-cost] [--cost-products N] [--cost-images-per-product 4] [--cost-json FILE]\n`);
   process.exit(0);
 }
 
@@ -108,6 +113,22 @@ if (!args['skip-e2e']) {
   log(`[bench] end to end: ${endToEnd.productsPerSecond} products/s, latency p50 ${endToEnd.productLatencyMs.p50} ms p95 ${endToEnd.productLatencyMs.p95} ms; ${JSON.stringify(endToEnd.outcome)}`);
 }
 
+// --- cost: what the run counted per product, priced (bench/costReport.ts) ---------------------
+let cost: import('./costReport.js').CostSection | { skipped: string } = { skipped: '--skip-cost' };
+if (!args['skip-cost']) {
+  const { runCost } = await import('./costRun.js');
+  const { costSection, loadPrices } = await import('./costReport.js');
+  const { ENVIRONMENTS } = await import('../lib/config/environments.js');
+  const run = await runCost({ products: Math.max(1, args['cost-products'] ? int('cost-products') : int('products')), imagesPerProduct: Math.max(1, int('cost-images-per-product')), images: vendor, retagBatchSize: ENVIRONMENTS.dev.retag.batchSize, log });
+  cost = costSection(run, loadPrices());
+  const m = cost.usdPerMillionProducts;
+  log(`[bench] cost per million products at 1M/month: realtime $${m.realtime['1000000']!.total} (without GPU $${m.realtime['1000000']!.totalWithoutGpu}), async $${m.async['1000000']!.total}, re-tag $${m.retag['1000000']!.total}`);
+  if (args['cost-json']) {
+    mkdirSync(dirname(resolve(args['cost-json'])), { recursive: true });
+    writeFileSync(args['cost-json'], `${JSON.stringify({ generatedAt: new Date().toISOString(), cost }, null, 2)}\n`);
+  }
+}
+
 const report = {
   generatedAt: new Date().toISOString(),
   machine: { libvipsCache: false, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, sharp: sharp.versions.sharp, vips: sharp.versions.vips, sharpConcurrency: sharp.concurrency() },
@@ -134,6 +155,7 @@ const report = {
     endToEndBytesPerImage: 'payload' in endToEnd ? endToEnd.payload.bytesPerImage : null,
   },
   endToEnd,
+  cost,
 };
 
 const out = JSON.stringify(report, null, 2);

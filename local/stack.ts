@@ -85,6 +85,16 @@ export interface StackOptions {
    * $WEFT_FAULTS. Unset: no switch at all (and no proxy in front of DynamoDB).
    */
   faults?: string;
+  /** Request counting (the cost bench): sees the clients the stack builds and wraps each handler invocation. */
+  hooks?: StackHooks;
+}
+
+/** Where the stack lets a caller count what a run costs; nothing here changes what the handlers do. */
+export interface StackHooks {
+  /** Each SDK client the stack itself constructs (the re-tag route's DynamoDB client, the object route's and the user's S3 clients). */
+  client?(role: 'retag-dynamodb' | 'objects-s3' | 'user-s3', client: { middlewareStack: unknown }): void;
+  /** Wraps one invocation: a batch of a queue (`records` messages), an API request, a re-tag batch. */
+  invocation?<T>(fn: 'image-ingest' | 'text-ingest' | 'api' | 'retag-batch', detail: { queue?: string; records: number }, run: () => Promise<T>): Promise<T>;
 }
 
 export interface RunningStack {
@@ -175,11 +185,13 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     // The dispatcher (and its journal) exists before S3 so every notification is queued durably
     // from the first upload on; it starts delivering once the handlers are loaded.
     const handlers: Partial<Record<QueueName, SqsHandler>> = {};
-    const queue = (name: QueueName, concurrency = delivery.concurrency): QueueConfig => ({
+    const hooks = opts.hooks;
+    const queue = (name: QueueName, concurrency = delivery.concurrency, queueName: string = name): QueueConfig => ({
       handler: (event, context) => {
         const handler = handlers[name];
         if (!handler) throw new Error(`${name} handler not loaded yet`);
-        return handler(event, context);
+        if (!hooks?.invocation) return handler(event, context);
+        return hooks.invocation(`${name}-ingest`, { queue: queueName, records: event.Records.length }, async () => handler(event, context));
       },
       batchSize: delivery.batchSize,
       batchWindowMs: delivery.batchWindowMs,
@@ -192,8 +204,8 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
       queues: {
         image: queue('image'),
         text: queue('text'),
-        [RETAG_QUEUES.image]: queue('image', delivery.retagConcurrency),
-        [RETAG_QUEUES.text]: queue('text', delivery.retagConcurrency),
+        [RETAG_QUEUES.image]: queue('image', delivery.retagConcurrency, RETAG_QUEUES.image),
+        [RETAG_QUEUES.text]: queue('text', delivery.retagConcurrency, RETAG_QUEUES.text),
       },
       maxReceiveCount: delivery.maxReceiveCount,
       backoffMs: delivery.backoffMs,
@@ -236,7 +248,8 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
 
     handlers.image = opts.handlers?.image ?? (await importHandler<SqsHandler>('functions/image-ingest/handler.ts'));
     handlers.text = opts.handlers?.text ?? (await importHandler<SqsHandler>('functions/text-ingest/handler.ts'));
-    const api = opts.handlers?.api ?? (await importHandler<ApiHandler>('functions/api/handler.ts'));
+    const apiHandler = opts.handlers?.api ?? (await importHandler<ApiHandler>('functions/api/handler.ts'));
+    const api: ApiHandler = hooks?.invocation ? (event, context) => hooks.invocation!('api', { records: 1 }, async () => apiHandler(event, context)) : apiHandler;
 
     dispatcher.start();
     const running = dispatcher;
@@ -271,10 +284,10 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     // A stack serving no models (tests of the servers themselves) re-tags nothing: every key is `no_model`.
     const retagModels = models.models.length > 0 ? loadModelSet(modelsDir) : undefined;
     const retagDynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: handlerDynamoUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+    hooks?.client?.('retag-dynamodb', retagDynamo);
     const retagStore = new ProductStore({ client: retagDynamo, tableName, catalog: retagModels?.catalog ?? {}, ensemble: retagModels?.ensemble ?? EQUAL_WEIGHTS });
     stops.push({ name: 'objects', stop: async () => retagDynamo.destroy() });
-    localRoutes.push(
-      retagRoute({
+    const retag = retagRoute({
         send: (queueName: LocalQueueName, body: string) => running.send(queueName, body),
         readRecords: (refs) => retagStore.readSourceRecords(refs),
         deployed: {
@@ -282,12 +295,17 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
           ...(retagModels?.text ? { text: modelVersion(retagModels.text) } : {}),
         },
         bucket,
-      }),
-    );
+      });
+    localRoutes.push(hooks?.invocation ? (method, path, query, ...rest) => (path === '/local/retag' && method === 'POST' ? hooks.invocation!('retag-batch', { records: 1 }, async () => retag(method, path, query, ...rest)) : retag(method, path, query, ...rest)) : retag);
     // The console and the pictures it shows, from this origin (on AWS: CloudFront and presigned URLs).
     let objects: S3Client | undefined;
     localRoutes.push(
-      objectRoute(() => (objects ??= new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS })), bucket),
+      objectRoute(() => {
+        if (objects) return objects;
+        objects = new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+        hooks?.client?.('objects-s3', objects);
+        return objects;
+      }, bucket),
       consoleFilesRoute(join(projectRoot, 'console/dist')),
     );
     stops.push({ name: 'objects', stop: async () => objects?.destroy() });
@@ -298,6 +316,7 @@ export const startStack = async (opts: StackOptions = {}): Promise<RunningStack>
     stops.push({ name: 'api', stop: apiServer.stop });
 
     const s3 = new S3Client({ endpoint: s3Server.url, forcePathStyle: true, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    hooks?.client?.('user-s3', s3);
     let samples: SampleIngest | undefined;
     if (opts.ingestSamples) {
       samples = await ingestSamplesOnce({ s3, bucket, home, samplesDir: opts.samplesDir ?? join(projectRoot, 'samples/catalog') });
