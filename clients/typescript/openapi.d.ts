@@ -311,7 +311,7 @@ export type components = {
              * @description A label of the task.
              * @enum {string}
              */
-            value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+            value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
         };
         Health: {
             /** @constant */
@@ -321,7 +321,7 @@ export type components = {
                 [key: string]: string;
             };
             /** @description Tasks the loaded models predict. */
-            tasks: ("category" | "color" | "pattern")[];
+            tasks: ("category" | "color" | "pattern" | "material")[];
         };
         /** @description Every error, from the handler and from API Gateway alike. */
         Error: {
@@ -438,6 +438,41 @@ export type components = {
                         };
                     };
                 };
+                material?: {
+                    /** @description The merged label; null when the ensemble abstains (below the task’s threshold). */
+                    value: ("denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool") | null;
+                    /** @description Combined confidence of the value. */
+                    confidence: number;
+                    /** @description Per-source votes by source id: `image:{name}`, `text`, `rules`, `human`. */
+                    sources: {
+                        [key: string]: {
+                            /**
+                             * @description A label of the task.
+                             * @enum {string}
+                             */
+                            value: "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
+                            /** @description The source’s probability for its value. */
+                            confidence: number;
+                            /** @description Share of this source in the combination (0 when a human correction overrode it). */
+                            weight: number;
+                        };
+                    };
+                    taxonomy?: {
+                        shopify: {
+                            /** @example gid://shopify/TaxonomyValue/2 */
+                            id: string;
+                            /** @example color__red */
+                            handle?: string;
+                            name: string;
+                            fullName?: string;
+                        };
+                        /** @description Google product category (categories only). */
+                        google?: {
+                            id: string;
+                            path: string;
+                        };
+                    };
+                };
             };
             images: components["schemas"]["ImageStatus"][];
             text: components["schemas"]["TextStatus"];
@@ -459,6 +494,11 @@ export type components = {
                  * @enum {string}
                  */
                 pattern?: "solid" | "striped" | "checked" | "dotted";
+                /**
+                 * @description A label of the task.
+                 * @enum {string}
+                 */
+                material?: "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
             };
             /**
              * @description Model versions behind the predictions, by kind.
@@ -576,7 +616,7 @@ export type components = {
                  * @description A label of the task.
                  * @enum {string}
                  */
-                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
                 name?: string;
                 /** @description Confidence of the family. */
                 confidence: number;
@@ -666,6 +706,11 @@ export type components = {
                      * @enum {string}
                      */
                     pattern?: "solid" | "striped" | "checked" | "dotted";
+                    /**
+                     * @description A label of the task.
+                     * @enum {string}
+                     */
+                    material?: "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
                 };
                 /** @description Upload keys of the product’s images. */
                 images: string[];
@@ -722,6 +767,14 @@ export type components = {
                     /** @description Set by a merchandiser. */
                     corrected: boolean;
                 };
+                material?: {
+                    /** @description The merged label; null when the ensemble abstains. */
+                    value: ("denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool") | null;
+                    /** @description Combined confidence (1 for a correction). */
+                    confidence: number;
+                    /** @description Set by a merchandiser. */
+                    corrected: boolean;
+                };
             };
             /** Format: date-time */
             updatedAt: string;
@@ -749,18 +802,23 @@ export type components = {
                 pattern?: {
                     [key: string]: number;
                 };
+                material?: {
+                    [key: string]: number;
+                };
             };
             /** @description Products on which the ensemble abstains, by task. */
             abstained: {
                 category?: number;
                 color?: number;
                 pattern?: number;
+                material?: number;
             };
             /** @description Histogram of the models’ confidence in tenths (the last bin includes 1), by task; corrections left out. */
             confidence: {
                 category?: number[];
                 color?: number[];
                 pattern?: number[];
+                material?: number[];
             };
         };
         /** @description Products whose task a person would help most with: lowest margin first, corrected ones left out. */
@@ -779,9 +837,9 @@ export type components = {
              * @description An attribute (task) the loaded models predict.
              * @enum {string}
              */
-            task: "category" | "color" | "pattern";
+            task: "category" | "color" | "pattern" | "material";
             /** @description The merged label; null when the ensemble abstains. */
-            value: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted") | null;
+            value: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool") | null;
             /** @description Combined confidence of the best label. */
             confidence: number;
             /** @description Best minus second-best probability; the queue is ordered by it, lowest first. */
@@ -792,7 +850,7 @@ export type components = {
                  * @description A label of the task.
                  * @enum {string}
                  */
-                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
                 /** @description Probability of the label in the combined distribution. */
                 p: number;
             }[];
@@ -804,9 +862,9 @@ export type components = {
                  * @description An attribute (task) the loaded models predict.
                  * @enum {string}
                  */
-                name: "category" | "color" | "pattern";
+                name: "category" | "color" | "pattern" | "material";
                 /** @description In manifest order. */
-                labels: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted")[];
+                labels: ("tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool")[];
                 /** @description Below this confidence the ensemble abstains. */
                 threshold: number;
             }[];
@@ -899,6 +957,27 @@ export type components = {
                     }[];
                 };
                 pattern?: {
+                    /** @description Corrected products whose models’ answer is known. */
+                    corrected: number;
+                    /** @description The task’s abstain threshold. */
+                    threshold: number;
+                    atThreshold?: {
+                        /** @description Share answered at the threshold. */
+                        coverage: number;
+                        /** @description Share of those right. */
+                        accuracy: number;
+                    };
+                    /** @description From the most confident answer down (at most 50 points). */
+                    curve: {
+                        /** @description Answer only at this confidence or above… */
+                        threshold: number;
+                        /** @description …and this share of the corrected products is answered… */
+                        coverage: number;
+                        /** @description …with this share of those answers right. */
+                        accuracy: number;
+                    }[];
+                };
+                material?: {
                     /** @description Corrected products whose models’ answer is known. */
                     corrected: number;
                     /** @description The task’s abstain threshold. */
@@ -1302,7 +1381,7 @@ export interface operations {
                 /** @description The vendor's product id, as in the upload key. */
                 productId: string;
                 /** @description An attribute (task) the loaded models predict. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
             };
             cookie?: never;
         };
@@ -1396,7 +1475,7 @@ export interface operations {
                 /** @description The vendor's product id, as in the upload key. */
                 productId: string;
                 /** @description An attribute (task) the loaded models predict. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
             };
             cookie?: never;
         };
@@ -1515,9 +1594,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description An attribute (task) the loaded models predict. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
                 /** @description A label of the task. */
-                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
             };
             cookie?: never;
         };
@@ -1635,9 +1714,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description An attribute (task) the loaded models predict. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
                 /** @description A label of the task. */
-                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted";
+                value: "tshirt_top" | "trouser" | "pullover" | "dress" | "coat" | "sandal" | "shirt" | "sneaker" | "bag" | "ankle_boot" | "black" | "white" | "grey" | "beige" | "brown" | "red" | "pink" | "orange" | "yellow" | "green" | "blue" | "purple" | "solid" | "striped" | "checked" | "dotted" | "denim" | "knit" | "leather" | "satin" | "cotton_jersey" | "wool";
             };
             cookie?: never;
         };
@@ -2017,11 +2096,11 @@ export interface operations {
             query?: {
                 vendor?: string;
                 /** @description Merged values the products must have, `{task}:{label}`; repeat for several (all must hold). */
-                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted")[];
+                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted" | "material:denim" | "material:knit" | "material:leather" | "material:satin" | "material:cotton_jersey" | "material:wool")[];
                 /** @description Tasks on which the ensemble abstains (`value: null`). */
-                abstained?: ("category" | "color" | "pattern")[];
+                abstained?: ("category" | "color" | "pattern" | "material")[];
                 /** @description The task `confidenceBelow` applies to (both or neither). */
-                confidenceTask?: "category" | "color" | "pattern";
+                confidenceTask?: "category" | "color" | "pattern" | "material";
                 confidenceBelow?: number;
                 status?: "pending" | "tagged" | "error";
                 limit?: number;
@@ -2128,11 +2207,11 @@ export interface operations {
             query?: {
                 vendor?: string;
                 /** @description Merged values the products must have, `{task}:{label}`; repeat for several (all must hold). */
-                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted")[];
+                attribute?: ("category:tshirt_top" | "category:trouser" | "category:pullover" | "category:dress" | "category:coat" | "category:sandal" | "category:shirt" | "category:sneaker" | "category:bag" | "category:ankle_boot" | "color:black" | "color:white" | "color:grey" | "color:beige" | "color:brown" | "color:red" | "color:pink" | "color:orange" | "color:yellow" | "color:green" | "color:blue" | "color:purple" | "pattern:solid" | "pattern:striped" | "pattern:checked" | "pattern:dotted" | "material:denim" | "material:knit" | "material:leather" | "material:satin" | "material:cotton_jersey" | "material:wool")[];
                 /** @description Tasks on which the ensemble abstains (`value: null`). */
-                abstained?: ("category" | "color" | "pattern")[];
+                abstained?: ("category" | "color" | "pattern" | "material")[];
                 /** @description The task `confidenceBelow` applies to (both or neither). */
-                confidenceTask?: "category" | "color" | "pattern";
+                confidenceTask?: "category" | "color" | "pattern" | "material";
                 confidenceBelow?: number;
                 status?: "pending" | "tagged" | "error";
                 limit?: number;
@@ -2192,7 +2271,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description The task to review. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
                 vendor?: string;
                 limit?: number;
                 cursor?: string;
@@ -2297,7 +2376,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description The task to review. */
-                task: "category" | "color" | "pattern";
+                task: "category" | "color" | "pattern" | "material";
                 vendor?: string;
                 limit?: number;
                 cursor?: string;
