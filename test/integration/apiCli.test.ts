@@ -2,27 +2,12 @@
  * `weft product|find|correct|corrections` as a person runs them (child processes) against the
  * local stack: real HTTP through the client typed from the OpenAPI document.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import { FIXTURE_MODELS, startSeededStack, type SeededStack } from './support/seededStack.js';
+import { runWeft } from './support/runCommand.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-
-const weft = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const weft = (args: string[]) => runWeft(args);
 const lines = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('weft commands over the HTTP API', () => {

@@ -3,13 +3,12 @@
  * page of GET /corrections in one document of a page's shape, written atomically; the image keys
  * it lists are the upload keys, read back from the stack's S3 by `weft_models.corrections`.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../local/handlerEnv.js';
+import { runCommand, runWeft } from './support/runCommand.js';
 import { startSeededStack, type SeededStack } from './support/seededStack.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -24,16 +23,7 @@ interface Entry {
   text?: string;
 }
 
-const run = async (file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
-const weft = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args]);
+const weft = (args: string[]) => runWeft(args);
 
 /** Every page of GET /corrections, read here, concatenated. */
 const listPages = async (api: string, query: Record<string, string>): Promise<{ items: Entry[]; pages: number }> => {
@@ -166,7 +156,7 @@ describe('weft corrections export', () => {
       'keys = [k for r in read_corrections(sys.argv[1]) for k in r["images"]]',
       'print(json.dumps({k: images.path(k).stat().st_size for k in keys}))',
     ].join('\n');
-    const result = await run(PYTHON, ['-c', script, out, `s3://${seeded.stack.bucket}`, join(dir, 'images')], {
+    const result = await runCommand(PYTHON, ['-c', script, out, `s3://${seeded.stack.bucket}`, join(dir, 'images')], {
       AWS_ENDPOINT_URL: seeded.stack.urls.s3,
       AWS_ENDPOINT_URL_S3: '',
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,

@@ -4,15 +4,14 @@
  * its default target (the stack's DynamoDB port). The JSONL lines are what the API answers for the
  * same products; the Google feed and the Shopify file name the taxonomy ids the API shows.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../local/stack.js';
+import { runWeft } from './support/runCommand.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(ROOT, 'models/artifacts/fixtures');
@@ -21,18 +20,7 @@ describe('weft export on the local stack', () => {
   let home: string;
   let stack: RunningStack;
 
-  const weft = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, WEFT_MODELS_DIR: FIXTURES, WEFT_DYNAMODB_PORT: new URL(stack.urls.dynamodb).port, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const weft = (args: string[]) => runWeft(args, { WEFT_MODELS_DIR: FIXTURES, WEFT_DYNAMODB_PORT: new URL(stack.urls.dynamodb).port });
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'weft-export-stack-'));

@@ -3,31 +3,19 @@
  * layouts, files outside the layout skipped with a reason, a summary, and a clear failure when the
  * endpoint is not there.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startStack, type RunningStack } from '../../local/stack.js';
+import { runWeft } from './support/runCommand.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(ROOT, 'models/artifacts/fixtures');
 
-const weft = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const weft = (args: string[]) => runWeft(args);
 
 const writeProduct = async (dir: string, title: string, images: string[]) => {
   mkdirSync(join(dir, 'images'), { recursive: true });

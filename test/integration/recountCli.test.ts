@@ -5,11 +5,9 @@
  * the listed products say (checked against every product the API lists), printing each fix as
  * `facet value: stored → counted`; a second run changes no counter item.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +15,7 @@ import { loadModelSet } from '../../functions/shared/ingest/config.js';
 import { FACET_SHARDS, facetPk, facetShard } from '../../functions/shared/products/catalogIndex.js';
 import { histogramBin, HISTOGRAM_BINS } from '../../functions/shared/products/listing.js';
 import { startStack, type RunningStack } from '../../local/stack.js';
+import { runWeft } from './support/runCommand.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(ROOT, 'models/artifacts/fixtures');
@@ -62,18 +61,7 @@ describe('weft recount on the local stack', () => {
   let stack: RunningStack;
   let ddb: DynamoDBDocumentClient;
 
-  const weft = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, WEFT_DYNAMODB_PORT: new URL(stack.urls.dynamodb).port, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const weft = (args: string[]) => runWeft(args, { WEFT_DYNAMODB_PORT: new URL(stack.urls.dynamodb).port });
 
   /** Every listed product (following the cursor) and the facets of the first page. */
   const listing = async (): Promise<{ products: Summary[]; facets: Facets }> => {

@@ -7,11 +7,9 @@
  * not their text, not the fifth product — and a second run finds nothing stale; `--missing-only`
  * finds the one object whose source item was deleted from the table, and a second run none.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productPk } from '../../functions/shared/products/keys.js';
 import { RECONCILE_SEQUENCER } from '../../functions/shared/retag/selection.js';
 import { startStack, type RunningStack } from '../../local/stack.js';
+import { runWeft } from './support/runCommand.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(ROOT, 'models/artifacts/fixtures');
@@ -66,18 +65,7 @@ describe('weft retag on the local stack', () => {
   let imageDeployed: string;
   let textVersion: string;
 
-  const weft = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'retag', ...args, '--api', stack.urls.api, '--s3', stack.urls.s3, '--batch-size', '3'], {
-        cwd: ROOT,
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const weft = (args: string[]) => runWeft(['retag', ...args, '--api', stack.urls.api, '--s3', stack.urls.s3, '--batch-size', '3']);
 
   const upload = async (products: readonly Product[]) => {
     for (const { vendor, productId } of products) {
@@ -198,8 +186,8 @@ describe('weft retag on the local stack', () => {
     const status = await weft(['--status', 'arn:aws:states:us-east-1:1:execution:m:e']);
     expect(status.code).toBe(2);
     expect(status.stderr).toMatch(/on AWS/);
-    const gone = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'retag', '--api', 'http://127.0.0.1:9', '--s3', 'http://127.0.0.1:9'], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
-    expect((gone as { code: number }).code).toBe(1);
-    expect((gone as { stderr: string }).stderr).toMatch(/cannot reach the local stack/);
+    const gone = await runWeft(['retag', '--api', 'http://127.0.0.1:9', '--s3', 'http://127.0.0.1:9']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/cannot reach the local stack/);
   });
 });

@@ -6,13 +6,12 @@
  * modality the model version of the product's tagged sources against the deployed one — and the
  * table marks the deployed versions.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSeededStack, type SeededStack } from './support/seededStack.js';
+import { runWeft } from './support/runCommand.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -38,15 +37,7 @@ interface ProductView {
   modelVersions: Record<string, string>;
 }
 
-const weft = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const weft = (args: string[]) => runWeft(args);
 
 describe('weft stats on the local stack', () => {
   let seeded: SeededStack;
