@@ -1,16 +1,12 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   Alarm,
-  ComparisonOperator,
   Dashboard,
   GraphWidget,
-  type IMetric,
   Metric,
   TextWidget,
-  TreatMissingData,
   AlarmStatusWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -18,6 +14,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/environments.js';
 import type { IngestBranch } from '../ingest/IngestPipeline.js';
+import { alarmFactory } from './alarms.js';
 import type { IngestQueue } from '../ingest/IngestQueue.js';
 import type { TritonEndpoint } from '../inference/TritonEndpoint.js';
 import type { WeftFunction } from '../functions/WeftFunction.js';
@@ -51,22 +48,7 @@ export class Operations extends Construct {
     key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.alarmTopic = new Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: `Weft ${config.name} alarms` });
     if (config.alarms.email) this.alarmTopic.addSubscription(new EmailSubscription(config.alarms.email));
-    const action = new SnsAction(this.alarmTopic);
-
-    const alarm = (alarmId: string, metric: IMetric, threshold: number, description: string): Alarm => {
-      const created = new Alarm(this, alarmId, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(action);
-      created.addOkAction(action);
-      this.alarms.push(created);
-      return created;
-    };
+    const alarm = alarmFactory(this, this.alarmTopic, this.alarms);
     const fiveMinutes = Duration.minutes(5);
 
     for (const branch of props.branches) {

@@ -1,6 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -34,6 +33,7 @@ import { WeftFunction } from '../functions/WeftFunction.js';
 import type { IngestBranch } from '../ingest/IngestPipeline.js';
 import { IngestQueue } from '../ingest/IngestQueue.js';
 import { acknowledgeWildcards, ARN } from '../nag/acknowledge.js';
+import { alarmFactory } from '../operations/alarms.js';
 
 /** Where ResultWriter puts each map run's manifest and results in the results bucket. */
 export const RETAG_RESULTS_PREFIX = 'retag/';
@@ -205,26 +205,14 @@ export class RetagJob extends Construct {
       );
     }
 
-    const action = new SnsAction(props.alarmTopic);
-    const alarm = (alarmId: string, metric: IMetric, description: string): void => {
-      const created = new Alarm(this, alarmId, {
-        metric,
-        threshold: alarmId.endsWith('DeadLetters') ? config.alarms.dlqDepth : 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(action);
-      created.addOkAction(action);
-      this.alarms.push(created);
-    };
+    const alarm = alarmFactory(this, props.alarmTopic, this.alarms);
     const fiveMinutes = Duration.minutes(5);
-    alarm('ExecutionsFailed', this.stateMachine.metricFailed({ period: fiveMinutes, statistic: 'Sum' }), 're-tag job: an execution failed (more failed batches than tolerated); weft retag --redrive <executionArn> after fixing the cause');
+    alarm('ExecutionsFailed', this.stateMachine.metricFailed({ period: fiveMinutes, statistic: 'Sum' }), 1, 're-tag job: an execution failed (more failed batches than tolerated); weft retag --redrive <executionArn> after fixing the cause');
     for (const kind of RETAG_MODALITIES) {
       alarm(
         `${capitalize(kind)}DeadLetters`,
         this.queues[kind].deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+        config.alarms.dlqDepth,
         `re-tag ${kind}: messages in the dead-letter queue (retries exhausted; inspect and move them back with start-message-move-task)`,
       );
     }
